@@ -1,0 +1,1 @@
+"""hearloop.compensation: hearing-aid strategies and the neural-fidelity objective."""
