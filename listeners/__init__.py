@@ -1,1 +1,1 @@
-"""hearloop.listeners: virtual listeners built on the nu-ICNet simulator (population sampling, neurometric audiograms)."""
+"""hearloop.listeners: virtual listeners on the nu-ICNet simulator (population sampling, neurometric audiograms)."""

@@ -1,1 +1,1 @@
-"""hearloop.runners: the command line, Gymnasium environment, fleet runs, human-in-the-loop fitting and regression runs."""
+"""hearloop.runners: the CLI, Gymnasium environment, fleet runs, human-in-the-loop fitting and regression runs."""

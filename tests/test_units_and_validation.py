@@ -30,7 +30,7 @@ def test_validate_audio_rejects_bad_input_with_named_problem():
         validate_audio(torch.tensor([[0.0, math.nan]]))
     with pytest.raises(simulator.HearloopInputError, match=r"\(batch, samples\)"):
         validate_audio(torch.zeros(10))
-    with pytest.raises(simulator.HearloopInputError, match="torch.Tensor"):
+    with pytest.raises(simulator.HearloopInputError, match=r"torch\.Tensor"):
         validate_audio([[0.0]])
     out = validate_audio(torch.zeros(2, 5, dtype=torch.float64))
     assert out.dtype == torch.float32 and out.shape == (2, 5)
