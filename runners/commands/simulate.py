@@ -1,0 +1,106 @@
+"""``hearloop simulate``: run a sound file through nu-ICNet for one listener and plot the simulated neurogram.
+
+The model is the nu-ICNet of Pellatt et al. ("Modelling the Effects of Hearing Loss on Neural Coding in the Auditory
+Midbrain with Variational Conditioning"): by default the bundled pretrained ``small`` model, or any checkpoint
+directory (``--model``), or an untrained preset (``--preset tiny|small|paper --untrained``, clearly labelled).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="simulate IC activity for a sound file and a listener nu, and plot the neurogram",
+        description=(
+            "Load any audio file (WAV, FLAC, ...; resampled to 24414.0625 Hz, calibrated in Pa), predict the "
+            "listener's multi-unit activity with nu-ICNet, and save a figure of the expected spike counts "
+            "(channels x time) under the waveform. Without --model the bundled pretrained model is used."
+        ),
+    )
+    parser.add_argument("sound", help="audio file (any format soundfile reads)")
+    parser.add_argument("--nu", default=None, help="listener parameters in [0,1], comma separated (default: 0.5 each)")
+    parser.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
+    parser.add_argument("--preset", default=None, choices=("tiny", "small", "paper"), help="use an untrained preset")
+    parser.add_argument("--untrained", action="store_true", help="required with --preset: random weights")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation seed of an untrained preset")
+    parser.add_argument("--level-db", type=float, default=None, help="present the sound at this RMS level, dB SPL")
+    parser.add_argument("--full-scale-db", type=float, default=100.0, help="dB SPL of a full-scale sine (default 100)")
+    parser.add_argument("--out", default="neurogram.png", help="output figure (default neurogram.png)")
+    parser.add_argument("--chunk-seconds", type=float, default=10.0, help="stream long sounds in chunks of this length")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    parser.set_defaults(handler=run)
+
+
+def _parse_nu(text: str | None, n_params: int) -> list[float]:
+    if text is None:
+        return [0.5] * n_params
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as err:
+        raise ValueError(f"--nu must be comma-separated numbers, got {text!r}") from err
+    if len(values) != n_params:
+        raise ValueError(f"--nu has {len(values)} values but the model has D={n_params} parameters")
+    if any(not 0.0 <= v <= 1.0 for v in values):
+        raise ValueError(f"--nu values must lie in [0, 1], got {values}")
+    return values
+
+
+def _load(args: argparse.Namespace):
+    from simulator.checkpoint import load_model
+    from simulator.presets import build_model
+
+    if args.preset is not None:
+        if args.model is not None:
+            raise ValueError("give either --model or --preset, not both")
+        if not args.untrained:
+            raise ValueError(f"--preset {args.preset} builds an UNTRAINED model; add --untrained to confirm")
+        return build_model(args.preset, seed=args.seed), f"UNTRAINED {args.preset} preset (seed {args.seed})"
+    model = load_model(args.model, device=args.device)
+    return model, f"checkpoint {args.model or 'bundled nuicnet-small'}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from simulator.audio_io import load_audio
+    from simulator.constants import DOWNSAMPLE, SAMPLE_RATE
+    from simulator.model import NuICNet
+    from simulator.neurogram_plot import plot_neurogram
+    from simulator.spikes import expected_counts
+    from simulator.streaming import stream
+
+    if not args.chunk_seconds > 0:
+        raise ValueError(f"--chunk-seconds must be > 0, got {args.chunk_seconds}")
+    model, label = _load(args)
+    if not isinstance(model, NuICNet):
+        raise ValueError(f"simulate needs a nu-ICNet/ABRNet checkpoint; {label} is a {type(model).__name__}")
+    nu_values = _parse_nu(args.nu, model.n_params)
+    audio, file_rate = load_audio(args.sound, full_scale_db_spl=args.full_scale_db, level_db_spl=args.level_db)
+    if audio.shape[-1] < DOWNSAMPLE:
+        raise ValueError(f"{args.sound} is too short: {audio.shape[-1]} samples, at least {DOWNSAMPLE} needed")
+    nu = torch.tensor([nu_values], dtype=torch.float32)
+    chunk = max(DOWNSAMPLE, int(args.chunk_seconds * SAMPLE_RATE) // DOWNSAMPLE * DOWNSAMPLE)
+    with torch.inference_mode():
+        probs = stream(model, audio.to(model.device), nu, chunk_samples=chunk)
+        counts = expected_counts(probs)[0].cpu()
+    rms = float(audio.pow(2).mean().sqrt())
+    level = 20 * torch.log10(torch.tensor(max(rms, 1e-12) / 20e-6)).item()
+    nu_txt = ", ".join(f"{v:.2f}" for v in nu_values)
+    title = f"{args.sound}  |  nu = ({nu_txt})  |  {label}"
+    plot_neurogram(audio[0], counts, args.out, title=title)
+    print(f"model: {label}")
+    if "UNTRAINED" in label:
+        print("WARNING: the model weights are untrained (random); the neurogram is not a prediction of IC activity")
+    print(
+        f"sound: {args.sound} ({file_rate:g} Hz -> {SAMPLE_RATE} Hz, {audio.shape[-1] / SAMPLE_RATE:.2f} s, "
+        f"{level:.1f} dB SPL RMS)"
+    )
+    print(f"listener nu: ({nu_txt})")
+    print(
+        f"neurogram: {counts.shape[0]} channels x {counts.shape[1]} bins, mean {float(counts.mean()):.3f} "
+        f"spikes/bin -> {args.out}"
+    )
+    return 0
