@@ -1,0 +1,114 @@
+"""``hearloop audiometry``: the GP-PTA audiometry benchmark and single (simulated or interactive) sessions.
+
+hearloop audiometry bench --quick --out runs/audiometry-bench
+hearloop audiometry bench --seeds 20 --trials 100 --out runs/audiometry-bench-full
+hearloop audiometry run --audiogram N3 --method gppta --trials 40 --out runs/session
+hearloop audiometry run --random --seed 0 --method hw
+hearloop audiometry run --interactive --out runs/me
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "audiometry",
+        help="GP-PTA audiometry: accuracy-vs-trials benchmark and single sessions",
+        description="Bayesian pure-tone audiometry (GP-PTA) and the modified Hughson-Westlake baseline.",
+    )
+    sub = parser.add_subparsers(dest="audiometry_command", metavar="SUBCOMMAND")
+    sub.required = True
+
+    bench = sub.add_parser(
+        "bench", help="GP-PTA vs Hughson-Westlake on simulated listeners (MAE vs trials, calibration)"
+    )
+    bench.add_argument("--quick", action="store_true", help="few seeds (README main job, < ~2 min on 2 cores)")
+    bench.add_argument("--seeds", type=int, default=None, help="seeds per audiogram (full default 20, quick 2)")
+    bench.add_argument("--trials", type=int, default=None, help="GP-PTA trial budget per session (default 100)")
+    bench.add_argument("--random-listeners", type=int, default=0, help="also test N random audiograms")
+    bench.add_argument("--lapse", type=float, default=0.02, help="simulated lapse rate (default 0.02)")
+    bench.add_argument("--sigma", type=float, default=5.0, help="simulated response noise SD, dB (default 5)")
+    bench.add_argument("--out", type=Path, default=Path("runs/audiometry-bench"), help="output directory")
+    bench.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    bench.set_defaults(handler=_bench)
+
+    run = sub.add_parser("run", help="one session: simulated listener or a person at the terminal")
+    who = run.add_mutually_exclusive_group()
+    who.add_argument("--audiogram", default=None, help="Bisgaard audiogram of the simulated listener (N1..N7, S1..S3)")
+    who.add_argument("--random", action="store_true", help="random simulated audiogram (seeded by --seed)")
+    who.add_argument("--interactive", action="store_true", help="a person answers y/n at the terminal")
+    run.add_argument("--method", choices=("gppta", "hw"), default="gppta")
+    run.add_argument("--trials", type=int, default=100, help="trial budget (default 100)")
+    run.add_argument("--target-sd", type=float, default=3.0, help="GP-PTA stops when the band SD is below this (dB)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--sigma", type=float, default=5.0, help="response noise SD, dB (simulation and GP-PTA model)")
+    run.add_argument("--lapse", type=float, default=0.02, help="simulated lapse rate")
+    run.add_argument("--max-level", type=float, default=120.0, help="maximum safe level, dB HL")
+    run.add_argument("--out", type=Path, default=None, help="directory for audiogram.json/.csv and posterior.png")
+    run.set_defaults(handler=_run)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from audiometry.benchmark import BenchmarkConfig, run_benchmark
+
+    config = BenchmarkConfig.quick() if args.quick else BenchmarkConfig()
+    if args.seeds is not None:
+        config.seeds = args.seeds
+    if args.trials is not None:
+        config.trials = args.trials
+    config.random_listeners, config.lapse, config.sigma = args.random_listeners, args.lapse, args.sigma
+    if config.seeds < 1 or config.trials < 1 or config.random_listeners < 0:
+        raise ValueError("--seeds and --trials must be >= 1 and --random-listeners >= 0")
+    summary = run_benchmark(config, args.out, progress=not args.no_progress)
+    print((args.out / "report.md").read_text())
+    print(f"wrote {args.out}/report.md, summary.json, sessions.csv, curves.csv, bench.png")
+    gp = summary["groups"]["bisgaard"]["gppta"] if config.audiograms else {}
+    print(json.dumps({"median_trials_to_mae5": gp.get("trials_to_mae_sustained", {}).get("median")}))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import audiometry
+    from audiometry.plotting import plot_posterior
+
+    level_range = (-10.0, float(args.max_level))
+    if args.method == "gppta":
+        agent = audiometry.GPPTA(
+            sigma=args.sigma, seed=args.seed, max_trials=args.trials, target_sd=args.target_sd, level_range=level_range
+        )
+    else:
+        agent = audiometry.HughsonWestlake(seed=args.seed, level_range=level_range, max_trials=max(args.trials, 1))
+    curve = None
+    if args.interactive:
+        responder = audiometry.TerminalResponder()
+        print("Answer y if you heard the tone, n if not, q to quit.")
+    else:
+        if args.random:
+            curve = audiometry.random_audiogram_curve(np.random.default_rng(args.seed))
+        else:
+            curve = audiometry.bisgaard_curve(args.audiogram or "N3")
+        responder = audiometry.ProbitResponder(curve, sigma=args.sigma, lapse=args.lapse)
+    try:
+        result = audiometry.run_session(agent, responder, rng=np.random.default_rng([args.seed, 1]))
+        gram = result.audiogram
+    except audiometry.SessionAborted as err:
+        print(f"session stopped: {err}; audiogram from the {len(agent.trials)} trials so far")
+        gram = agent.audiogram()
+    print(gram.format_table())
+    if curve is not None:
+        truth = curve(np.asarray(gram.freqs_hz))
+        print("  true:   " + "  ".join(f"{v:.0f}" for v in truth))
+        print(f"  MAE {np.mean(np.abs(np.asarray(gram.threshold_db_hl) - truth)):.2f} dB")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        gram.to_json(args.out / "audiogram.json")
+        gram.to_csv(args.out / "audiogram.csv")
+        plot_posterior(agent, args.out / "posterior.png", true_curve=curve)
+        print(f"wrote {args.out}/audiogram.json, audiogram.csv, posterior.png")
+    return 0
