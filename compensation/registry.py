@@ -1,9 +1,15 @@
-"""Registry of hearing-aid strategies by name: ``get_strategy("unaided" | "nalr" | "multiband" | "wdrc", **kwargs)``."""
+"""Registry of hearing-aid strategies by name: ``get_strategy("unaided" | "nalr" | "multiband" | "wdrc" | "dnn")``.
+
+``get_strategy("dnn")`` loads the bundled pretrained DNN compensator (``compensation/assets/dnn-small``); pass
+``pretrained=<name or checkpoint directory>`` for another one, or ``pretrained=None`` (with an optional ``config``) for
+an untrained network.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from compensation.dnn import DNNCompensator
 from compensation.multiband_gain import MultibandGain
 from compensation.nalr_strategy import NALRStrategy
 from compensation.strategy import Strategy
@@ -15,8 +21,11 @@ STRATEGIES: dict[str, type[Strategy]] = {
     NALRStrategy.name: NALRStrategy,
     MultibandGain.name: MultibandGain,
     WDRC.name: WDRC,
+    DNNCompensator.name: DNNCompensator,
 }
 """Strategy classes by name."""
+
+_UNSET = object()
 
 
 def get_strategy(name: str, **kwargs: Any) -> Strategy:
@@ -24,10 +33,22 @@ def get_strategy(name: str, **kwargs: Any) -> Strategy:
 
     Raises:
         ValueError: for an unknown name (the message lists the supported ones) or unknown keyword arguments.
+        simulator.errors.CheckpointError: when the requested pretrained DNN compensator cannot be loaded.
     """
     key = str(name).strip().lower()
     if key not in STRATEGIES:
         raise ValueError(f"unknown compensation strategy {name!r}; supported: {', '.join(sorted(STRATEGIES))}")
+    if key == DNNCompensator.name:
+        pretrained = kwargs.pop("pretrained", _UNSET)
+        if pretrained is _UNSET and "config" not in kwargs:
+            pretrained = "dnn-small"
+        if pretrained not in (_UNSET, None):
+            from compensation.dnn_checkpoint import load_compensator
+
+            try:
+                return load_compensator(pretrained, **kwargs)
+            except TypeError as err:
+                raise ValueError(f"bad arguments for strategy {key!r}: {err}") from err
     try:
         return STRATEGIES[key](**kwargs)
     except TypeError as err:

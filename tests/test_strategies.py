@@ -22,13 +22,14 @@ def _noise(batch: int, n: int, level_db_spl: float, seed: int = 0) -> torch.Tens
 
 
 def test_registry_builds_every_strategy_and_rejects_unknown_names():
-    assert sorted(compensation.STRATEGIES) == sorted(NAMES)
+    # "dnn" (the learned compensator) is registered too; tests/test_dnn_compensator.py covers it
+    assert sorted(compensation.STRATEGIES) == sorted([*NAMES, "dnn"])
     for name in NAMES:
         strategy = get_strategy(name)
         assert strategy.name == name and isinstance(strategy, compensation.Strategy)
     assert [get_strategy(n).n_params for n in NAMES] == [0, 10, 8, 40]
     assert get_strategy("wdrc", n_bands=4).n_params == 20
-    with pytest.raises(ValueError, match="supported: multiband, nalr, unaided, wdrc"):
+    with pytest.raises(ValueError, match="supported: dnn, multiband, nalr, unaided, wdrc"):
         get_strategy("nal-nl2")
     with pytest.raises(ValueError, match="bad arguments"):
         get_strategy("nalr", n_bands=3)

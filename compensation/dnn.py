@@ -1,0 +1,267 @@
+"""DNN hearing-aid compensator: a causal conv encoder-decoder conditioned on the listener, trained through nu-ICNet.
+
+This is the "parametrised hearing compensation model, fitted by a small set of control parameters" that the nu-ICNet
+paper (Pellatt et al., Discussion) and the GP-PTA paper point to as future work, in the spirit of the differentiable
+closed-loop compensation of Drakopoulos & Verhulst (2023, "A neural-network framework for the design of individualised
+hearing-loss compensation", IEEE/ACM TASLP 31:2395-2409): a network processes sound for a listener and is trained
+through a frozen auditory model so that the impaired response to the aided sound matches the normal response to the
+clean sound (:mod:`compensation.dnn_training`).
+
+Architecture (``batch x samples`` Pa in, ``batch x samples`` Pa out; strictly causal, output sample n depends on input
+samples <= n only):
+
+1. Analysis: a fixed complementary crossover filterbank (:class:`compensation.filterbank.CrossoverFilterbank`, K bands,
+   ``numtaps`` linear-phase taps) applied CAUSALLY by direct convolution (no delay compensation, no FFT, so the
+   causality is exact): the bands sum to the input delayed by
+   (numtaps-1)/2 samples (2.6 ms for 129 taps) -- the device latency.
+2. Encoder: band levels in dB SPL over 32-sample frames (the nu-ICNet bin rate), normalised, plus the broadband frame
+   level, then a stack of residual causal dilated Conv1d layers (left padding only; PReLU), each modulated by FiLM
+   (Perez et al. 2018: h <- (1 + gamma(c)) h + beta(c)) from an embedding of the conditioning vector c.
+3. Decoder: a causal conv head gives per-band gain trajectories in dB, squashed into ``gain_range_db`` around a
+   listener-dependent static gain. The gains of frame t act from frame t+1 on (interpolated linearly in dB across the
+   frame), so the gain at sample n only uses input that ended before n.
+4. Synthesis: y[n] = sum_k 10^(g_k[n]/20) band_k[n], then the output limiter (MPO) shared by every strategy.
+
+The conditioning vector is the strategy's theta: the listener's nu in [0, 1]^D (D = 6 by default), the "small set of
+control parameters" a fitting procedure (HITL, the Gymnasium environment) can adjust. :meth:`DNNCompensator.prescribe`
+accepts a nu directly, or an audiogram mapped to nu by a ridge regression fitted on the training listeners
+(``audiogram_map`` in the config; documented in :mod:`compensation.dnn_training`). At initialisation every gain is
+0 dB: the untrained compensator is the unaided condition (up to its latency).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from compensation.filterbank import CrossoverFilterbank
+from compensation.limiter import DEFAULT_MAX_OUTPUT_DB_SPL
+from compensation.nalr import interpolate_audiogram
+from compensation.strategy import Strategy
+from simulator.constants import DOWNSAMPLE, REF_PRESSURE_PA, SAMPLE_RATE
+from simulator.errors import HearloopInputError
+
+__all__ = ["DNNCompensator", "DNNConfig"]
+
+_LEVEL_FLOOR_DB = 0.0
+
+
+@dataclasses.dataclass
+class DNNConfig:
+    """Architecture of a :class:`DNNCompensator` (JSON-serialisable).
+
+    Attributes:
+        n_cond: length D of the conditioning vector (nu).
+        n_bands, f_low, f_high, numtaps: the causal crossover filterbank (numtaps odd; latency (numtaps-1)/2 samples).
+        hidden: channels of the encoder/decoder convs.
+        dilations: one residual causal conv layer per entry (kernel ``kernel``).
+        kernel: conv kernel length (frames).
+        cond_hidden: width of the conditioning embedding.
+        gain_range_db: (low, high) bounds of every band gain, dB.
+        level_offset_db, level_scale_db: frame levels are fed as (L - offset) / scale.
+        audiogram_freqs_hz: frequencies of the audiogram -> nu map.
+        audiogram_map: ``D x (F + 1)`` ridge weights (last column the intercept) mapping an audiogram (dB HL at
+            ``audiogram_freqs_hz``) to nu, or None when no map was fitted.
+        version: config schema version.
+    """
+
+    n_cond: int = 6
+    n_bands: int = 8
+    f_low: float = 250.0
+    f_high: float = 10000.0
+    numtaps: int = 129
+    hidden: int = 64
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    kernel: int = 3
+    cond_hidden: int = 64
+    gain_range_db: tuple[float, float] = (-20.0, 60.0)
+    level_offset_db: float = 50.0
+    level_scale_db: float = 20.0
+    audiogram_freqs_hz: tuple[float, ...] = (250.0, 500.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0)
+    audiogram_map: list[list[float]] | None = None
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        self.dilations = tuple(int(d) for d in self.dilations)
+        self.gain_range_db = tuple(float(v) for v in self.gain_range_db)
+        self.audiogram_freqs_hz = tuple(float(v) for v in self.audiogram_freqs_hz)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise HearloopInputError for an inconsistent config."""
+        sizes = [self.n_cond, self.n_bands, self.hidden, self.kernel, self.cond_hidden, *self.dilations]
+        if self.version != 1:
+            raise HearloopInputError(f"DNN compensator config version {self.version} is not supported (expected 1)")
+        if any(int(v) < 1 for v in sizes) or not self.dilations:
+            raise HearloopInputError(f"DNN compensator sizes must be >= 1 with at least one layer; got {sizes}")
+        lo, hi = self.gain_range_db
+        if not (lo < 0.0 < hi):
+            raise HearloopInputError(f"gain_range_db must contain 0 dB, got {self.gain_range_db}")
+        if self.level_scale_db <= 0:
+            raise HearloopInputError(f"level_scale_db must be > 0, got {self.level_scale_db}")
+        if self.audiogram_map is not None:
+            shape = np.asarray(self.audiogram_map, dtype=float).shape
+            if shape != (self.n_cond, len(self.audiogram_freqs_hz) + 1):
+                raise HearloopInputError(
+                    f"audiogram_map must be {self.n_cond} x {len(self.audiogram_freqs_hz) + 1}, got {shape}"
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DNNConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise HearloopInputError(f"unknown DNN compensator config keys: {unknown}")
+        return cls(**dict(data))
+
+
+class CausalConv1d(nn.Conv1d):
+    """Conv1d padded on the left only: output frame t sees input frames <= t."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1):
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation)
+        self.left = (kernel_size - 1) * dilation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(nn.functional.pad(x, (self.left, 0)))
+
+
+class FiLMBlock(nn.Module):
+    """Residual causal dilated conv with FiLM: ``h + PReLU((1 + gamma) * conv(h) + beta)``."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, cond_dim: int):
+        super().__init__()
+        self.conv = CausalConv1d(channels, channels, kernel, dilation)
+        self.film = nn.Linear(cond_dim, 2 * channels)
+        self.act = nn.PReLU(channels)
+        nn.init.normal_(self.film.weight, std=1e-2)
+        nn.init.zeros_(self.film.bias)
+
+    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.film(emb).unsqueeze(-1).chunk(2, dim=1)
+        return h + self.act((1.0 + gamma) * self.conv(h) + beta)
+
+
+class DNNCompensator(Strategy):
+    """Listener-conditioned causal DNN hearing aid; theta = the conditioning vector (nu, ``D`` values in [0, 1]).
+
+    Args:
+        config: architecture (:class:`DNNConfig`); default sizes when None.
+        max_output_db_spl: output limiter ceiling, dB SPL peak.
+        sample_rate: Hz (must be SAMPLE_RATE).
+    """
+
+    name = "dnn"
+
+    def __init__(
+        self,
+        config: DNNConfig | Mapping[str, Any] | None = None,
+        *,
+        max_output_db_spl: float = DEFAULT_MAX_OUTPUT_DB_SPL,
+        sample_rate: float = SAMPLE_RATE,
+    ):
+        super().__init__(max_output_db_spl=max_output_db_spl, sample_rate=sample_rate)
+        cfg = config if isinstance(config, DNNConfig) else DNNConfig.from_dict(config or {})
+        self.config = cfg
+        self._set_parameter_space([f"nu_{i}" for i in range(cfg.n_cond)], [0.0] * cfg.n_cond, [1.0] * cfg.n_cond)
+        self.filterbank = CrossoverFilterbank(cfg.n_bands, cfg.f_low, cfg.f_high, cfg.numtaps, self.sample_rate)
+        k, h, c = cfg.n_bands, cfg.hidden, cfg.cond_hidden
+        self.cond_net = nn.Sequential(nn.Linear(cfg.n_cond, c), nn.PReLU(), nn.Linear(c, c), nn.PReLU())
+        self.inp = CausalConv1d(k + 1, h, 1)
+        self.blocks = nn.ModuleList(FiLMBlock(h, cfg.kernel, d, c) for d in cfg.dilations)
+        self.head = nn.Sequential(CausalConv1d(h, h, cfg.kernel), nn.PReLU(h), CausalConv1d(h, k, 1))
+        self.static = nn.Linear(c, k)
+        for layer in (self.head[-1], self.static):
+            nn.init.normal_(layer.weight, std=1e-3)
+            nn.init.zeros_(layer.bias)
+        lo, hi = cfg.gain_range_db
+        self._gain_lo, self._gain_span = lo, hi - lo
+        self._zero_logit = math.log(-lo / hi)  # sigmoid(logit) = -lo / (hi - lo): 0 dB at initialisation
+
+    @property
+    def latency_samples(self) -> int:
+        """Delay of the causal filterbank (samples); the gains add no look-ahead."""
+        return self.filterbank.delay_samples
+
+    def _gain_db(self, logits: torch.Tensor) -> torch.Tensor:
+        return self._gain_lo + self._gain_span * torch.sigmoid(logits + self._zero_logit)
+
+    def frame_levels(self, bands: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """Normalised frame levels ``batch x (K + 1) x frames`` of bands ``batch x K x N`` and audio ``batch x N``."""
+        b, k, n = bands.shape
+        frames = torch.cat([bands, audio.unsqueeze(1)], dim=1).reshape(b, k + 1, n // DOWNSAMPLE, DOWNSAMPLE)
+        floor = (REF_PRESSURE_PA * 10.0 ** (_LEVEL_FLOOR_DB / 20.0)) ** 2
+        level = 10.0 * torch.log10(torch.clamp(frames.square().mean(-1), min=floor) / REF_PRESSURE_PA**2)
+        return (level - self.config.level_offset_db) / self.config.level_scale_db
+
+    def band_gains_db(self, audio: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame band gains and the causal band signals.
+
+        Args:
+            audio: ``batch x N`` Pa with N a multiple of 32.
+            theta: ``batch x D`` conditioning in [0, 1].
+
+        Returns:
+            (gains ``batch x K x (frames + 2)`` dB -- two leading static frames then one per input frame --,
+            bands ``batch x K x N`` Pa, causal).
+        """
+        taps = self.filterbank.taps.flip(-1).unsqueeze(1)  # K x 1 x numtaps (conv1d correlates)
+        bands = nn.functional.conv1d(nn.functional.pad(audio.unsqueeze(1), (taps.shape[-1] - 1, 0)), taps)
+        emb = self.cond_net(theta)
+        h = self.inp(self.frame_levels(bands, audio))
+        for block in self.blocks:
+            h = block(h, emb)
+        static = self.static(emb).unsqueeze(-1)  # batch x K x 1
+        gains = self._gain_db(torch.cat([static, static, self.head(h) + static], dim=-1))
+        return gains, bands
+
+    def process(self, audio: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """Aided audio before the limiter: ``batch x N`` Pa from ``batch x N`` Pa and theta ``batch x D``."""
+        n = audio.shape[-1]
+        x = nn.functional.pad(audio, (0, (-n) % DOWNSAMPLE))
+        gains, bands = self.band_gains_db(x, theta)
+        b, k, frames = bands.shape[0], bands.shape[1], x.shape[-1] // DOWNSAMPLE
+        ramp = torch.arange(DOWNSAMPLE, device=x.device, dtype=x.dtype) / DOWNSAMPLE  # 0 .. 31/32
+        start, end = gains[..., :frames].unsqueeze(-1), gains[..., 1 : frames + 1].unsqueeze(-1)
+        per_sample_db = (start + (end - start) * ramp).reshape(b, k, frames * DOWNSAMPLE)
+        return (bands * torch.pow(10.0, per_sample_db / 20.0)).sum(dim=1)[..., :n]
+
+    # ------------------------------------------------------------------------------------------------ prescription
+    def audiogram_to_nu(self, audiogram: Mapping[int | float, float]) -> torch.Tensor:
+        """nu (``D``) predicted from an audiogram ``{freq_hz: dB HL}`` by the fitted ridge map, clipped into [0, 1].
+
+        Raises:
+            HearloopInputError: if this compensator has no audiogram map (pass nu to :meth:`prescribe` instead).
+        """
+        if self.config.audiogram_map is None:
+            raise HearloopInputError(
+                "this DNN compensator has no audiogram->nu map (it was not trained with audiograms); "
+                "prescribe it with the listener's nu instead"
+            )
+        hl = interpolate_audiogram(audiogram, self.config.audiogram_freqs_hz, require_3fa=False)
+        weights = np.asarray(self.config.audiogram_map, dtype=float)
+        nu = weights[:, :-1] @ (np.asarray(hl, dtype=float) / 100.0) + weights[:, -1]
+        return torch.tensor(np.clip(nu, 0.0, 1.0), dtype=torch.float32)
+
+    def prescribe(self, audiogram: Mapping[int | float, float] | Sequence[float] | np.ndarray | torch.Tensor):
+        """theta0 (``D``): the listener's nu given directly, or mapped from an audiogram ``{freq_hz: dB HL}``."""
+        if isinstance(audiogram, Mapping):
+            return self._clip_to_bounds(self.audiogram_to_nu(audiogram))
+        nu, _ = self._as_batch(audiogram, "nu")
+        self._check_range(nu, self.lower, self.upper, "nu")
+        return nu[0].clone()
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, bands={self.config.n_bands}, latency_samples={self.latency_samples}"

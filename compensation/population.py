@@ -1,0 +1,128 @@
+"""Listener descriptions for compensation training and evaluation: nu, audiogram, severity stratum.
+
+``compensation`` sits beside ``listeners`` (both above ``simulator``), so it does not import it: DNN training and
+strategy evaluation take :class:`ListenerSpec` records, built by the caller (the CLI in ``runners``) from
+``listeners.VirtualListener`` objects with :func:`as_listener_spec` (any object with ``id``, ``nu`` and
+``audiogram()`` works). Severity strata follow the usual four-frequency pure-tone-average bands (WHO 2021 grades,
+simplified): NH <= 20 dB HL < mild <= 40 < moderate <= 70 < severe.
+
+:func:`animal_listener_specs` is a fallback that needs nothing but the bundled model: one listener per training
+animal, at its learned mean nu, with its audiogram taken from the recorded ABR thresholds re the NH animals' mean
+(a coarse stand-in for the neurometric audiogram; the ABR grid 0.5-8 kHz is held flat below 500 Hz).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from simulator.errors import HearloopInputError
+
+__all__ = ["PTA_FREQS_HZ", "ListenerSpec", "animal_listener_specs", "as_listener_spec", "pta_db_hl", "stratum_of"]
+
+PTA_FREQS_HZ: tuple[int, ...] = (500, 1000, 2000, 4000)
+"""Frequencies of the four-frequency pure-tone average (dB HL)."""
+
+ABR_FREQS_HZ: tuple[int, ...] = (500, 1000, 2000, 4000, 8000)
+
+
+@dataclasses.dataclass
+class ListenerSpec:
+    """A listener as compensation needs it.
+
+    Attributes:
+        id: listener id.
+        nu: ``D`` conditioning in [0, 1] (float64).
+        audiogram: ``{freq_hz: dB HL}``, the audiogram the fitting formulas prescribe from.
+        stratum: "NH" | "mild" | "moderate" | "severe".
+    """
+
+    id: str
+    nu: np.ndarray
+    audiogram: dict[int, float]
+    stratum: str = ""
+
+    def __post_init__(self) -> None:
+        self.nu = np.asarray(self.nu, dtype=np.float64).reshape(-1)
+        if not (np.all(np.isfinite(self.nu)) and np.all((self.nu >= 0) & (self.nu <= 1))):
+            raise HearloopInputError(f"listener {self.id!r}: nu must lie in [0, 1], got {self.nu.tolist()}")
+        self.audiogram = {int(f): float(v) for f, v in dict(self.audiogram).items()}
+        if not self.audiogram or not all(np.isfinite(list(self.audiogram.values()))):
+            raise HearloopInputError(f"listener {self.id!r}: the audiogram must be non-empty and finite")
+        if not self.stratum:
+            self.stratum = stratum_of(pta_db_hl(self.audiogram))
+
+    @property
+    def pta(self) -> float:
+        """Four-frequency pure-tone average, dB HL."""
+        return pta_db_hl(self.audiogram)
+
+    def nu_tensor(self) -> torch.Tensor:
+        """``1 x D`` float32 tensor."""
+        return torch.as_tensor(self.nu, dtype=torch.float32).reshape(1, -1)
+
+
+def pta_db_hl(audiogram: Mapping[int | float, float]) -> float:
+    """Mean threshold (dB HL) at 500, 1000, 2000, 4000 Hz (log-frequency interpolation, flat outside)."""
+    from compensation.nalr import interpolate_audiogram
+
+    return float(np.mean(interpolate_audiogram(audiogram, PTA_FREQS_HZ, require_3fa=False)))
+
+
+def stratum_of(pta: float) -> str:
+    """Severity stratum of a PTA (dB HL): "NH" (<= 20), "mild" (<= 40), "moderate" (<= 70), else "severe"."""
+    if pta <= 20.0:
+        return "NH"
+    if pta <= 40.0:
+        return "mild"
+    return "moderate" if pta <= 70.0 else "severe"
+
+
+def as_listener_spec(listener: Any, stratum_fn: Callable[[float], str] | None = None) -> ListenerSpec:
+    """A :class:`ListenerSpec` from any listener object with ``id``, ``nu`` and ``audiogram()`` (interface B)."""
+    if isinstance(listener, ListenerSpec):
+        return listener
+    try:
+        audiogram = listener.audiogram() if callable(listener.audiogram) else listener.audiogram
+        spec = ListenerSpec(str(listener.id), np.asarray(listener.nu, dtype=np.float64), dict(audiogram))
+    except AttributeError as err:
+        raise HearloopInputError(f"a listener needs id, nu and audiogram(); got {type(listener).__name__}") from err
+    if stratum_fn is not None:
+        spec.stratum = str(stratum_fn(spec.pta))
+    return spec
+
+
+def animal_listener_specs(model: torch.nn.Module, statuses: Sequence[str] = ("NH", "HI")) -> list[ListenerSpec]:
+    """One listener per training animal of ``model`` (mean nu, ABR-derived audiogram); see the module docstring."""
+    animals = (getattr(model, "metadata", None) or {}).get("animals")
+    if not animals:
+        raise HearloopInputError("the model metadata lists no training animals (metadata['animals'])")
+    abr = np.array([a["abr_thresholds_db"] for a in animals], dtype=float)
+    nh = [i for i, a in enumerate(animals) if a.get("status") == "NH"]
+    reference = abr[nh].mean(0) if nh else abr.min(0)
+    with torch.no_grad():
+        nus = model.animal_nu(torch.arange(len(animals)), sample=False).cpu().numpy()
+    specs = []
+    for i, animal in enumerate(animals):
+        if animal.get("status") not in statuses:
+            continue
+        hl = np.clip(abr[i] - reference, -10.0, 120.0)
+        audiogram = {f: float(v) for f, v in zip(ABR_FREQS_HZ, hl, strict=True)}
+        specs.append(ListenerSpec(str(animal.get("id", f"animal{i}")), nus[i].clip(0.0, 1.0), audiogram))
+    return specs
+
+
+def reference_nu(model: torch.nn.Module) -> np.ndarray:
+    """The NH reference nu: the centre (logit-space mean) of the NH training animals' learned mean nu (DESIGN.md)."""
+    animals = (getattr(model, "metadata", None) or {}).get("animals") or []
+    nh = [i for i, a in enumerate(animals) if a.get("status") == "NH"]
+    if not nh:
+        raise HearloopInputError("the model metadata lists no NH animals to define the NH reference")
+    with torch.no_grad():
+        nus = model.animal_nu(torch.as_tensor(nh), sample=False).cpu().numpy().astype(np.float64)
+    logits = np.log(np.clip(nus, 1e-4, 1 - 1e-4) / np.clip(1 - nus, 1e-4, 1 - 1e-4))
+    return 1.0 / (1.0 + np.exp(-logits.mean(0)))
