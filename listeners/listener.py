@@ -24,13 +24,26 @@ from listeners.neurometric import ToneProtocol, neurometric_thresholds_db_spl
 from simulator.errors import HearloopInputError
 from simulator.validation import validate_audio
 
-__all__ = ["AUDIOGRAM_FREQS_HZ", "PTA_FREQS_HZ", "VirtualListener", "prime_thresholds", "validate_listener_nu"]
+__all__ = [
+    "AUDIOGRAM_FREQS_HZ",
+    "PTA_FREQS_HZ",
+    "THRESHOLD_GRID_HZ",
+    "VirtualListener",
+    "prime_thresholds",
+    "validate_listener_nu",
+]
 
 AUDIOGRAM_FREQS_HZ: tuple[int, ...] = (250, 500, 1000, 2000, 3000, 4000, 6000, 8000)
 """Standard audiogram frequencies (Hz)."""
 
 PTA_FREQS_HZ: tuple[int, ...] = (500, 1000, 2000, 4000)
 """Frequencies of the four-frequency pure-tone average (WHO 2021), Hz."""
+
+THRESHOLD_GRID_HZ: tuple[float, ...] = tuple(
+    sorted({float(round(250.0 * 2.0 ** (k / 3.0), 1)) for k in range(16)} | {float(f) for f in AUDIOGRAM_FREQS_HZ})
+)
+"""Frequency grid of the true threshold curve (1/3 octave 250-8000 Hz plus the audiogram frequencies): the responder
+interpolates the bisection thresholds on this grid (linear in log frequency, held constant outside it)."""
 
 
 def validate_listener_nu(nu: Sequence[float] | np.ndarray | torch.Tensor, n_params: int) -> np.ndarray:
@@ -127,6 +140,13 @@ class VirtualListener:
             return np.zeros(np.asarray(freqs_hz).size)
         return self.thresholds_db_spl(freqs_hz) - self.reference.thresholds_db_spl(freqs_hz)
 
+    def threshold_curve(self, freqs_hz: Sequence[float] | np.ndarray | float) -> np.ndarray:
+        """The true threshold curve in dB HL at any frequency: bisection thresholds on :data:`THRESHOLD_GRID_HZ`,
+        interpolated linearly in log frequency (exact at the grid and audiogram frequencies)."""
+        grid = np.asarray(THRESHOLD_GRID_HZ)
+        values = self.thresholds(grid)
+        return np.interp(np.log2(np.asarray(freqs_hz, dtype=np.float64)), np.log2(grid), values)
+
     def audiogram(self, freqs_hz: Sequence[float] = AUDIOGRAM_FREQS_HZ) -> dict[int, float]:
         """True neurometric audiogram ``{freq_hz: dB HL}`` (the input of a fitting formula such as NAL-R)."""
         values = self.thresholds(freqs_hz)
@@ -138,8 +158,9 @@ class VirtualListener:
 
     # -------------------------------------------------------------------------------------------------- responding
     def p_heard(self, freq_hz: float, level_db_hl: float) -> float:
-        """Probability of a "heard" answer: gamma + (1 - gamma - lambda) * Phi((L - T(f)) / sigma)."""
-        threshold = float(self.thresholds([freq_hz])[0])
+        """Probability of a "heard" answer: gamma + (1 - gamma - lambda) * Phi((L - T(f)) / sigma), T the true
+        threshold curve (:meth:`threshold_curve`, dB HL)."""
+        threshold = float(self.threshold_curve(float(freq_hz)))
         core = norm.cdf((float(level_db_hl) - threshold) / self.sigma_db)
         return self.false_alarm_rate + (1.0 - self.false_alarm_rate - self.lapse_rate) * float(core)
 

@@ -1,0 +1,36 @@
+"""Gymnasium environment ``hearloop/HearingAidFitting-v0``: fit a hearing aid to a virtual listener's midbrain.
+
+Importing this package is light (gymnasium only); the environment classes load torch and the model lazily::
+
+    import gymnasium, runners
+    env = gymnasium.make("hearloop/HearingAidFitting-v0", strategy="wdrc")
+    venv = gymnasium.make_vec("hearloop/HearingAidFitting-v0", num_envs=8, vectorization_mode="vector_entry_point")
+"""
+
+from typing import TYPE_CHECKING
+
+from runners.env.registration import ENV_ID, register_envs
+
+if TYPE_CHECKING:
+    from runners.env.config import EnvConfig
+    from runners.env.fitting_env import HearingAidFittingEnv
+    from runners.env.vector_env import HearingAidFittingVectorEnv
+
+_LAZY = {
+    "EnvConfig": "runners.env.config",
+    "HearingAidFittingEnv": "runners.env.fitting_env",
+    "HearingAidFittingVectorEnv": "runners.env.vector_env",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'runners.env' has no attribute {name!r}")
+
+
+__all__ = ["ENV_ID", "EnvConfig", "HearingAidFittingEnv", "HearingAidFittingVectorEnv", "register_envs"]

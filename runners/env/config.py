@@ -1,0 +1,155 @@
+"""Configuration of the hearing-aid fitting environment, from keyword arguments or an RLlib-style ``env_config`` dict.
+
+Every option has a default, so ``HearingAidFittingEnv()`` and ``HearingAidFittingEnv({"strategy": "nalr"})`` both work;
+unknown keys and out-of-range values raise :class:`simulator.errors.HearloopInputError` naming the key.
+Objects that cannot live in a JSON config (a loaded ``model``, a list of ``listeners``) may be passed too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.errors import HearloopInputError
+from simulator.recording_types import SOUND_CLASSES
+
+REWARDS: tuple[str, ...] = ("fidelity", "improvement")
+"""Reward modes (see the environment docstring)."""
+
+AUDIOMETRY: tuple[str, ...] = ("gppta", "true")
+"""How the observed audiogram is obtained: a seeded GP-PTA session, or the listener's true neurometric audiogram."""
+
+STARTS: tuple[str, ...] = ("prescription", "neutral", "random")
+"""Initial theta: the strategy's prescription from the audiogram estimate, the centre of the box, or uniform."""
+
+DEFAULT_SOUND_CLASSES: tuple[str, ...] = ("speech", "speech_in_noise", "music", "ripple", "tone")
+"""Corpus classes used by default (silence is left out: nothing to restore)."""
+
+
+@dataclass
+class EnvConfig:
+    """Options of :class:`runners.env.fitting_env.HearingAidFittingEnv` (and of the vector env).
+
+    Attributes:
+        strategy: compensation strategy name (``compensation.get_strategy``), one with parameters to fit.
+        strategy_kwargs: keyword arguments of the strategy's constructor (e.g. ``{"n_bands": 6}``).
+        distance: objective distance, ``"l1"``, ``"l2"`` or ``"kl"`` (``compensation.objective``).
+        reward: ``"fidelity"`` (fidelity restored of the current fit) or ``"improvement"`` (its change this step).
+        max_steps: fitting budget: the episode is truncated after this many steps.
+        target_fidelity: terminate once fidelity restored reaches this (None: never terminate, only truncate).
+        loudness_weight, loudness_allowance_db: reward penalty ``weight * max(0, L_aided - L_clean - allowance)`` per
+            dB of aided level above the clean sound's level plus the allowance (0: no penalty).
+        n_sounds: sounds per episode (the sound batch every fit is judged on).
+        sound_duration_s: duration of every corpus sound, seconds.
+        sound_classes: corpus classes to draw from.
+        n_per_class: corpus sounds per class.
+        corpus_seed: seed of the synthesised corpus (``simulator.corpus.make_corpus``).
+        level_range_db_spl: presentation levels of the corpus, dB SPL.
+        cohort_size: listeners in the seeded cohort episodes draw from (``listeners.sample_cohort``).
+        cohort_seed: seed of that cohort.
+        strata: optional severity strata of the cohort, e.g. ``{"mild": 4, "moderate": 4}`` (sums to cohort_size).
+        audiometry: ``"gppta"`` (default) or ``"true"`` (see :data:`AUDIOMETRY`).
+        audiometry_trials: GP-PTA trial budget per listener.
+        audiometry_seed: seed of the GP-PTA sessions (combined with the listener's identity).
+        reference_nu: nu of the NH reference listener (None: ``listeners.nh_reference(model).nu``).
+        n_bands: CF bands of the neural error summary.
+        start: initial theta, one of :data:`STARTS`.
+        eval_chunk_rows: None (default): every step is ONE strategy call and ONE model call over all sound rows of all
+            (sub-)environments; an integer caps the rows per call (bounds memory for many envs x long sounds).
+        model_path: checkpoint directory (None: the bundled model); ignored when ``model`` is given.
+        model: an already loaded nu-ICNet (not JSON; for tests and notebooks).
+        listeners: an explicit cohort (list of ``listeners.VirtualListener``) instead of a sampled one.
+        device: torch device of the model.
+        render_mode: None or ``"rgb_array"``.
+    """
+
+    strategy: str = "wdrc"
+    strategy_kwargs: dict[str, Any] = field(default_factory=dict)
+    distance: str = "l1"
+    reward: str = "fidelity"
+    max_steps: int = 30
+    target_fidelity: float | None = None
+    loudness_weight: float = 0.0
+    loudness_allowance_db: float = 30.0
+    n_sounds: int = 2
+    sound_duration_s: float = 0.5
+    sound_classes: tuple[str, ...] = DEFAULT_SOUND_CLASSES
+    n_per_class: int = 4
+    corpus_seed: int = 0
+    level_range_db_spl: tuple[float, float] = (50.0, 80.0)
+    cohort_size: int = 16
+    cohort_seed: int = 0
+    strata: dict[str, int] | None = None
+    audiometry: str = "gppta"
+    audiometry_trials: int = 20
+    audiometry_seed: int = 0
+    reference_nu: Sequence[float] | None = None
+    n_bands: int = 6
+    start: str = "prescription"
+    eval_chunk_rows: int | None = None
+    model_path: str | None = None
+    model: Any = None
+    listeners: Sequence[Any] | None = None
+    device: str = "cpu"
+    render_mode: str | None = None
+
+    def __post_init__(self) -> None:
+        self.sound_classes = tuple(self.sound_classes)
+        self.level_range_db_spl = (float(self.level_range_db_spl[0]), float(self.level_range_db_spl[1]))
+        self.strategy_kwargs = dict(self.strategy_kwargs or {})
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`HearloopInputError` naming the first bad option."""
+        choices = {"reward": REWARDS, "audiometry": AUDIOMETRY, "start": STARTS, "distance": ("l1", "l2", "kl")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise HearloopInputError(f"env option {key}={getattr(self, key)!r} is not one of {allowed}")
+        positive_ints = ("max_steps", "n_sounds", "n_per_class", "n_bands", "audiometry_trials")
+        for key in positive_ints:
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise HearloopInputError(f"env option {key} must be an integer >= 1, got {value!r}")
+        if self.eval_chunk_rows is not None and (not isinstance(self.eval_chunk_rows, int) or self.eval_chunk_rows < 1):
+            raise HearloopInputError(
+                f"env option eval_chunk_rows must be None or an integer >= 1, got {self.eval_chunk_rows!r}"
+            )
+        if self.listeners is None and (not isinstance(self.cohort_size, int) or self.cohort_size < 1):
+            raise HearloopInputError(f"env option cohort_size must be an integer >= 1, got {self.cohort_size!r}")
+        if not (self.sound_duration_s > 0.05):
+            raise HearloopInputError(f"env option sound_duration_s must exceed 0.05 s, got {self.sound_duration_s!r}")
+        unknown = sorted(set(self.sound_classes) - set(SOUND_CLASSES))
+        if unknown or not self.sound_classes:
+            raise HearloopInputError(f"env option sound_classes must be a non-empty subset of {SOUND_CLASSES}")
+        if self.sound_classes == ("silence",):
+            raise HearloopInputError("env option sound_classes: silence alone leaves nothing to restore")
+        if self.n_sounds > self.n_per_class * len(self.sound_classes):
+            raise HearloopInputError(
+                f"env option n_sounds={self.n_sounds} exceeds the corpus size "
+                f"{self.n_per_class} x {len(self.sound_classes)} classes"
+            )
+        lo, hi = self.level_range_db_spl
+        if not lo <= hi:
+            raise HearloopInputError(
+                f"env option level_range_db_spl must be (low, high), got {self.level_range_db_spl}"
+            )
+        if self.loudness_weight < 0:
+            raise HearloopInputError(f"env option loudness_weight must be >= 0, got {self.loudness_weight}")
+        if self.render_mode not in (None, "rgb_array"):
+            raise HearloopInputError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
+        if self.listeners is not None and len(self.listeners) == 0:
+            raise HearloopInputError("env option listeners must not be empty")
+
+    @classmethod
+    def from_dict(cls, env_config: Mapping[str, Any] | None = None, **overrides: Any) -> EnvConfig:
+        """Build from an RLlib-style ``env_config`` mapping (extra attributes such as ``worker_index`` of an RLlib
+        ``EnvContext`` are not dict keys and are ignored) updated by keyword ``overrides``."""
+        data = dict(env_config or {})
+        data.update(overrides)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise HearloopInputError(f"unknown env option(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)

@@ -1,0 +1,345 @@
+"""The fitting loop shared by the single and the batched vector environment: episodes, evaluation, observation, reward.
+
+One :class:`FittingCore` holds the model, the NH-reference objective (``compensation.objective``), the strategy, the
+corpus, the cohort and the caches. An episode (:class:`EpisodeState`) is one listener, one sound batch, the listener's
+audiogram estimate and the current normalised parameters. :meth:`FittingCore.evaluate` scores the current parameters of
+ANY number of episodes at once: their aided sounds go through the strategy in one batched call and through nu-ICNet in
+one batched call (each sound row paired with its listener's nu and its cached NH target), so the single environment is
+simply the batch-of-one case of the vector environment.
+
+Caching (all deterministic; see :mod:`runners.env.resources`): NH targets of the whole corpus, and each listener's
+unaided per-channel distances on the whole corpus, are computed once per model in fixed chunks of
+:data:`CHUNK` sounds (so a value never depends on which episode asked first); the audiogram estimate is computed once
+per (listener, audiometry settings): a GP-PTA session seeded by ``audiometry_seed`` and the listener's identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from runners.env.bands import ChannelBands, estimate_channel_cf, make_bands
+from runners.env.config import EnvConfig
+from runners.env.resources import get_corpus, get_model, model_cache
+from simulator.constants import REF_PRESSURE_PA
+from simulator.errors import HearloopInputError
+
+CHUNK: int = 16
+"""Sounds per model call when filling the target / unaided caches."""
+
+AUDIOGRAM_FREQS_HZ: tuple[float, ...] = (250.0, 500.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0)
+"""Frequencies of the observed audiogram (the standard audiometric frequencies)."""
+
+_ACTION_TOL = 1e-6
+
+
+@dataclass
+class EpisodeState:
+    """One fitting episode (see the module docstring). Tensors live on the model's device."""
+
+    listener: Any
+    listener_key: str
+    nu: torch.Tensor  # 1 x D
+    sound_idx: np.ndarray  # B
+    clean: torch.Tensor  # B x samples (Pa)
+    target: torch.Tensor  # B x C x T x 5
+    d_unaided: float
+    band_unaided: np.ndarray  # n_bands
+    clean_loudness_db_spl: float
+    audiogram_mean: np.ndarray  # F, dB HL
+    audiogram_sd: np.ndarray  # F, dB
+    theta_u: np.ndarray  # P, normalised
+    steps: int = 0
+    done: bool = False
+    last: dict[str, Any] = field(default_factory=dict)
+
+
+def listener_key(listener: Any) -> str:
+    """A stable cache key: the listener's id and a hash of its nu."""
+    nu = np.ascontiguousarray(np.asarray(listener.nu, dtype=np.float64))
+    return f"{listener.id}|{hashlib.sha1(nu.tobytes()).hexdigest()[:12]}"
+
+
+def _seed_for(*parts: Any) -> int:
+    """A 63-bit seed from ints and strings (crc32 of strings; order matters)."""
+    ints = [zlib.crc32(p.encode()) if isinstance(p, str) else int(p) for p in parts]
+    return int(np.random.SeedSequence(ints).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+class FittingCore:
+    """Model, objective, strategy, corpus, cohort and caches of a fitting environment (see the module docstring)."""
+
+    def __init__(self, config: EnvConfig) -> None:
+        from compensation.objective import NeuralFidelityObjective
+        from compensation.registry import get_strategy
+
+        self.config = config
+        self.model = config.model if config.model is not None else get_model(config.model_path, config.device)
+        self.model.eval()
+        self.strategy = get_strategy(config.strategy, **config.strategy_kwargs).to(self.model.device)
+        if self.strategy.n_params == 0:
+            raise HearloopInputError(
+                f"strategy {config.strategy!r} has no parameters to fit; choose one with parameters (e.g. 'wdrc')"
+            )
+        self.cache = model_cache(self.model)
+        self.reference = self._reference_listener(config.reference_nu)
+        self.objective = NeuralFidelityObjective(self.model, self.reference.nu, distance=config.distance)
+        self.channel_weights = self.objective.channel_weights
+        self._ref_key = ref_key = tuple(np.round(self.objective.reference_nu.cpu().numpy().ravel(), 6).tolist())
+        cf = self._cached(("channel_cf", ref_key), lambda: estimate_channel_cf(self.model, self.objective.reference_nu))
+        self.bands: ChannelBands = make_bands(cf, self.channel_weights.cpu().numpy(), config.n_bands)
+        self.corpus_key = (
+            int(config.corpus_seed),
+            tuple(config.sound_classes),
+            int(config.n_per_class),
+            float(config.sound_duration_s),
+            tuple(config.level_range_db_spl),
+        )
+        self.corpus = get_corpus(*self.corpus_key)
+        self.cohort = list(config.listeners) if config.listeners is not None else self._sample_cohort()
+        self.freqs_hz = np.asarray(AUDIOGRAM_FREQS_HZ)
+
+    # ------------------------------------------------------------------------------------------------------ caches
+    def _cached(self, key: tuple, compute):
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+    def _reference_listener(self, reference_nu: Any) -> Any:
+        """The NH reference listener: ``listeners.nh_reference(model)``, or one with the given nu (0 dB HL)."""
+        from listeners import VirtualListener, nh_reference
+
+        if reference_nu is None:
+            return nh_reference(self.model)
+        nu = np.asarray(reference_nu, dtype=np.float64).reshape(-1)
+        key = ("reference_listener", tuple(np.round(nu, 9).tolist()))
+        return self._cached(key, lambda: VirtualListener("NH-ref", nu, self.model, reference=None))
+
+    def _sample_cohort(self) -> list[Any]:
+        from listeners import sample_cohort
+
+        cfg = self.config
+        strata = None if cfg.strata is None else dict(cfg.strata)
+        key = ("cohort", cfg.cohort_size, cfg.cohort_seed, None if strata is None else tuple(sorted(strata.items())))
+        return self._cached(
+            key, lambda: sample_cohort(cfg.cohort_size, seed=cfg.cohort_seed, model=self.model, strata=strata)
+        )
+
+    def targets(self) -> torch.Tensor:
+        """NH reference responses to every corpus sound: ``sounds x C x T x 5`` (cached)."""
+
+        def compute() -> torch.Tensor:
+            audio = torch.as_tensor(np.array(self.corpus.audio), device=self.model.device)
+            return torch.cat([self.objective.target(chunk) for chunk in audio.split(CHUNK)])
+
+        return self._cached(("targets", self._ref_key, self.corpus_key), compute)
+
+    def unaided(self, listener: Any, key: str) -> torch.Tensor:
+        """The listener's unaided per-channel distances on every corpus sound: ``sounds x C`` (cached)."""
+
+        def compute() -> torch.Tensor:
+            audio = torch.as_tensor(np.array(self.corpus.audio), device=self.model.device)
+            nu = self._nu(listener)
+            with torch.no_grad():
+                return torch.cat(
+                    [
+                        self.objective.per_channel(a, a, nu, target=t)
+                        for a, t in zip(audio.split(CHUNK), self.targets().split(CHUNK), strict=True)
+                    ]
+                )
+
+        return self._cached(("unaided", self._ref_key, self.config.distance, self.corpus_key, key), compute)
+
+    def audiogram(self, listener: Any, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """The observed audiogram (mean dB HL, SD dB) at :data:`AUDIOGRAM_FREQS_HZ` (cached per listener)."""
+        cfg = self.config
+
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            if cfg.audiometry == "true":
+                true = listener.audiogram(tuple(int(f) for f in self.freqs_hz))
+                return np.array([float(true[int(f)]) for f in self.freqs_hz]), np.zeros(len(self.freqs_hz))
+            from audiometry import GPPTA, run_session
+
+            seed = _seed_for(cfg.audiometry_seed, key)
+            agent = GPPTA(seed=seed, max_trials=cfg.audiometry_trials)
+            run_session(agent, listener, rng=np.random.default_rng(seed + 1), max_trials=cfg.audiometry_trials)
+            mean, sd = agent.threshold(self.freqs_hz)
+            return np.asarray(mean, dtype=np.float64), np.asarray(sd, dtype=np.float64)
+
+        return self._cached(("audiogram", cfg.audiometry, cfg.audiometry_trials, cfg.audiometry_seed, key), compute)
+
+    def prefetch(self) -> None:
+        """Fill every cache for the whole cohort (NH targets, unaided distances, audiogram estimates), e.g. before
+        training or timing, so that no episode start pays for a model pass over the corpus or a GP-PTA session."""
+        for listener in self.cohort:
+            key = listener_key(listener)
+            self.unaided(listener, key)
+            self.audiogram(listener, key)
+
+    def _nu(self, listener: Any) -> torch.Tensor:
+        nu = np.asarray(listener.nu, dtype=np.float32).reshape(1, -1)
+        if nu.shape[1] != int(self.model.n_params) or not np.all(np.isfinite(nu)) or nu.min() < 0 or nu.max() > 1:
+            raise HearloopInputError(
+                f"listener {getattr(listener, 'id', '?')!r} needs nu of {self.model.n_params} values in [0, 1]; "
+                f"got {np.asarray(listener.nu).tolist()}"
+            )
+        return torch.as_tensor(nu, device=self.model.device)
+
+    # ---------------------------------------------------------------------------------------------------- episodes
+    def _pick_listener(self, rng: np.random.Generator, options: dict[str, Any]) -> Any:
+        if "listener" in options:
+            listener = options["listener"]
+            if not (hasattr(listener, "nu") and hasattr(listener, "id")):
+                raise HearloopInputError("options['listener'] must be a listeners.VirtualListener (with id and nu)")
+            return listener
+        if "nu" in options:
+            from listeners import VirtualListener
+
+            nu = np.asarray(options["nu"], dtype=np.float64).reshape(-1)
+            listener_id = str(options.get("listener_id", "custom"))
+            return VirtualListener(id=listener_id, nu=nu, model=self.model, reference=self.reference)
+        if "listener_index" in options:
+            idx = int(options["listener_index"])
+            if not 0 <= idx < len(self.cohort):
+                raise HearloopInputError(f"options['listener_index']={idx} outside the cohort of {len(self.cohort)}")
+            return self.cohort[idx]
+        return self.cohort[int(rng.integers(len(self.cohort)))]
+
+    def _pick_sounds(self, rng: np.random.Generator, options: dict[str, Any]) -> np.ndarray:
+        n = self.config.n_sounds
+        if "sounds" not in options:
+            return np.sort(rng.choice(len(self.corpus), size=n, replace=False))
+        lookup = {name: i for i, name in enumerate(self.corpus.names)}
+        idx = []
+        for s in options["sounds"]:
+            if isinstance(s, str) and s not in lookup:
+                raise HearloopInputError(f"unknown sound {s!r}; corpus sounds: {', '.join(self.corpus.names)}")
+            idx.append(lookup[s] if isinstance(s, str) else int(s))
+        if len(idx) != n or not all(0 <= i < len(self.corpus) for i in idx):
+            raise HearloopInputError(
+                f"options['sounds'] must name {n} corpus sounds (n_sounds); got {options['sounds']}"
+            )
+        return np.asarray(idx)
+
+    def start_episode(self, rng: np.random.Generator, options: dict[str, Any] | None = None) -> EpisodeState:
+        """Draw (or take from ``options``) a listener and a sound batch; estimate the audiogram; set theta0.
+
+        ``options`` keys: ``listener`` (a VirtualListener), ``nu`` (D values; ``listener_id`` optional),
+        ``listener_index`` (into the cohort), ``sounds`` (corpus names or indices), ``theta`` (normalised start).
+        """
+        options = dict(options or {})
+        listener = self._pick_listener(rng, options)
+        key = listener_key(listener)
+        nu = self._nu(listener)
+        idx = self._pick_sounds(rng, options)
+        sel = torch.as_tensor(idx, device=self.model.device)
+        unaided = self.unaided(listener, key)[sel]  # B x C
+        d_unaided = float((unaided @ self.channel_weights).mean())
+        if not d_unaided > 1e-12:
+            raise HearloopInputError(
+                f"listener {listener.id!r} already matches the NH reference on these sounds: nothing to restore"
+            )
+        clean = torch.as_tensor(np.array(self.corpus.audio[idx]), device=self.model.device)
+        mean, sd = self.audiogram(listener, key)
+        theta_u = self._initial_theta(rng, options, mean)
+        power = float(clean.double().square().mean())
+        return EpisodeState(
+            listener=listener,
+            listener_key=key,
+            nu=nu,
+            sound_idx=idx,
+            clean=clean,
+            target=self.targets()[sel],
+            d_unaided=d_unaided,
+            band_unaided=self.bands.pool(unaided.mean(0)).cpu().double().numpy(),
+            clean_loudness_db_spl=_db_spl(power),
+            audiogram_mean=mean,
+            audiogram_sd=sd,
+            theta_u=theta_u,
+        )
+
+    def _initial_theta(self, rng: np.random.Generator, options: dict[str, Any], mean: np.ndarray) -> np.ndarray:
+        if "theta" in options:
+            return self.validate_action(options["theta"], what="options['theta']")
+        start = self.config.start
+        if start == "neutral":
+            return np.zeros(self.strategy.n_params, np.float32)
+        if start == "random":
+            return rng.uniform(-1.0, 1.0, self.strategy.n_params).astype(np.float32)
+        theta0 = self.strategy.prescribe({int(f): float(m) for f, m in zip(self.freqs_hz, mean, strict=True)})
+        return self.strategy.to_normalized(theta0).cpu().numpy().astype(np.float32)
+
+    def validate_action(self, action: Any, what: str = "action") -> np.ndarray:
+        """Check a normalised action (shape ``P``, finite, in [-1, 1]) and return it as float32.
+
+        Raises:
+            HearloopInputError: naming the parameter for NaN/inf or values outside [-1, 1], or the wrong shape.
+        """
+        names = self.strategy.param_names
+        try:
+            u = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise HearloopInputError(f"{what} must be an array of {len(names)} numbers: {err}") from err
+        if u.shape != (len(names),):
+            raise HearloopInputError(
+                f"{what} must have shape ({len(names)},) for strategy '{self.strategy.name}'; got {u.shape}"
+            )
+        bad = ~np.isfinite(u) | (np.abs(u) > 1.0 + _ACTION_TOL)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            problem = "is NaN" if np.isnan(u[i]) else f"= {u[i]:.6g} is outside the action space [-1, 1]"
+            raise HearloopInputError(f"{what} for parameter '{names[i]}' (index {i}) {problem}")
+        return np.clip(u, -1.0, 1.0).astype(np.float32)
+
+    # -------------------------------------------------------------------------------------------------- evaluation
+    def evaluate(self, states: list[EpisodeState], thetas_u: list[np.ndarray]) -> list[dict[str, Any]]:
+        """Score normalised parameters for many episodes in one strategy call and one model call (or in chunks of
+        ``config.eval_chunk_rows`` sound rows, to bound memory).
+
+        Returns, per episode: ``distance`` (channel-weighted, mean over the sound batch), ``fidelity_restored``
+        (1 - distance / unaided distance), ``band_ratio`` (n_bands), ``loudness_db_spl`` (aided RMS level over the
+        batch) and ``theta`` (physical units).
+        """
+        b = self.config.n_sounds
+        device = self.model.device
+        u = torch.as_tensor(np.stack(thetas_u), dtype=torch.float32, device=device)
+        theta = self.strategy.from_normalized(u)  # N x P
+        clean = torch.cat([s.clean for s in states])
+        theta_rows = theta.repeat_interleave(b, dim=0)
+        nu = torch.cat([s.nu.expand(b, -1) for s in states])
+        target = torch.cat([s.target for s in states])
+        rows = self.config.eval_chunk_rows or clean.shape[0]
+        aided, per_channel = [], []
+        with torch.no_grad():
+            for sl in (slice(i, i + rows) for i in range(0, clean.shape[0], rows)):
+                aided.append(self.strategy(clean[sl], theta_rows[sl]))
+                per_channel.append(self.objective.per_channel(clean[sl], aided[-1], nu[sl], target=target[sl]))
+        aided, per_channel = torch.cat(aided), torch.cat(per_channel)  # N*B x samples, N*B x C
+        from compensation.objective import fidelity_restored
+
+        power = aided.double().square().mean(-1).view(len(states), b).mean(-1).cpu().numpy()
+        d_sound = (per_channel @ self.channel_weights).view(len(states), b)
+        bands = self.bands.pool(per_channel.view(len(states), b, -1).mean(1)).cpu().double().numpy()
+        out = []
+        for i, state in enumerate(states):
+            distance = float(d_sound[i].mean())
+            out.append(
+                {
+                    "distance": distance,
+                    "fidelity_restored": float(fidelity_restored(distance, state.d_unaided)),
+                    "band_ratio": bands[i] / np.maximum(state.band_unaided, 1e-12),
+                    "loudness_db_spl": _db_spl(float(power[i])),
+                    "theta": theta[i].detach().cpu().numpy().astype(np.float64),
+                }
+            )
+        return out
+
+
+def _db_spl(mean_power_pa2: float) -> float:
+    """RMS level in dB SPL of a mean power in Pa^2 (floored at -100 dB SPL for silence)."""
+    return float(10.0 * np.log10(max(mean_power_pa2, 1e-20) / REF_PRESSURE_PA**2))
