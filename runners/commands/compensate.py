@@ -1,0 +1,94 @@
+"""``hearloop compensate train``: train the listener-conditioned DNN compensator through the frozen nu-ICNet.
+
+See :mod:`compensation.dnn_training` for the loss (neural fidelity at NAL-R's loudness + a loudness penalty) and
+:mod:`compensation.dnn` for the network. Runs resume from ``--run-dir``; ``--bundle`` writes the final compensator
+(best validation weights + audiogram map) where ``compensation.load_compensator`` can find it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compensate",
+        help="DNN hearing-aid compensator: train it through the frozen nu-ICNet",
+        description="Commands for the listener-conditioned DNN compensator (compensation.dnn).",
+    )
+    sub = parser.add_subparsers(dest="compensate_command", metavar="SUBCOMMAND")
+    sub.required = True
+    train = sub.add_parser(
+        "train",
+        help="train the DNN compensator over a sampled listener population",
+        description=(
+            "Train compensation.dnn.DNNCompensator through the frozen nu-ICNet to minimise the neural-fidelity "
+            "objective at NAL-R's output loudness plus a loudness penalty, over a seeded listener population and "
+            "sound corpus. Seeded and resumable (safetensors checkpoints in --run-dir)."
+        ),
+    )
+    train.add_argument("--run-dir", required=True, help="run directory (checkpoints, state; resumed if present)")
+    train.add_argument(
+        "--bundle", default=None, help="write the final compensator here (e.g. compensation/assets/dnn-small)"
+    )
+    train.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
+    train.add_argument("--listeners-from", choices=("cohort", "animals"), default="cohort",
+                       help="sample a listener population (default) or use the model's training animals")  # fmt: skip
+    train.add_argument("--strata", default="NH=4,mild=8,moderate=12,severe=8", help="training population strata")
+    train.add_argument("--n-listeners", type=int, default=32, help="population size when --strata is empty")
+    train.add_argument("--cohort-seed", type=int, default=5001, help="training population seed")
+    train.add_argument("--steps", type=int, default=1200, help="optimisation steps (default 1200)")
+    train.add_argument("--batch", type=int, default=8, help="(sound, listener) pairs per step")
+    train.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (cosine decay)")
+    train.add_argument("--loudness-weight", type=float, default=1.0, help="weight of the loudness penalty")
+    train.add_argument("--seed", type=int, default=0, help="initialisation and batch seed")
+    train.add_argument("--sound-seed", type=int, default=101, help="training corpus seed")
+    train.add_argument("--stop-at", type=int, default=None, help="stop (checkpointed) after this many steps")
+    train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    train.add_argument("--no-resume", action="store_true", help="start afresh even if --run-dir holds a run")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from compensation.dnn_checkpoint import save_compensator
+    from compensation.dnn_training import TrainConfig, train_compensator
+    from runners.commands.evaluate_strategies import build_listeners, nh_reference_nu, parse_strata
+    from simulator import load_model
+
+    t0 = time.time()
+    if args.threads:
+        torch.set_num_threads(int(args.threads))
+    model = load_model(args.model)
+    strata = parse_strata(args.strata) if args.strata else None
+    specs = build_listeners(
+        model, source=args.listeners_from, n=args.n_listeners, seed=args.cohort_seed, strata=strata, cohort_file=None
+    )
+    cfg = TrainConfig(
+        steps=args.steps, batch=args.batch, lr=args.lr, loudness_weight=args.loudness_weight, seed=args.seed,
+        sound_seed=args.sound_seed,
+    )  # fmt: skip
+    dnn, state = train_compensator(
+        model, specs, nh_reference_nu(model), args.run_dir, cfg, resume=not args.no_resume, progress=not args.quiet,
+        stop_at=args.stop_at,
+    )  # fmt: skip
+    if state["step"] < cfg.steps:
+        print(f"stopped at step {state['step']}/{cfg.steps}; rerun the same command to resume")
+        return 0
+    metadata = {
+        "nuicnet": {"path": str(args.model or "bundled"), "metadata_keys": sorted(getattr(model, "metadata", {}))},
+        "train_config": state["provenance"]["train_config"],
+        "train_listeners": [{"id": s.id, "stratum": s.stratum, "pta_db_hl": round(s.pta, 1)} for s in specs],
+        "cohort_seed": args.cohort_seed,
+        "best_step": state["best_step"],
+        "history": state["history"],
+        "train_seconds": round(time.time() - t0, 1),
+    }
+    out = save_compensator(dnn, args.bundle or f"{args.run_dir}/final", metadata)
+    last = state["history"][-1] if state["history"] else {}
+    print(f"trained {cfg.steps} steps in {time.time() - t0:.0f} s; best step {state['best_step']}; "
+          f"validation median FR (matched) {last.get('val_median_fr', float('nan')):.3f}; wrote {out}")  # fmt: skip
+    return 0

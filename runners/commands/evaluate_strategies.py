@@ -1,0 +1,115 @@
+"""``hearloop evaluate-strategies``: a cohort x strategies x sound classes table and plots of fidelity restored.
+
+Listeners come from ``listeners.sample_cohort`` (stratified, seeded; or a saved cohort file), each with its true
+neurometric audiogram, from which NAL-R / WDRC / multiband gain are prescribed; the DNN compensator gets the listener's
+nu. Sounds are a seeded synthetic corpus (:func:`simulator.corpus.make_corpus`) -- use seeds different from the DNN's
+training seeds for held-out results. See :mod:`compensation.strategy_evaluation` for the matched-loudness rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def parse_strata(text: str) -> dict[str, int]:
+    """``"NH=2,mild=2,moderate=4"`` -> ``{"NH": 2, "mild": 2, "moderate": 4}``."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, count = part.partition("=")
+        if not count.strip().isdigit():
+            raise ValueError(f"--strata entries must look like name=count, got {part!r}")
+        out[name.strip()] = int(count)
+    if not out:
+        raise ValueError("--strata is empty")
+    return out
+
+
+def build_listeners(model, *, source: str, n: int, seed: int, strata: dict[str, int] | None, cohort_file: str | None):
+    """Listener specs (nu + audiogram + stratum) from the listeners package, a cohort file, or the training animals."""
+    from compensation.population import animal_listener_specs, as_listener_spec
+
+    if source == "animals":
+        return animal_listener_specs(model, statuses=("HI",) if strata is None else ("NH", "HI"))
+    import listeners as lis_pkg
+
+    if cohort_file:
+        cohort = lis_pkg.load_cohort(cohort_file, model=model)
+    else:
+        cohort = lis_pkg.sample_cohort(n if strata is None else sum(strata.values()), seed=seed, model=model,
+                                       strata=strata)  # fmt: skip
+    references = {id(lis.reference): lis.reference for lis in cohort if lis.reference is not None}
+    lis_pkg.prime_thresholds([*cohort, *references.values()], lis_pkg.AUDIOGRAM_FREQS_HZ)  # one batched bisection
+    return [as_listener_spec(lis, lis_pkg.severity_stratum) for lis in cohort]
+
+
+def nh_reference_nu(model):
+    """The NH reference nu: ``listeners.nh_reference`` when available, else the NH animals' centre."""
+    try:
+        from listeners import nh_reference
+    except ImportError:
+        from compensation.population import reference_nu
+
+        return reference_nu(model)
+    return nh_reference(model).nu
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate-strategies",
+        help="table and plots of fidelity restored: cohort x strategies x sound classes",
+        description=(
+            "Score unaided, NAL-R, WDRC, multiband gain and the DNN compensator for a seeded listener cohort and sound "
+            "corpus with the neural-fidelity objective; fidelity restored as prescribed and at matched output "
+            "loudness (every output at NAL-R's A-weighted level). Writes results.parquet, summary.md and a plot."
+        ),
+    )
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
+    parser.add_argument("--strategies", default="unaided,nalr,wdrc,dnn", help="comma-separated strategy names")
+    parser.add_argument("--dnn", default="dnn-small", help="DNN compensator name or directory (default dnn-small)")
+    parser.add_argument("--listeners-from", choices=("cohort", "animals"), default="cohort",
+                        help="sample listeners (default) or use the model's training animals")  # fmt: skip
+    parser.add_argument("--n-listeners", type=int, default=8, help="cohort size when --strata is not given")
+    parser.add_argument("--strata", default="mild=2,moderate=4,severe=2", help="e.g. 'NH=2,mild=2,moderate=4'")
+    parser.add_argument("--cohort-seed", type=int, default=7001, help="listener cohort seed (held out: != training)")
+    parser.add_argument("--cohort-file", default=None, help="a saved cohort (TOML) instead of sampling")
+    parser.add_argument("--sound-seed", type=int, default=9001, help="corpus seed (held out: != training)")
+    parser.add_argument("--per-class", type=int, default=3, help="sounds per class (speech, sin, music, ripple, tone)")
+    parser.add_argument("--duration", type=float, default=1.0, help="seconds per sound")
+    parser.add_argument("--levels", default="50,80", help="presentation level range, dB SPL (low,high)")
+    parser.add_argument("--distance", choices=("l1", "l2", "kl"), default="l1", help="objective distance")
+    parser.add_argument("--match-to", default="nalr", help="strategy whose loudness the matched comparison uses")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from compensation.dnn_training import corpus_audio
+    from compensation.registry import get_strategy
+    from compensation.strategy_evaluation import evaluate_strategies, summary_markdown, write_results
+    from simulator import load_model
+
+    t0 = time.time()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    lo, hi = (float(v) for v in args.levels.split(","))
+    model = load_model(args.model)
+    names = [s.strip().lower() for s in args.strategies.split(",") if s.strip()]
+    strategies = {n: (get_strategy(n, pretrained=args.dnn) if n == "dnn" else get_strategy(n)) for n in names}
+    strata = parse_strata(args.strata) if args.strata else None
+    specs = build_listeners(
+        model, source=args.listeners_from, n=args.n_listeners, seed=args.cohort_seed, strata=strata,
+        cohort_file=args.cohort_file,
+    )  # fmt: skip
+    audio, sound_names, classes = corpus_audio(args.sound_seed, args.per_class, args.duration, (lo, hi))
+    table = evaluate_strategies(
+        model, specs, audio, sound_names, classes, strategies, nh_reference_nu(model),
+        distance=args.distance, match_to=args.match_to, progress=not args.quiet,
+    )  # fmt: skip
+    out = write_results(table, args.out, plots=not args.no_plots)
+    print(summary_markdown(table))
+    print(f"wrote {out}/results.parquet ({table.num_rows} rows) and summary.md in {time.time() - t0:.0f} s")
+    return 0
