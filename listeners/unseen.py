@@ -1,0 +1,179 @@
+"""Unseen animals: fresh virtual-IC animals, never seen in training, aligned to the model's channel order.
+
+nu-ICNet (Pellatt et al., "Fitting nu to new animals") fits the conditioning of a *new* animal with the network frozen.
+For that the new recording's channels must mean what the model's output channels mean, so it is first aligned (channel
+permutation by optimal transport, :mod:`simulator.alignment`) to the NH reference animal the training cohort was aligned
+to.
+
+The training cohort is described by ``model.metadata["cohort"]`` (``generate_cohort`` and its exact kwargs). Fresh
+animals come from the same generator with a different seed for everything that makes an animal and its session: hearing
+profile, electrode placement, degradation, the sounds heard and the spike-count noise. What stays is the cohort's
+*channel template*, the generator's "canonical probe" of unit types that every animal of a population is recorded with
+(``simulator.virtual_ic.midbrain.sample_channel_template``): with a fresh template the model's output channels would
+stand for unit types no training animal had, which no choice of nu can fix, and which is not what "a new animal of the
+same population" means. (A fully fresh ``generate_cohort(seed=...)`` is available with ``same_template=False``.)
+
+The training reference animal is regenerated from the cohort seed (its profile and electrodes are drawn from its own
+seeded streams, independent of the corpus) and "re-recorded" on the fresh sounds, so both share the sounds alignment
+needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from simulator.alignment import align_channels, apply_alignment
+from simulator.errors import CheckpointError, HearloopInputError
+from simulator.recording_types import AnimalRecording
+from simulator.virtual_ic import generate_cohort, nh_profile, sample_animal_params, sample_channel_template
+from simulator.virtual_ic.animal import AnimalParams, record_animal
+from simulator.virtual_ic.cohort import cohort_corpus, hi_targets, presentation_hours
+from simulator.virtual_ic.hearing_profile import hi_profile
+from simulator.virtual_ic.periphery import filterbank_features
+
+__all__ = ["cohort_kwargs", "generate_unseen_animals", "reference_animal_params", "true_loss_db_hl"]
+
+_CORPUS_KEYS = (
+    "train_seconds",
+    "sound_duration_s",
+    "n_test_per_class",
+    "test_duration_s",
+    "level_range_db_spl",
+    "test_level_range_db_spl",
+)
+_DEFAULTS: dict[str, Any] = {
+    "n_nh": 3,
+    "n_hi": 6,
+    "seed": 0,
+    "n_channels": 32,
+    "train_seconds": 90.0,
+    "sound_duration_s": 3.0,
+    "n_test_per_class": 2,
+    "test_duration_s": 3.0,
+    "level_range_db_spl": (45.0, 90.0),
+    "test_level_range_db_spl": (65.0, 90.0),
+    "session_hours": 10.0,
+    "hi_pta_range_db": (10.0, 50.0),
+    "shuffle_channels": True,
+}
+
+
+def cohort_kwargs(model: nn.Module) -> dict[str, Any]:
+    """The training cohort's ``generate_cohort`` kwargs (``model.metadata["cohort"]["kwargs"]``), defaults filled."""
+    cohort = (getattr(model, "metadata", None) or {}).get("cohort") or {}
+    if cohort.get("generator") != "simulator.virtual_ic.generate_cohort" or "kwargs" not in cohort:
+        raise CheckpointError(
+            "the model's metadata does not describe a synthetic training cohort (metadata['cohort'] with generator "
+            "'simulator.virtual_ic.generate_cohort' and its kwargs); fresh animals cannot be generated for it"
+        )
+    unknown = set(cohort["kwargs"]) - set(_DEFAULTS) - {"progress"}
+    if unknown:
+        raise CheckpointError(f"unknown generate_cohort kwargs in the model's metadata: {sorted(unknown)}")
+    out = {**_DEFAULTS, **cohort["kwargs"]}
+    out.pop("progress", None)
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
+
+
+def _reference_id(model: nn.Module) -> str:
+    ref = (getattr(model, "metadata", None) or {}).get("reference_animal")
+    if not ref:
+        raise CheckpointError("the model's metadata names no reference_animal (the channel order of its outputs)")
+    return str(ref)
+
+
+def reference_animal_params(kwargs: dict[str, Any], reference_id: str) -> AnimalParams:
+    """Regenerate an NH animal of a ``generate_cohort(**kwargs)`` cohort from its seeded streams (exact ground truth).
+
+    Mirrors ``generate_cohort``: template from ``default_rng([seed, 1])``; NH animal ``NHkk`` is animal ``kk - 1`` and
+    draws its profile and electrodes from ``default_rng([seed, 3, kk - 1])``.
+    """
+    if not (reference_id.startswith("NH") and reference_id[2:].isdigit()):
+        raise HearloopInputError(f"the reference animal must be an NH animal id like 'NH01'; got {reference_id!r}")
+    a = int(reference_id[2:]) - 1
+    if not 0 <= a < int(kwargs["n_nh"]):
+        raise HearloopInputError(f"{reference_id!r} is not among the cohort's {kwargs['n_nh']} NH animals")
+    seed = int(kwargs["seed"])
+    template = sample_channel_template(np.random.default_rng([seed, 1]), int(kwargs["n_channels"]))
+    rng = np.random.default_rng([seed, 3, a])
+    profile = nh_profile(rng)
+    return sample_animal_params(reference_id, profile, template, rng, bool(kwargs["shuffle_channels"]))
+
+
+def _fresh_same_template(kwargs: dict[str, Any], n_nh: int, n_hi: int, seed: int, ids: list[str]):
+    """``generate_cohort`` with the training template but every animal/session stream from ``seed``."""
+    sounds, splits = cohort_corpus(seed, *(kwargs[k] for k in _CORPUS_KEYS))
+    features = [filterbank_features(s.audio) for s in sounds]
+    template = sample_channel_template(np.random.default_rng([int(kwargs["seed"]), 1]), int(kwargs["n_channels"]))
+    targets = hi_targets(n_hi, np.random.default_rng([seed, 2]), tuple(kwargs["hi_pta_range_db"]))
+    specs = [(f"U-NH{i + 1:02d}", None) for i in range(n_nh)] + [(f"U-HI{j + 1:02d}", t) for j, t in enumerate(targets)]
+    animals = []
+    for a, (animal_id, target) in enumerate(specs):
+        rng = np.random.default_rng([seed, 3, a])
+        profile = nh_profile(rng) if target is None else hi_profile(rng, target[0], target[1])
+        params = sample_animal_params(animal_id, profile, template, rng, bool(kwargs["shuffle_channels"]))
+        hours = presentation_hours(np.random.default_rng([seed, 4, a]), len(sounds), float(kwargs["session_hours"]))
+        rec = record_animal(params, sounds, features, splits, hours, (seed, 5, a), np.random.default_rng([seed, 6, a]))
+        animals.append(rec)
+    ids.extend(a for a, _ in specs)
+    return animals, sounds, features, splits
+
+
+def generate_unseen_animals(
+    model: nn.Module,
+    n_nh: int = 1,
+    n_hi: int = 3,
+    seed: int = 1000,
+    same_template: bool = True,
+    align_max_hours: float | None = None,
+) -> list[AnimalRecording]:
+    """Fresh virtual-IC animals for ``model``'s training population, aligned to its reference animal's channel order.
+
+    Args:
+        model: a nu-ICNet whose metadata describes its synthetic training cohort (``metadata["cohort"]``,
+            ``metadata["reference_animal"]``).
+        n_nh, n_hi: numbers of fresh NH and HI animals (HI severities stratified over the cohort's PTA range).
+        seed: seed of the fresh animals (must differ from the training cohort's seed).
+        same_template: keep the cohort's channel template (module docstring); False: plain ``generate_cohort``.
+        align_max_hours: only align on sounds presented before this time (None: all shared sounds).
+
+    Returns:
+        ``n_nh + n_hi`` aligned :class:`AnimalRecording` (ids ``U-NH01..``, ``U-HI01..``) with ``ground_truth`` (whose
+        ``"alignment"`` entry holds the permutation found).
+    """
+    kwargs = cohort_kwargs(model)
+    if int(seed) == int(kwargs["seed"]):
+        raise HearloopInputError(f"seed {seed} is the training cohort's seed: those animals are not unseen")
+    if n_nh < 0 or n_hi < 0 or n_nh + n_hi < 1:
+        raise HearloopInputError(f"need at least one fresh animal; got n_nh={n_nh}, n_hi={n_hi}")
+    ref_params = reference_animal_params(kwargs, _reference_id(model))
+    ids: list[str] = []
+    if same_template:
+        animals, sounds, features, splits = _fresh_same_template(kwargs, n_nh, n_hi, int(seed), ids)
+    else:
+        gen = {k: v for k, v in kwargs.items() if k not in ("n_nh", "n_hi", "seed")}
+        animals = generate_cohort(n_nh=n_nh, n_hi=n_hi, seed=int(seed), progress=False, **gen)
+        sounds, splits = cohort_corpus(int(seed), *(kwargs[k] for k in _CORPUS_KEYS))
+        features = [filterbank_features(s.audio) for s in sounds]
+    hours = np.linspace(0.0, 0.1, len(sounds))  # the reference heard them early in a session, before degradation
+    reference = record_animal(
+        ref_params, sounds, features, splits, hours, (int(seed), 7, 0), np.random.default_rng([int(seed), 8])
+    )
+    out = []
+    for animal in animals:
+        perm = align_channels(animal, reference, max_hours=align_max_hours)
+        out.append(apply_alignment(animal, perm))
+    return out
+
+
+def true_loss_db_hl(animal: AnimalRecording, freqs_hz, hours: float = 0.0) -> np.ndarray:
+    """The generator's true hearing loss of a synthetic animal (dB HL re the nominal NH cochlea) at ``freqs_hz``."""
+    from simulator.virtual_ic import nominal_nh_thresholds_db_spl, true_threshold_db_spl
+    from simulator.virtual_ic.hearing_profile import interp_cf
+
+    if not animal.ground_truth:
+        raise HearloopInputError(f"animal {animal.animal_id!r} has no generator ground truth")
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    return true_threshold_db_spl(animal.ground_truth, f, hours) - interp_cf(nominal_nh_thresholds_db_spl(), f)

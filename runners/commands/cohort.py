@@ -1,0 +1,96 @@
+"""``hearloop cohort``: sample a seeded cohort of virtual listeners, print their neurometric audiograms and write an
+audiogram-fan plot (and optionally the cohort file and a GP-PTA check of every listener).
+
+Listeners are nu-ICNet conditioning vectors drawn from the density fitted to the training animals' learned nu
+(:func:`listeners.sample_cohort`); thresholds are neurometric (tone-vs-silence detectability, bisection), in dB HL re
+the NH reference listener.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+_STRATA = ("NH", "mild", "moderate", "severe")
+
+
+def _strata(text: str | None) -> dict[str, int] | None:
+    """``"NH=2,mild=2"`` -> ``{"NH": 2, "mild": 2}``."""
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        name, _, count = part.partition("=")
+        if name.strip() not in _STRATA or not count.strip().isdigit():
+            raise ValueError(f"--strata expects NAME=COUNT items with NAME in {', '.join(_STRATA)}; got {part!r}")
+        out[name.strip()] = int(count)
+    return out
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "cohort",
+        help="sample a seeded cohort of virtual listeners, print their audiograms and plot the audiogram fan",
+        description=(
+            "Draw N virtual listeners (nu-ICNet conditioning parameters) from the density fitted to the bundled "
+            "model's training animals, compute their neurometric audiograms (dB HL re the NH reference), print a "
+            "summary table and write an audiogram-fan plot."
+        ),
+    )
+    parser.add_argument("--n", type=int, default=32, help="number of listeners (default 32)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--strata", default=None, help='listeners per severity class, e.g. "NH=2,mild=2,moderate=2"')
+    parser.add_argument("--from-file", default=None, help="load the cohort from a TOML cohort file instead of sampling")
+    parser.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
+    parser.add_argument("--out", default="runs/cohort", help="output directory (default runs/cohort)")
+    parser.add_argument("--save", default=None, help="also write the cohort to this TOML file")
+    parser.add_argument("--audiometry", type=int, default=0, metavar="TRIALS", help="also run GP-PTA with this budget")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise ValueError(f"--n must be >= 1, got {args.n}")
+    strata = _strata(args.strata)
+    import numpy as np
+
+    import simulator
+    from listeners import AUDIOGRAM_FREQS_HZ, load_cohort, nh_reference, sample_cohort, save_cohort, severity_stratum
+    from listeners.listener import prime_thresholds
+    from listeners.plots import plot_audiogram_fan
+
+    model = simulator.load_model(args.model) if args.model else simulator.load_model()
+    if args.from_file:
+        cohort = load_cohort(args.from_file, model=model)
+    else:
+        cohort = sample_cohort(sum(strata.values()) if strata else args.n, seed=args.seed, model=model, strata=strata)
+    freqs = AUDIOGRAM_FREQS_HZ
+    prime_thresholds([*cohort, nh_reference(model)], freqs)
+    th = np.stack([lis.thresholds(freqs) for lis in cohort])
+    ptas = [lis.pta() for lis in cohort]
+    classes = [severity_stratum(p) for p in ptas]
+
+    print(f"{'id':6s} {'stratum':9s} {'PTA':>6s}  " + " ".join(f"{f:>6d}" for f in freqs) + "   (dB HL)")
+    for lis, row, pta, cls in zip(cohort, th, ptas, classes, strict=True):
+        print(f"{lis.id:6s} {cls:9s} {pta:6.1f}  " + " ".join(f"{v:6.1f}" for v in row))
+    print()
+    print(f"{'stratum':9s} {'n':>3s} {'PTA min':>8s} {'median':>7s} {'max':>6s}")
+    for s in _STRATA:
+        p = [x for x, c in zip(ptas, classes, strict=True) if c == s]
+        if p:
+            print(f"{s:9s} {len(p):3d} {min(p):8.1f} {np.median(p):7.1f} {max(p):6.1f}")
+    out = Path(args.out)
+    fig = plot_audiogram_fan(freqs, th, classes, out / "audiogram_fan.png", title=f"{len(cohort)} virtual listeners")
+    print(f"\naudiogram fan: {fig}")
+    if args.save:
+        print(f"cohort file: {save_cohort(args.save, cohort)}")
+    if args.audiometry > 0:
+        from listeners.cohort_audiometry import run_cohort_audiometry, summarise_audiometry
+
+        res = run_cohort_audiometry(cohort, max_trials=args.audiometry, seed=args.seed)
+        s = summarise_audiometry(res)
+        print(
+            f"GP-PTA ({args.audiometry} trials): median final MAE {s['median_final_mae_db']:.1f} dB, median trials to "
+            f"MAE <= 5 dB {s['median_trials_to_target']:g}, reached by {100 * s['fraction_reached']:.0f}%"
+        )
+    return 0
