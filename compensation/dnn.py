@@ -22,6 +22,12 @@ samples <= n only):
    frame), so the gain at sample n only uses input that ended before n.
 4. Synthesis: y[n] = sum_k 10^(g_k[n]/20) band_k[n], then the output limiter (MPO) shared by every strategy.
 
+Time alignment. Like NAL-R and WDRC (``compensate_delay=True``, their default), the output is by default advanced by
+the filterbank's group delay, so it is time-aligned with the input, as the neural-fidelity comparison with the NH
+response to the clean sound needs (a 2.6 ms lag shifts the simulated neurogram by two 1.31 ms bins, a systematic
+error no fitting can remove). The aligned output at sample n then uses input up to n + latency_samples, exactly as the
+zero-phase NAL-R/WDRC outputs do; ``compensate_delay=False`` gives the strictly causal, delayed output of a device.
+
 The conditioning vector is the strategy's theta: the listener's nu in [0, 1]^D (D = 6 by default), the "small set of
 control parameters" a fitting procedure (HITL, the Gymnasium environment) can adjust. :meth:`DNNCompensator.prescribe`
 accepts a nu directly, or an audiogram mapped to nu by a ridge regression fitted on the training listeners
@@ -161,6 +167,8 @@ class DNNCompensator(Strategy):
         config: architecture (:class:`DNNConfig`); default sizes when None.
         max_output_db_spl: output limiter ceiling, dB SPL peak.
         sample_rate: Hz (must be SAMPLE_RATE).
+        compensate_delay: advance the output by :attr:`latency_samples` (time-aligned with the input, as NAL-R and
+            WDRC by default); False gives the strictly causal, delayed output.
     """
 
     name = "dnn"
@@ -171,8 +179,10 @@ class DNNCompensator(Strategy):
         *,
         max_output_db_spl: float = DEFAULT_MAX_OUTPUT_DB_SPL,
         sample_rate: float = SAMPLE_RATE,
+        compensate_delay: bool = True,
     ):
         super().__init__(max_output_db_spl=max_output_db_spl, sample_rate=sample_rate)
+        self.compensate_delay = bool(compensate_delay)
         cfg = config if isinstance(config, DNNConfig) else DNNConfig.from_dict(config or {})
         self.config = cfg
         self._set_parameter_space([f"nu_{i}" for i in range(cfg.n_cond)], [0.0] * cfg.n_cond, [1.0] * cfg.n_cond)
@@ -228,15 +238,19 @@ class DNNCompensator(Strategy):
         return gains, bands
 
     def process(self, audio: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-        """Aided audio before the limiter: ``batch x N`` Pa from ``batch x N`` Pa and theta ``batch x D``."""
+        """Aided audio before the limiter: ``batch x N`` Pa from ``batch x N`` Pa and theta ``batch x D``.
+
+        With ``compensate_delay`` the input is zero-padded by the latency at the end and the output advanced by it.
+        """
         n = audio.shape[-1]
-        x = nn.functional.pad(audio, (0, (-n) % DOWNSAMPLE))
+        lag = self.latency_samples if self.compensate_delay else 0
+        x = nn.functional.pad(audio, (0, lag + (-(n + lag)) % DOWNSAMPLE))
         gains, bands = self.band_gains_db(x, theta)
         b, k, frames = bands.shape[0], bands.shape[1], x.shape[-1] // DOWNSAMPLE
         ramp = torch.arange(DOWNSAMPLE, device=x.device, dtype=x.dtype) / DOWNSAMPLE  # 0 .. 31/32
         start, end = gains[..., :frames].unsqueeze(-1), gains[..., 1 : frames + 1].unsqueeze(-1)
         per_sample_db = (start + (end - start) * ramp).reshape(b, k, frames * DOWNSAMPLE)
-        return (bands * torch.pow(10.0, per_sample_db / 20.0)).sum(dim=1)[..., :n]
+        return (bands * torch.pow(10.0, per_sample_db / 20.0)).sum(dim=1)[..., lag : lag + n]
 
     # ------------------------------------------------------------------------------------------------ prescription
     def audiogram_to_nu(self, audiogram: Mapping[int | float, float]) -> torch.Tensor:
@@ -250,7 +264,9 @@ class DNNCompensator(Strategy):
                 "this DNN compensator has no audiogram->nu map (it was not trained with audiograms); "
                 "prescribe it with the listener's nu instead"
             )
-        hl = interpolate_audiogram(audiogram, self.config.audiogram_freqs_hz, require_3fa=False)
+        from compensation.population import clinical_audiogram
+
+        hl = interpolate_audiogram(clinical_audiogram(audiogram), self.config.audiogram_freqs_hz, require_3fa=False)
         weights = np.asarray(self.config.audiogram_map, dtype=float)
         nu = weights[:, :-1] @ (np.asarray(hl, dtype=float) / 100.0) + weights[:, -1]
         return torch.tensor(np.clip(nu, 0.0, 1.0), dtype=torch.float32)
@@ -264,4 +280,7 @@ class DNNCompensator(Strategy):
         return nu[0].clone()
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, bands={self.config.n_bands}, latency_samples={self.latency_samples}"
+        return (
+            f"{super().extra_repr()}, bands={self.config.n_bands}, latency_samples={self.latency_samples}, "
+            f"compensate_delay={self.compensate_delay}"
+        )

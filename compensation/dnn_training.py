@@ -6,12 +6,17 @@ Pellatt et al. as the frozen auditory model: for a batch of (clean sound s, list
     target   = NH reference response to s                       (compensation.objective, no grad)
     aided    = DNN(s; nu)                                        (compensation.dnn)
     matched  = aided scaled to L_ref = L_Aeq(NAL-R(s; audiogram))  (compensation.loudness.match_loudness)
-    loss     = mean_pairs D(matched) / Dbar_unaided(nu)  +  w * mean_pairs ((|L_Aeq(aided) - L_ref| - tol)_+ / 10 dB)^2
+    loss     = mean_pairs D(matched) / max(D(unaided), f * Dbar_unaided(nu))
+               + w * mean_pairs ((|L_Aeq(aided) - L_ref| - tol)_+ / 10 dB)^2
 
-The first term is (one minus) fidelity restored at the loudness of the prescribed NAL-R fitting, so the network
-learns where to put the gain rather than how much overall gain to add; Dbar_unaided(nu) is the listener's mean unaided
-distance over a fixed sample of training segments (every listener weighs the same; near-NH listeners with tiny
-distances do not dominate). The second term, the loudness penalty, ties the network's own output level to NAL-R's,
+The first term is the mean of (one minus) fidelity restored per (sound, listener) pair at the loudness of the
+prescribed NAL-R fitting -- the quantity the evaluation reports the median of -- so the network learns where to put the
+gain rather than how much overall gain to add, and every pair weighs the same whatever its level or the listener's
+severity. The denominator is floored at ``f = unaided_floor`` times the listener's mean unaided distance Dbar over a
+fixed sample of training segments, so near-silent segments or listeners very close to the NH reference (D(unaided)
+near 0) cannot dominate the gradient. (A first version divided by Dbar alone: with the final nu-ICNet, whose sampled
+listeners are mostly near-NH, the level spread of D(unaided) across segments made a few pairs dominate and the run
+did not improve validation FR.) The second term, the loudness penalty, ties the network's own output level to NAL-R's,
 so it cannot win by blasting. Adam with cosine learning-rate decay and gradient clipping.
 
 Data: a pool of non-overlapping ``segment_samples`` crops of a seeded training corpus
@@ -46,7 +51,7 @@ from compensation.loudness import a_weighted_level, loudness_penalty, match_loud
 from compensation.nalr import interpolate_audiogram
 from compensation.nalr_strategy import NALRStrategy
 from compensation.objective import NeuralFidelityObjective
-from compensation.population import ListenerSpec
+from compensation.population import ListenerSpec, clinical_audiogram
 from simulator.errors import HearloopInputError
 
 __all__ = ["TrainConfig", "corpus_audio", "fit_audiogram_map", "train_compensator"]
@@ -75,6 +80,8 @@ class TrainConfig:
     eval_every: int = 100
     checkpoint_every: int = 100
     grad_clip: float = 1.0
+    unaided_floor: float = 0.25
+    norm_segments: int = 64
 
     def __post_init__(self) -> None:
         self.level_range_db_spl = tuple(float(v) for v in self.level_range_db_spl)
@@ -97,7 +104,8 @@ def corpus_audio(
 
 def fit_audiogram_map(listeners: Sequence[ListenerSpec], freqs_hz: Sequence[float], ridge: float = 1e-2) -> list:
     """Ridge regression nu ~ W [HL/100; 1] over ``listeners``; returns W (``D x (F + 1)``) as nested lists."""
-    x = np.stack([interpolate_audiogram(lis.audiogram, freqs_hz, require_3fa=False) / 100.0 for lis in listeners])
+    x = np.stack([interpolate_audiogram(clinical_audiogram(lis.audiogram), freqs_hz, require_3fa=False) / 100.0
+                  for lis in listeners])  # fmt: skip
     x = np.concatenate([x, np.ones((len(x), 1))], axis=1)
     y = np.stack([lis.nu for lis in listeners])
     penalty = ridge * np.eye(x.shape[1])
@@ -114,7 +122,7 @@ class _Run:
         self.objective = NeuralFidelityObjective(model, reference_nu, distance=cfg.distance)
         self.nalr = NALRStrategy()
         self.nus = torch.as_tensor(np.stack([lis.nu for lis in listeners]), dtype=torch.float32)
-        self.nalr_theta = torch.stack([self.nalr.prescribe(lis.audiogram) for lis in listeners])
+        self.nalr_theta = torch.stack([self.nalr.prescribe(clinical_audiogram(lis.audiogram)) for lis in listeners])
         train, _, _ = corpus_audio(cfg.sound_seed, cfg.sounds_per_class, cfg.sound_duration_s, cfg.level_range_db_spl)
         val, _, _ = corpus_audio(
             cfg.val_sound_seed, cfg.val_sounds_per_class, cfg.sound_duration_s, cfg.level_range_db_spl
@@ -123,11 +131,13 @@ class _Run:
         self.val_pool, self.val_targets = self._pool(val)
         # Per-listener normaliser: mean unaided distance over a fixed sample of training segments.
         rng = np.random.default_rng([cfg.seed, 7])
-        norm_idx = torch.as_tensor(rng.choice(len(self.pool), size=min(2 * cfg.batch, len(self.pool)), replace=False))
+        norm_idx = torch.as_tensor(
+            rng.choice(len(self.pool), size=min(cfg.norm_segments, len(self.pool)), replace=False)
+        )
         self.unaided_scale = torch.stack([self._d_unaided(norm_idx, torch.full_like(norm_idx, k)).mean()
                                           for k in range(len(listeners))])  # fmt: skip
-        self.val_idx = torch.as_tensor(rng.integers(0, len(self.val_pool), size=4 * cfg.batch))
-        self.val_who = torch.as_tensor(rng.integers(0, len(listeners), size=4 * cfg.batch))
+        self.val_idx = torch.as_tensor(rng.integers(0, len(self.val_pool), size=max(64, 4 * cfg.batch)))
+        self.val_who = torch.as_tensor(rng.integers(0, len(listeners), size=max(64, 4 * cfg.batch)))
         self.val_unaided = self._d_unaided(self.val_idx, self.val_who, val=True)
 
     def _pool(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,16 +158,18 @@ class _Run:
             return self.objective(clean, clean, self.nus[who], target=targets[idx])
 
     def losses(self, dnn: DNNCompensator, idx: torch.Tensor, who: torch.Tensor, val: bool = False):
-        """Per-pair distance (matched loudness; ``batch``) and loudness penalty for pool segments ``idx``."""
+        """Per-pair (``batch``) distance at matched loudness, its floored unaided normaliser, and loudness penalty."""
         pool, targets = (self.val_pool, self.val_targets) if val else (self.pool, self.targets)
         clean, nu = pool[idx], self.nus[who]
         with torch.no_grad():
             ref_db = a_weighted_level(self.nalr(clean, self.nalr_theta[who]))
+            d_unaided = self.val_unaided if val else self._d_unaided(idx, who)
+            norm = torch.maximum(d_unaided, self.cfg.unaided_floor * self.unaided_scale[who])
         aided = dnn(clean, nu)
         matched = dnn.limiter(match_loudness(aided, ref_db))
         d_aided = self.objective(clean, matched, nu, target=targets[idx])
         penalty = loudness_penalty(aided, ref_db, self.cfg.loudness_tolerance_db)
-        return d_aided, penalty
+        return d_aided, norm, penalty
 
 
 def _save_state(run_dir: Path, dnn, optimizer, state: dict[str, Any], metadata: dict[str, Any]) -> None:
@@ -259,8 +271,8 @@ def train_compensator(
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)
         dnn.train()
-        d_aided, penalty = run.losses(dnn, idx, who)
-        loss = (d_aided / run.unaided_scale[who]).mean() + cfg.loudness_weight * penalty.mean()
+        d_aided, norm, penalty = run.losses(dnn, idx, who)
+        loss = (d_aided / norm).mean() + cfg.loudness_weight * penalty.mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(dnn.parameters(), cfg.grad_clip)
@@ -271,8 +283,8 @@ def train_compensator(
         if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.steps:
             dnn.eval()
             with torch.no_grad():
-                d_val, pen_val = run.losses(dnn, run.val_idx, run.val_who, val=True)
-            score = float((d_val / run.unaided_scale[run.val_who]).mean() + cfg.loudness_weight * pen_val.mean())
+                d_val, norm_val, pen_val = run.losses(dnn, run.val_idx, run.val_who, val=True)
+            score = float((d_val / norm_val).mean() + cfg.loudness_weight * pen_val.mean())
             state["history"].append(
                 {"step": state["step"], "train_loss": float(loss.detach()), "val_loss": score,
                  "val_median_fr": float((1.0 - d_val / run.val_unaided).median()), "val_penalty": float(pen_val.mean())}

@@ -22,12 +22,35 @@ import torch
 
 from simulator.errors import HearloopInputError
 
-__all__ = ["PTA_FREQS_HZ", "ListenerSpec", "animal_listener_specs", "as_listener_spec", "pta_db_hl", "stratum_of"]
+__all__ = [
+    "AUDIOMETER_RANGE_DB_HL",
+    "PTA_FREQS_HZ",
+    "ListenerSpec",
+    "animal_listener_specs",
+    "as_listener_spec",
+    "clinical_audiogram",
+    "pta_db_hl",
+    "stratum_of",
+]
 
 PTA_FREQS_HZ: tuple[int, ...] = (500, 1000, 2000, 4000)
 """Frequencies of the four-frequency pure-tone average (dB HL)."""
 
 ABR_FREQS_HZ: tuple[int, ...] = (500, 1000, 2000, 4000, 8000)
+
+AUDIOMETER_RANGE_DB_HL: tuple[float, float] = (-10.0, 120.0)
+"""Presentation range of a clinical audiometer (dB HL); prescriptions see audiograms clipped into it."""
+
+
+def clinical_audiogram(audiogram: Mapping[int | float, float]) -> dict[int, float]:
+    """``audiogram`` ``{freq_hz: dB HL}`` clipped into :data:`AUDIOMETER_RANGE_DB_HL`, as an audiometer would report it.
+
+    Neurometric audiograms and GP-PTA estimates can fall outside the range a clinic measures (e.g. -21 dB HL for a
+    listener slightly more sensitive than the NH reference); fitting formulas are defined on measured audiograms, so
+    prescriptions (NAL-R, WDRC, the DNN's audiogram map) use the clipped values.
+    """
+    lo, hi = AUDIOMETER_RANGE_DB_HL
+    return {int(f): float(np.clip(float(v), lo, hi)) for f, v in dict(audiogram).items()}
 
 
 @dataclasses.dataclass

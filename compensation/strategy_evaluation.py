@@ -29,11 +29,18 @@ import torch
 
 from compensation.loudness import a_weighted_level, match_loudness
 from compensation.objective import NeuralFidelityObjective
-from compensation.population import ListenerSpec
+from compensation.population import ListenerSpec, clinical_audiogram
 from compensation.strategy import Strategy
 from simulator.errors import HearloopInputError
 
-__all__ = ["DEFAULT_STRATEGIES", "evaluate_strategies", "summarise", "summary_markdown", "write_results"]
+__all__ = [
+    "DEFAULT_STRATEGIES",
+    "evaluate_strategies",
+    "headline",
+    "summarise",
+    "summary_markdown",
+    "write_results",
+]
 
 DEFAULT_STRATEGIES: tuple[str, ...] = ("unaided", "nalr", "wdrc", "dnn")
 
@@ -48,7 +55,7 @@ def _theta(strategy: Strategy, listener: ListenerSpec) -> torch.Tensor | None:
         return None
     if strategy.name == "dnn":
         return strategy.prescribe(listener.nu)
-    return strategy.prescribe(listener.audiogram)
+    return strategy.prescribe(clinical_audiogram(listener.audiogram))
 
 
 def evaluate_strategies(
@@ -166,6 +173,7 @@ def summary_markdown(table, title: str = "Fidelity restored") -> str:
             f"| {r['stratum']} | {r['strategy']} | {r['n']} | {r['median_fr']:.3f} | {r['median_fr_matched']:.3f} | "
             f"{r['q25_fr_matched']:.3f}..{r['q75_fr_matched']:.3f} | {r['median_loudness_db']:.1f} |"
         )
+    lines += ["", "## Headline", ""] + [f"- {line}" for line in headline(table)]
     lines += ["", "## By sound class (median FR at matched loudness)", ""]
     by_class = summarise(table, ("stratum", "sound_class", "strategy"))
     strategies = sorted({r["strategy"] for r in by_class})
@@ -177,6 +185,40 @@ def summary_markdown(table, title: str = "Fidelity restored") -> str:
     for (stratum, cls), vals in sorted(cells.items()):
         lines.append(f"| {stratum} | {cls} | " + " | ".join(f"{vals.get(s, float('nan')):.3f}" for s in strategies))
     return "\n".join(lines) + "\n"
+
+
+def headline(table, challenger: str = "dnn", baselines: Sequence[str] = ("nalr", "wdrc")) -> list[str]:
+    """The comparisons that matter, one line each: per stratum (and over all hearing-impaired listeners) the median FR
+    of every strategy at matched loudness, whether NAL-R beats unaided, and whether ``challenger`` beats each baseline.
+
+    Medians are over (listener, sound) pairs of that group; ``n`` counts listeners.
+    """
+    data = table.to_pydict()
+    present = list(dict.fromkeys(data["strategy"]))
+    strata = list(dict.fromkeys(data["stratum"]))
+    groups = [(s, {s}) for s in strata]
+    hi = {s for s in strata if s != "NH"}
+    if len(hi) > 1:
+        groups.append(("all HI", hi))
+    lines = []
+    for label, members in groups:
+        med: dict[str, float] = {}
+        for name in present:
+            vals = [f for f, st, g in zip(data["fr_matched"], data["stratum"], data["strategy"], strict=True)
+                    if st in members and g == name]  # fmt: skip
+            med[name] = float(np.median(vals))
+        n = len({lis for lis, st in zip(data["listener"], data["stratum"], strict=True) if st in members})
+        cells = ", ".join(f"{k} {v:+.3f}" for k, v in med.items())
+        checks = []
+        if "nalr" in med and "unaided" in med:
+            checks.append(f"NAL-R > unaided: {'yes' if med['nalr'] > med['unaided'] else 'NO'}")
+        if challenger in med:
+            for base in baselines:
+                if base in med:
+                    checks.append(f"{challenger} > {base}: {'yes' if med[challenger] > med[base] else 'NO'}")
+        lines.append(f"{label} (n={n}): median FR at matched loudness: {cells}" + (f" | {'; '.join(checks)}"
+                     if checks else ""))  # fmt: skip
+    return lines
 
 
 def _atomic_text(path: Path, text: str) -> None:

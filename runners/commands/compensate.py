@@ -8,6 +8,8 @@ See :mod:`compensation.dnn_training` for the loss (neural fidelity at NAL-R's lo
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 
 
@@ -35,7 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
     train.add_argument("--listeners-from", choices=("cohort", "animals"), default="cohort",
                        help="sample a listener population (default) or use the model's training animals")  # fmt: skip
-    train.add_argument("--strata", default="NH=4,mild=8,moderate=12,severe=8", help="training population strata")
+    train.add_argument(
+        "--strata",
+        default="",
+        help="training population strata, e.g. 'NH=4,mild=8,moderate=12,severe=8' (default: none: "
+        "--n-listeners drawn from the model's nu density, no threshold search per candidate)",
+    )
     train.add_argument("--n-listeners", type=int, default=32, help="population size when --strata is empty")
     train.add_argument("--cohort-seed", type=int, default=5001, help="training population seed")
     train.add_argument("--steps", type=int, default=1200, help="optimisation steps (default 1200)")
@@ -49,6 +56,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--no-resume", action="store_true", help="start afresh even if --run-dir holds a run")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
+
+
+def model_fingerprint(model_path, model) -> dict:
+    """Which nu-ICNet a compensator was trained through: checkpoint path, weights SHA-256, provisional flag."""
+    from pathlib import Path
+
+    from simulator.checkpoint import BUNDLED_MODEL_DIR, read_config
+
+    directory = BUNDLED_MODEL_DIR if model_path is None else Path(model_path)
+    directory = directory.parent if directory.is_file() else directory
+    _, _, digest = read_config(directory)
+    meta = getattr(model, "metadata", None) or {}
+    provisional = bool(meta.get("provisional"))
+    return {"path": str(model_path or "bundled"), "weights_sha256": digest, "provisional": provisional}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     specs = build_listeners(
         model, source=args.listeners_from, n=args.n_listeners, seed=args.cohort_seed, strata=strata, cohort_file=None
     )
+    t_listeners = time.time() - t0
+    counts = {k: sum(s.stratum == k for s in specs) for k in dict.fromkeys(s.stratum for s in specs)}
+    if not args.quiet:
+        print(f"{len(specs)} training listeners {counts} in {t_listeners:.0f} s")
     cfg = TrainConfig(
         steps=args.steps, batch=args.batch, lr=args.lr, loudness_weight=args.loudness_weight, seed=args.seed,
         sound_seed=args.sound_seed,
@@ -79,12 +104,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"stopped at step {state['step']}/{cfg.steps}; rerun the same command to resume")
         return 0
     metadata = {
-        "nuicnet": {"path": str(args.model or "bundled"), "metadata_keys": sorted(getattr(model, "metadata", {}))},
+        "command": "hearloop " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "torch_threads": torch.get_num_threads(),
+        "nuicnet": model_fingerprint(args.model, model),
         "train_config": state["provenance"]["train_config"],
         "train_listeners": [{"id": s.id, "stratum": s.stratum, "pta_db_hl": round(s.pta, 1)} for s in specs],
         "cohort_seed": args.cohort_seed,
         "best_step": state["best_step"],
         "history": state["history"],
+        "listener_seconds": round(t_listeners, 1),
         "train_seconds": round(time.time() - t0, 1),
     }
     out = save_compensator(dnn, args.bundle or f"{args.run_dir}/final", metadata)

@@ -9,6 +9,7 @@ training seeds for held-out results. See :mod:`compensation.strategy_evaluation`
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 
@@ -25,9 +26,23 @@ def parse_strata(text: str) -> dict[str, int]:
     return out
 
 
-def build_listeners(model, *, source: str, n: int, seed: int, strata: dict[str, int] | None, cohort_file: str | None):
-    """Listener specs (nu + audiogram + stratum) from the listeners package, a cohort file, or the training animals."""
+def build_listeners(
+    model,
+    *,
+    source: str,
+    n: int,
+    seed: int,
+    strata: dict[str, int] | None,
+    cohort_file: str | None,
+    fallback: bool = False,
+):
+    """Listener specs (nu + audiogram + stratum) from the listeners package, a cohort file, or the training animals.
+
+    With ``fallback`` a cohort whose strata the model's nu population cannot fill is drawn without strata instead
+    (with a warning on stderr); the table still reports every listener under its measured stratum.
+    """
     from compensation.population import animal_listener_specs, as_listener_spec
+    from simulator.errors import HearloopInputError
 
     if source == "animals":
         return animal_listener_specs(model, statuses=("HI",) if strata is None else ("NH", "HI"))
@@ -35,9 +50,17 @@ def build_listeners(model, *, source: str, n: int, seed: int, strata: dict[str, 
 
     if cohort_file:
         cohort = lis_pkg.load_cohort(cohort_file, model=model)
+    elif strata is None:
+        cohort = lis_pkg.sample_cohort(n, seed=seed, model=model)
     else:
-        cohort = lis_pkg.sample_cohort(n if strata is None else sum(strata.values()), seed=seed, model=model,
-                                       strata=strata)  # fmt: skip
+        try:
+            cohort = lis_pkg.sample_cohort(sum(strata.values()), seed=seed, model=model, strata=strata)
+        except HearloopInputError as err:  # the model's nu population does not span these strata
+            if not fallback:
+                raise
+            total = sum(strata.values())
+            print(f"warning: {err}; falling back to {total} listeners drawn without strata", file=sys.stderr)
+            cohort = lis_pkg.sample_cohort(total, seed=seed, model=model)
     references = {id(lis.reference): lis.reference for lis in cohort if lis.reference is not None}
     lis_pkg.prime_thresholds([*cohort, *references.values()], lis_pkg.AUDIOGRAM_FREQS_HZ)  # one batched bisection
     return [as_listener_spec(lis, lis_pkg.severity_stratum) for lis in cohort]
@@ -52,6 +75,20 @@ def nh_reference_nu(model):
 
         return reference_nu(model)
     return nh_reference(model).nu
+
+
+def warn_if_stale(dnn, model_path, model) -> None:
+    """Warn (stderr) when the DNN compensator was trained through a different nu-ICNet than the one evaluated."""
+    from runners.commands.compensate import model_fingerprint
+
+    trained = ((getattr(dnn, "metadata", None) or {}).get("nuicnet") or {}).get("weights_sha256")
+    current = model_fingerprint(model_path, model)["weights_sha256"]
+    if trained and trained != current:
+        print(
+            f"warning: the DNN compensator was trained through nu-ICNet {trained[:12]}, not the evaluated "
+            f"{current[:12]}; retrain it (hearloop compensate train) for meaningful numbers",
+            file=sys.stderr,
+        )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,6 +111,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--strata", default="mild=2,moderate=4,severe=2", help="e.g. 'NH=2,mild=2,moderate=4'")
     parser.add_argument("--cohort-seed", type=int, default=7001, help="listener cohort seed (held out: != training)")
     parser.add_argument("--cohort-file", default=None, help="a saved cohort (TOML) instead of sampling")
+    parser.add_argument("--strict-strata", action="store_true",
+                        help="fail if the strata cannot be filled (default: warn and draw without strata)")  # fmt: skip
     parser.add_argument("--sound-seed", type=int, default=9001, help="corpus seed (held out: != training)")
     parser.add_argument("--per-class", type=int, default=3, help="sounds per class (speech, sin, music, ripple, tone)")
     parser.add_argument("--duration", type=float, default=1.0, help="seconds per sound")
@@ -99,10 +138,12 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     names = [s.strip().lower() for s in args.strategies.split(",") if s.strip()]
     strategies = {n: (get_strategy(n, pretrained=args.dnn) if n == "dnn" else get_strategy(n)) for n in names}
+    if "dnn" in strategies:
+        warn_if_stale(strategies["dnn"], args.model, model)
     strata = parse_strata(args.strata) if args.strata else None
     specs = build_listeners(
         model, source=args.listeners_from, n=args.n_listeners, seed=args.cohort_seed, strata=strata,
-        cohort_file=args.cohort_file,
+        cohort_file=args.cohort_file, fallback=not args.strict_strata,
     )  # fmt: skip
     audio, sound_names, classes = corpus_audio(args.sound_seed, args.per_class, args.duration, (lo, hi))
     table = evaluate_strategies(

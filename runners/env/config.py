@@ -56,8 +56,10 @@ class EnvConfig:
         reference_nu: nu of the NH reference listener (None: ``listeners.nh_reference(model).nu``).
         n_bands: CF bands of the neural error summary.
         start: initial theta, one of :data:`STARTS`.
-        eval_chunk_rows: None (default): every step is ONE strategy call and ONE model call over all sound rows of all
-            (sub-)environments; an integer caps the rows per call (bounds memory for many envs x long sounds).
+        eval_chunk_rows: rows (sound x sub-environment) per strategy/model call. None (default): automatic -- ONE call
+            over all sound rows of all (sub-)environments on CUDA, chunks of ``runners.env.core.CPU_CHUNK_ROWS`` rows on
+            CPU (one call over many rows is memory-bound there: 64 rows of 0.5 s run at half the per-row speed of 4-row
+            chunks, benchmarks/bench_env.py); an integer fixes the rows per call (bounds memory for long sounds).
         model_path: checkpoint directory (None: the bundled model); ignored when ``model`` is given.
         model: an already loaded nu-ICNet (not JSON; for tests and notebooks).
         listeners: an explicit cohort (list of ``listeners.VirtualListener``) instead of a sampled one.

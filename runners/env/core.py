@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from compensation.population import clinical_audiogram
 from runners.env.bands import ChannelBands, estimate_channel_cf, make_bands
 from runners.env.config import EnvConfig
 from runners.env.resources import get_corpus, get_model, model_cache
@@ -31,6 +32,10 @@ from simulator.errors import HearloopInputError
 
 CHUNK: int = 16
 """Sounds per model call when filling the target / unaided caches."""
+
+CPU_CHUNK_ROWS: int = 4
+"""Rows per strategy/model call of :meth:`FittingCore.evaluate` on CPU when ``eval_chunk_rows`` is None (measured:
+full-rate activations of many rows at once overflow the caches; on CUDA one call over all rows is used)."""
 
 AUDIOGRAM_FREQS_HZ: tuple[float, ...] = (250.0, 500.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0)
 """Frequencies of the observed audiogram (the standard audiometric frequencies)."""
@@ -271,7 +276,8 @@ class FittingCore:
             return np.zeros(self.strategy.n_params, np.float32)
         if start == "random":
             return rng.uniform(-1.0, 1.0, self.strategy.n_params).astype(np.float32)
-        theta0 = self.strategy.prescribe({int(f): float(m) for f, m in zip(self.freqs_hz, mean, strict=True)})
+        # The estimate may extrapolate beyond what an audiometer reports (e.g. -21 dB HL); prescribe from it clipped.
+        theta0 = self.strategy.prescribe(clinical_audiogram(dict(zip(self.freqs_hz, mean, strict=True))))
         return self.strategy.to_normalized(theta0).cpu().numpy().astype(np.float32)
 
     def validate_action(self, action: Any, what: str = "action") -> np.ndarray:
@@ -313,7 +319,8 @@ class FittingCore:
         theta_rows = theta.repeat_interleave(b, dim=0)
         nu = torch.cat([s.nu.expand(b, -1) for s in states])
         target = torch.cat([s.target for s in states])
-        rows = self.config.eval_chunk_rows or clean.shape[0]
+        auto = clean.shape[0] if torch.device(self.model.device).type == "cuda" else CPU_CHUNK_ROWS
+        rows = self.config.eval_chunk_rows or auto
         aided, per_channel = [], []
         with torch.no_grad():
             for sl in (slice(i, i + rows) for i in range(0, clean.shape[0], rows)):
