@@ -1,0 +1,154 @@
+"""``hearloop fit-aid``: human-in-the-loop fitting of one virtual listener, from audiometry to a fine-tuned aid.
+
+hearloop fit-aid --strategy wdrc --mode pairwise --listener-seed 0
+hearloop fit-aid --strategy multiband --mode rating --budget 30 --tune bands:3 --out runs/fit-aid/lis0
+
+Pipeline: sample the listener (seeded), measure its audiogram with GP-PTA through its neurometric responder, prescribe
+theta0, compute the oracle optimum by gradient descent, run the feedback session, print a summary and write
+``result.json``, ``trace.parquet`` and ``convergence.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "fit-aid",
+        help="human-in-the-loop Bayesian fitting of a hearing aid for a virtual listener",
+        description="GP-PTA audiometry -> prescription -> Bayesian fine-tuning from ratings or A/B preferences, "
+        "measured against the oracle optimum (gradient descent through the frozen model).",
+    )
+    parser.add_argument("--strategy", default="wdrc", help="compensation strategy (multiband, wdrc, nalr ...)")
+    parser.add_argument("--mode", choices=("pairwise", "rating"), default="pairwise", help="feedback mode")
+    parser.add_argument("--budget", type=int, default=30, help="number of comparisons / ratings (default 30)")
+    parser.add_argument("--listener-seed", type=int, default=0, help="seed of the sampled virtual listener")
+    parser.add_argument(
+        "--stratum",
+        default="moderate",
+        help="severity stratum of the listener: mild, moderate, severe, NH, or 'any' (default moderate)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of audiometry, feedback noise and the optimiser")
+    parser.add_argument(
+        "--tune",
+        default="bands:3",
+        help="what the session tunes: 'bands:N' (band gains in N groups, e.g. bass/mid/treble), 'gains' (every band "
+        "gain), 'all', or comma-separated parameter names (default bands:3)",
+    )
+    parser.add_argument("--radius", type=float, default=0.5, help="search half-width around theta0, normalised units")
+    parser.add_argument("--sigma", type=float, default=None, help="listener's internal noise SD (fidelity units)")
+    parser.add_argument("--audiometry-trials", type=int, default=40, help="GP-PTA trial budget (default 40)")
+    parser.add_argument("--n-sounds", type=int, default=2, help="speech sounds the listener judges (default 2)")
+    parser.add_argument("--sound-seconds", type=float, default=0.5, help="duration of each sound (default 0.5 s)")
+    parser.add_argument("--level", type=float, default=65.0, help="presentation level, dB SPL (default 65)")
+    parser.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: the bundled model)")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (default runs/fit-aid/<strategy>-...)")
+    parser.set_defaults(handler=_run)
+
+
+def parse_tune(spec: str, param_names: tuple[str, ...]):
+    """The ``--tune`` string -> a :data:`runners.hitl.TuneSpec`."""
+    from runners.hitl import band_groups
+
+    spec = spec.strip()
+    if spec == "all":
+        return None
+    if spec == "gains":
+        return "gain_db"
+    if spec.startswith("bands:"):
+        try:
+            n = int(spec.split(":", 1)[1])
+        except ValueError as err:
+            raise ValueError(f"--tune bands:N needs an integer N, got {spec!r}") from err
+        return band_groups(param_names, n)
+    return [name.strip() for name in spec.split(",") if name.strip()]
+
+
+def speech_sounds(n: int, seconds: float, level_db_spl: float, seed: int = 0):
+    """``n x samples`` speech-like sounds (Pa) from the synthetic corpus, seeded."""
+    import numpy as np
+    import torch
+
+    from simulator.corpus import synthesise
+
+    if n < 1:
+        raise ValueError("--n-sounds must be >= 1")
+    return torch.tensor(np.stack([synthesise("speech", [seed, i], seconds, level_db_spl).audio for i in range(n)]))
+
+
+def measure_and_prescribe(listener, strategy, *, seed: int, trials: int):
+    """GP-PTA audiogram of the listener (its neurometric responder) and the strategy's prescription from it."""
+    import numpy as np
+
+    import audiometry
+
+    agent = audiometry.GPPTA(seed=seed, max_trials=trials)
+    session = audiometry.run_session(agent, listener, rng=np.random.default_rng([seed, 1]))
+    audiogram = session.audiogram
+    return audiogram, strategy.prescribe(audiogram.as_dict())
+
+
+def _run(args: argparse.Namespace) -> int:
+    import time
+
+    import listeners
+    import simulator
+    from compensation import get_strategy
+    from runners.hitl import make_problem, oracle_optimum, run_session
+    from runners.hitl.report import plot_convergence, write_json, write_trace_parquet
+
+    if args.budget < 1:
+        raise ValueError(f"--budget must be a positive number of queries, got {args.budget}")
+    model = simulator.load_model(args.model) if args.model is not None else simulator.load_model()
+    strata = None if args.stratum == "any" else {args.stratum: 1}
+    listener = listeners.sample_cohort(1, seed=args.listener_seed, model=model, strata=strata)[0]
+    strategy = get_strategy(args.strategy)
+    t0 = time.perf_counter()
+    audiogram, theta0 = measure_and_prescribe(listener, strategy, seed=args.seed, trials=args.audiometry_trials)
+    t_audiometry = time.perf_counter() - t0
+    sounds = speech_sounds(args.n_sounds, args.sound_seconds, args.level, seed=args.seed)
+    problem = make_problem(
+        listener, strategy, sounds, theta0, tune=parse_tune(args.tune, strategy.param_names), radius=args.radius
+    )
+    t0 = time.perf_counter()
+    oracle = oracle_optimum(problem, seed=args.seed)
+    t_oracle = time.perf_counter() - t0
+    kwargs = {} if args.sigma is None else {"sigma": args.sigma}
+    t0 = time.perf_counter()
+    res = run_session(problem, mode=args.mode, budget=args.budget, seed=args.seed, oracle=oracle, **kwargs)
+    t_session = time.perf_counter() - t0
+
+    out = args.out or Path("runs/fit-aid") / f"{args.strategy}-{args.mode}-listener{args.listener_seed}"
+    d_un = res.objective_unaided
+    print(f"listener {listener.id}  PTA {listener.pta():.1f} dB HL  strategy {args.strategy}  mode {args.mode}")
+    print("GP-PTA audiogram (dB HL): " + "  ".join(f"{f:g}:{t:.0f}" for f, t in audiogram.as_dict().items()))
+    print(f"tuned coordinates: {', '.join(res.param_names)}  (radius {args.radius} normalised)")
+    print(f"{'':24}{'D (l1)':>12}{'fidelity restored':>20}")
+    for name, d in (("unaided", d_un), ("prescription", res.objective_start), ("HITL incumbent", res.objective_best),
+                    ("oracle", res.oracle_objective)):  # fmt: skip
+        print(f"{name:24}{d:12.5g}{1.0 - d / d_un:20.3f}")
+    q90, q90s = res.queries_to(0.9), res.queries_to(0.9, sustained=True)
+    print(
+        f"fraction of oracle improvement after {res.queries_used} queries: {res.fraction_of_oracle_reached:.3f}; "
+        f"90% reached after {q90 if q90 is not None else '>' + str(res.queries_used)} queries "
+        f"(sustained: {q90s if q90s is not None else '>' + str(res.queries_used)})"
+    )
+    print(f"time: audiometry {t_audiometry:.1f} s, oracle {t_oracle:.1f} s, session {t_session:.1f} s")
+    record = {
+        "listener": {"id": listener.id, "nu": listener.nu.tolist(), "pta_db_hl": listener.pta()},
+        "audiogram": {str(k): v for k, v in audiogram.as_dict().items()},
+        "strategy": args.strategy,
+        "theta0": [float(v) for v in theta0],
+        "param_names": list(strategy.param_names),
+        "oracle": {"theta": oracle.theta, "objective": oracle.objective, "restarts": oracle.restart_objectives},
+        "result": res.to_dict(),
+        "timing_s": {"audiometry": t_audiometry, "oracle": t_oracle, "session": t_session},
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "handler"},
+    }
+    write_json(out / "result.json", record)
+    write_trace_parquet(out / "trace.parquet", [res], [{"listener": listener.id, "strategy": args.strategy}])
+    plot_convergence(out / "convergence.png", [res], [f"{args.mode} ({listener.id})"])
+    print(f"wrote {out}/result.json, trace.parquet, convergence.png")
+    return 0
