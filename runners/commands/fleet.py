@@ -1,0 +1,88 @@
+"""``hearloop fleet``: run a cohort through audiometry -> prescription -> HITL fitting -> evaluation.
+
+hearloop fleet                                  # the default cohort (runners/assets/fleet-default.toml), locally
+hearloop fleet cohort.toml --out runs/my-run    # a spec of your own into a chosen run directory
+hearloop fleet cohort.toml --engine ray --workers 8 --address auto --num-gpus 0.25
+hearloop fleet --resume runs/fleet/default-cohort-20250101-120000
+hearloop fleet --describe                       # every spec key with its type, default and meaning
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Engine overrides shared by ``fleet`` and ``regress`` (they win over the spec's [engine] section)."""
+    g = parser.add_argument_group("engine (overrides the spec's [engine] section)")
+    g.add_argument("--engine", choices=("local", "ray"), default=None, help="local (default) or ray")
+    g.add_argument("--workers", type=int, default=None, help="local: processes (0 = in-process); ray: actors")
+    g.add_argument("--address", default=None, help="ray: cluster address to join (default: start a local cluster)")
+    g.add_argument("--num-cpus", type=float, default=None, help="ray: CPUs per actor")
+    g.add_argument("--num-gpus", type=float, default=None, help="ray: GPUs per actor (the model goes to the GPU)")
+    g.add_argument("--retries", type=int, default=None, help="retries of a failed job before it is reported")
+
+
+def engine_overrides(args: argparse.Namespace) -> dict:
+    kind = args.engine or ("ray" if args.address else None)
+    return {"kind": kind, "workers": args.workers, "address": args.address, "num_cpus": args.num_cpus,
+            "num_gpus": args.num_gpus}  # fmt: skip
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "fleet",
+        help="run a cohort of virtual listeners through the fitting pipeline (local or Ray)",
+        description="Run a fleet spec: one job per listener (GP-PTA audiometry, prescription, HITL fitting, "
+        "evaluation) on the local or the Ray engine, into a run directory with a manifest, Parquet results and a "
+        "Markdown report. With no arguments it runs the default cohort on the bundled model.",
+    )
+    parser.add_argument("spec", nargs="?", type=Path, default=None, help="spec TOML (default: the default cohort)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="run directory to create (default <out_dir>/<name>-<time>)"
+    )
+    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="finish an interrupted run")
+    parser.add_argument("--no-report", action="store_true", help="do not write report.md and plots")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--describe", action="store_true", help="list every spec key and exit")
+    add_engine_arguments(parser)
+    parser.set_defaults(handler=_fleet)
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    from runners.fleet.runner import create_run, execute_run, make_engine, open_run
+    from runners.fleet.spec import describe_fields, load_spec
+
+    if args.describe:
+        print(describe_fields())
+        return 0
+    if args.resume is not None:
+        if args.out is not None:
+            raise ValueError("--out cannot be combined with --resume (the run directory is RUN_DIR)")
+        spec = load_spec(args.spec) if args.spec is not None else None
+        run, spec, jobs = open_run(args.resume, spec)
+    else:
+        spec = load_spec(args.spec)
+        run, jobs = create_run(spec, args.out)
+    engine = make_engine(spec, **engine_overrides(args))
+    if args.retries is not None:
+        spec.engine.retries = args.retries
+    print(f"fleet: {len(jobs)} jobs on the {engine.name} engine -> {run.path}", file=sys.stderr)
+    try:
+        summary = execute_run(run, spec, jobs, engine=engine, progress=not args.no_progress,
+                              report=False if args.no_report else None)  # fmt: skip
+    except KeyboardInterrupt:
+        print(f"interrupted; finish the run with: hearloop fleet --resume {run.path}", file=sys.stderr)
+        return 130
+    print(f"{summary.n_finished}/{summary.n_jobs} jobs finished ({summary.n_computed} computed, {summary.n_skipped} "
+          f"already done) in {summary.seconds:.1f} s; results: {run.path / 'results.parquet'}")  # fmt: skip
+    if summary.report is not None:
+        print(f"report: {summary.report}")
+    for failure in summary.failures:
+        print(f"FAILED {failure['job']} after {failure['attempts']} attempts: {failure['errors'][-1]}", file=sys.stderr)
+    if summary.failures:
+        print(f"{len(summary.failures)} jobs failed (see {run.path / 'failures.json'}); rerun them with "
+              f"hearloop fleet --resume {run.path}", file=sys.stderr)  # fmt: skip
+    return 0 if summary.ok else 1

@@ -1,0 +1,58 @@
+"""``hearloop regress``: rerun a fixed seeded fleet spec and compare it metric by metric with a stored baseline.
+
+hearloop regress                                          # the committed small spec against its committed baseline
+hearloop regress SPEC --baseline DIR                      # exit 0: within tolerances, 1: regression
+hearloop regress SPEC --baseline DIR --out runs/regress   # keep the rerun, its diff table and row-level diff
+hearloop regress SPEC --baseline DIR --update             # regenerate the baseline (after an intended change)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from runners.commands.fleet import add_engine_arguments, engine_overrides
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from runners.fleet.regress import REGRESS_BASELINE, REGRESS_SPEC  # light: no torch
+
+    parser = subparsers.add_parser(
+        "regress",
+        help="regression run: rerun a seeded cohort and compare it with a stored baseline (exit 0/1)",
+        description="Rerun a fixed, seeded fleet spec and compare every result, metric by metric, with a stored "
+        "baseline within documented tolerances (runners/fleet/regress.py). Prints a diff table; exit code 0 when "
+        "everything is within tolerance, 1 on a regression (2 on a usage error, e.g. a spec that is not the "
+        "baseline's).",
+    )
+    parser.add_argument("spec", nargs="?", type=Path, default=REGRESS_SPEC, help=f"spec TOML (default {REGRESS_SPEC})")
+    parser.add_argument(
+        "--baseline", type=Path, default=REGRESS_BASELINE, help=f"baseline dir (default {REGRESS_BASELINE})"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="keep the rerun in this new run directory")
+    parser.add_argument("--update", action="store_true", help="regenerate the baseline from this tree instead")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_engine_arguments(parser)
+    parser.set_defaults(handler=_regress)
+
+
+def _regress(args: argparse.Namespace) -> int:
+    from runners.fleet.regress import regress, update_baseline
+    from runners.fleet.runner import make_engine
+    from runners.fleet.spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.retries is not None:
+        spec.engine.retries = args.retries
+    engine = make_engine(spec, **engine_overrides(args))
+    if args.update:
+        path = update_baseline(spec, args.baseline, engine=engine, progress=args.progress)
+        print(f"baseline of {args.spec} written to {path}")
+        return 0
+    result = regress(spec, args.baseline, out=args.out, engine=engine, progress=args.progress)
+    print(result.table())
+    print()
+    print(result.summary())
+    if result.run_dir is not None:
+        print(f"rerun and diff: {result.run_dir} (regress.md, regress_diff.parquet)")
+    return 0 if result.passed else 1

@@ -1,0 +1,274 @@
+"""The per-listener fleet pipeline: audiometry -> prescription -> HITL fitting -> evaluation (DESIGN.md, "Fleet").
+
+For one virtual listener (a nu-ICNet conditioning, interface B) a job
+
+1. **audiometry**: measures the audiogram with GP-PTA (seed 002; or Hughson-Westlake) through the listener's
+   neurometric responder ``listener.respond`` (seeded), and compares it with the neurometric truth
+   ``listener.audiogram(freqs)`` (mean absolute error, dB);
+2. **prescription**: each strategy's ``prescribe(audiogram)`` (NAL-R, Byrne & Dillon 1986; multiband; WDRC) from the
+   GP-PTA estimate (or the truth, ``pipeline.prescribe_from``);
+3. **hitl**: fine-tunes one strategy from the listener's A/B preferences or ratings (:func:`runners.hitl` session
+   against the gradient-descent oracle);
+4. **evaluation**: the neural-fidelity distance D of every strategy's aided sound to the NH reference's response to the
+   clean sound and the fidelity restored 1 - D(aided) / D(unaided) per sound (:mod:`compensation.objective`).
+
+A job returns a tidy table (:data:`COLUMNS`), one value per row. Metrics by step (units in brackets):
+
+* audiometry: ``threshold_estimate_db_hl``, ``threshold_sd_db``, ``threshold_true_db_hl`` (per ``freq_hz``),
+  ``audiogram_mae_db``, ``n_trials``, ``pta_true_db_hl``;
+* prescription: ``audiogram_db_hl`` (per ``freq_hz``: the audiogram the formulas saw, clipped to the audiometer's
+  range :data:`AUDIOMETER_RANGE_DB_HL`), ``theta0`` (per ``strategy`` and ``param``, physical units);
+* hitl: per ``query``: ``objective_of_incumbent``, ``fraction_of_oracle``, ``fidelity_of_incumbent``; and
+  ``objective_start``, ``objective_best``, ``oracle_objective``, ``fraction_of_oracle_reached``, ``queries_to_90``
+  (NaN if not reached), ``theta_best`` (per ``param``);
+* evaluation: ``d_unaided`` (per ``sound``), ``d_aided`` and ``fidelity_restored`` (per ``strategy`` and ``sound``),
+  ``fidelity_restored_mean`` (per ``strategy``), and the same four with a ``_<distance>`` suffix for every
+  ``evaluation.extra_distances``. The HITL-tuned aid appears as strategy ``"<name>+hitl"``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from runners.fleet.jobs import Job, load_spec_model
+from runners.fleet.spec import FleetSpec
+
+COLUMNS: tuple[str, ...] = (
+    "job", "listener", "stratum", "step", "metric", "strategy", "param", "sound", "freq_hz", "query", "value",
+)  # fmt: skip
+"""Columns of a job's result table (empty string / NaN / -1 where a key does not apply)."""
+
+AUDIOMETER_RANGE_DB_HL: tuple[float, float] = (-10.0, 120.0)
+"""Range of the audiogram handed to the prescriptions (a clinical audiometer's -10 dB HL floor)."""
+
+
+class Rows:
+    """Accumulates tidy result rows of one job."""
+
+    def __init__(self, job: str, listener: str) -> None:
+        self.job, self.listener, self.stratum = job, listener, ""
+        self._rows: list[tuple] = []
+
+    def add(
+        self,
+        step: str,
+        metric: str,
+        value: float,
+        *,
+        strategy: str = "",
+        param: str = "",
+        sound: str = "",
+        freq_hz: float = math.nan,
+        query: int = -1,
+    ) -> None:
+        v = math.nan if value is None else float(value)
+        self._rows.append((step, metric, strategy, param, sound, float(freq_hz), int(query), v))
+
+    def columns(self) -> dict[str, list]:
+        out: dict[str, list] = {c: [] for c in COLUMNS}
+        for step, metric, strategy, param, sound, freq, query, value in self._rows:
+            for key, v in zip(COLUMNS[:3], (self.job, self.listener, self.stratum), strict=True):
+                out[key].append(v)
+            for key, v in zip(COLUMNS[3:], (step, metric, strategy, param, sound, freq, query, value), strict=True):
+                out[key].append(v)
+        return out
+
+
+def make_sounds(spec: FleetSpec) -> tuple[torch.Tensor, list[str]]:
+    """The spec's sounds: ``S x samples`` float32 Pa (seeded corpus classes at one level) and their names."""
+    from simulator.corpus import synthesise
+
+    s = spec.sounds
+    audio, names = [], []
+    for ci, cls in enumerate(s.classes):
+        for i in range(s.n_per_class):
+            audio.append(synthesise(cls, [s.seed, ci, i], s.duration_s, s.level_db_spl).audio)
+            names.append(f"{cls}_{i:02d}")
+    return torch.tensor(np.stack(audio)), names
+
+
+def parse_tune(tune: str, param_names: tuple[str, ...]) -> Any:
+    """``hitl.tune`` -> a :data:`runners.hitl.TuneSpec` ('bands:N', 'gains', 'all' or comma-separated names)."""
+    from runners.hitl import band_groups
+
+    tune = tune.strip()
+    if tune == "all":
+        return None
+    if tune == "gains":
+        return "gain_db"
+    if tune.startswith("bands:"):
+        return band_groups(param_names, int(tune.split(":", 1)[1]))
+    return [name.strip() for name in tune.split(",") if name.strip()]
+
+
+class FleetWorker:
+    """The default worker factory: built once per worker (model, NH reference, targets, strategies), then called
+    once per job: ``FleetWorker(spec)(job) -> {column: list}``."""
+
+    def __init__(self, spec: FleetSpec) -> None:
+        from compensation import get_strategy
+        from compensation.objective import NeuralFidelityObjective
+        from listeners import nh_reference
+
+        torch.set_num_threads(spec.model.threads)
+        self.spec = spec
+        self.model = load_spec_model(spec)
+        self.device = next(self.model.parameters()).device
+        self.reference = nh_reference(self.model)
+        self.objective = NeuralFidelityObjective(self.model, self.reference.nu, distance=spec.evaluation.distance)
+        sounds, self.sound_names = make_sounds(spec)
+        self.sounds = sounds.to(self.device)
+        self.target = self.objective.target(self.sounds)
+        self.metrics = {"": (self.objective, self.target)}  # metric-name suffix -> (objective, NH target)
+        for name in spec.evaluation.extra_distances:
+            extra = NeuralFidelityObjective(self.model, self.reference.nu, distance=name)
+            self.metrics[f"_{name}"] = (extra, extra.target(self.sounds))
+        names = ["unaided", *spec.strategies.names]
+        if spec.hitl_enabled and spec.hitl.strategy not in names:
+            names.append(spec.hitl.strategy)
+        self.strategies = {name: get_strategy(name).to(self.device) for name in names}
+
+    # ------------------------------------------------------------------------------------------------------- steps
+    def __call__(self, job: Job) -> dict[str, list]:
+        from linear_operator.utils.warnings import NumericalWarning
+
+        with warnings.catch_warnings():
+            # GP fits on a handful of points routinely need diagonal jitter; that is expected, not news
+            warnings.simplefilter("ignore", NumericalWarning)
+            return self._run(job)
+
+    def _run(self, job: Job) -> dict[str, list]:
+        from listeners import VirtualListener, severity_stratum
+
+        spec = self.spec
+        lis = VirtualListener(
+            job.listener.id,
+            np.asarray(job.listener.nu),
+            self.model,
+            hours=job.listener.hours,
+            sigma_db=spec.cohort.sigma_db,
+            lapse_rate=spec.cohort.lapse_rate,
+            false_alarm_rate=spec.cohort.false_alarm_rate,
+            reference=self.reference,
+        )
+        rows = Rows(job.id, lis.id)
+        freqs = np.asarray(spec.audiometry.freqs_hz, dtype=float)
+        truth = np.asarray(lis.thresholds(freqs), dtype=float)
+        rows.stratum = severity_stratum(float(lis.pta()))
+        steps = spec.pipeline.steps
+        audiogram = {float(f): float(t) for f, t in zip(freqs, truth, strict=True)}
+        if "audiometry" in steps:
+            estimate = self._audiometry(lis, job, freqs, truth, rows)
+            if spec.pipeline.prescribe_from == "estimate":
+                audiogram = estimate
+        if "prescription" not in steps:
+            return rows.columns()
+        thetas = self._prescribe(lis, audiogram, rows)
+        if "hitl" in steps:
+            name = spec.hitl.strategy
+            thetas[f"{name}+hitl"] = self._hitl(lis, job, thetas[name], rows)
+        if "evaluation" in steps:
+            self._evaluate(lis, thetas, rows)
+        return rows.columns()
+
+    def _audiometry(self, lis: Any, job: Job, freqs: np.ndarray, truth: np.ndarray, rows: Rows) -> dict[float, float]:
+        import audiometry
+
+        a = self.spec.audiometry
+        if a.method == "gppta":
+            agent = audiometry.GPPTA(
+                seed=job.seeds["audiometry"], sigma=self.spec.cohort.sigma_db, max_trials=a.max_trials,
+                target_sd=a.target_sd,
+            )  # fmt: skip
+        else:
+            agent = audiometry.HughsonWestlake(seed=job.seeds["audiometry"])
+        session = audiometry.run_session(
+            agent, lis, rng=np.random.default_rng(job.seeds["responses"]), max_trials=a.max_trials,
+            eval_freqs_hz=tuple(freqs),
+        )  # fmt: skip
+        mean, sd = session.means[-1], session.sds[-1]
+        for f, m, s, t in zip(freqs, mean, sd, truth, strict=True):
+            rows.add("audiometry", "threshold_estimate_db_hl", m, freq_hz=f)
+            rows.add("audiometry", "threshold_sd_db", s, freq_hz=f)
+            rows.add("audiometry", "threshold_true_db_hl", t, freq_hz=f)
+        rows.add("audiometry", "audiogram_mae_db", float(np.mean(np.abs(mean - truth))))
+        rows.add("audiometry", "n_trials", len(session.trials))
+        rows.add("audiometry", "pta_true_db_hl", float(lis.pta()))
+        return {float(f): float(m) for f, m in zip(freqs, mean, strict=True)}
+
+    def _prescribe(self, lis: Any, audiogram: dict[float, float], rows: Rows) -> dict[str, torch.Tensor | None]:
+        # A clinical audiogram lives on the audiometer's scale: thresholds below its floor (supra-normal virtual
+        # listeners) are recorded at the floor, as an audiologist would, before a fitting formula sees them.
+        audiogram = {f: float(np.clip(v, *AUDIOMETER_RANGE_DB_HL)) for f, v in audiogram.items()}
+        for f, v in audiogram.items():
+            rows.add("prescription", "audiogram_db_hl", v, freq_hz=f)
+        thetas: dict[str, torch.Tensor | None] = {}
+        for name, strategy in self.strategies.items():
+            if strategy.n_params == 0:
+                thetas[name] = None
+                continue
+            source = np.asarray(lis.nu) if name == "dnn" else audiogram
+            theta = torch.as_tensor(strategy.prescribe(source), dtype=torch.float32).reshape(-1)
+            thetas[name] = theta
+            for pname, v in zip(strategy.param_names, theta.tolist(), strict=True):
+                rows.add("prescription", "theta0", v, strategy=name, param=pname)
+        return thetas
+
+    def _hitl(self, lis: Any, job: Job, theta0: torch.Tensor, rows: Rows) -> torch.Tensor:
+        from runners.hitl import make_problem, oracle_optimum, run_session
+
+        h = self.spec.hitl
+        strategy = self.strategies[h.strategy]
+        problem = make_problem(
+            lis, strategy, self.sounds[: h.n_sounds], theta0, objective=self.objective,
+            tune=parse_tune(h.tune, strategy.param_names), radius=h.radius,
+        )  # fmt: skip
+        seed = job.seeds["hitl"]
+        oracle = oracle_optimum(problem, restarts=h.oracle_restarts, steps=h.oracle_steps, seed=seed)
+        res = run_session(problem, mode=h.mode, budget=h.budget, seed=seed, oracle=oracle)
+        for row in res.trace:
+            q = int(row["query"])
+            rows.add("hitl", "objective_of_incumbent", row["objective_of_incumbent"], strategy=h.strategy, query=q)
+            rows.add("hitl", "fraction_of_oracle", row["fraction_of_oracle"], strategy=h.strategy, query=q)
+            rows.add("hitl", "fidelity_of_incumbent", row["quality_of_incumbent"], strategy=h.strategy, query=q)
+        q90 = res.queries_to(0.9)
+        for metric, value in (
+            ("objective_start", res.objective_start),
+            ("objective_best", res.objective_best),
+            ("oracle_objective", res.oracle_objective),
+            ("fraction_of_oracle_reached", res.fraction_of_oracle_reached),
+            ("queries_to_90", math.nan if q90 is None else q90),
+        ):
+            rows.add("hitl", metric, value, strategy=h.strategy)
+        theta_best = torch.as_tensor(np.asarray(res.theta_best), dtype=torch.float32).reshape(-1)
+        for pname, v in zip(strategy.param_names, theta_best.tolist(), strict=True):
+            rows.add("hitl", "theta_best", v, strategy=h.strategy, param=pname)
+        return theta_best
+
+    @torch.no_grad()
+    def _evaluate(self, lis: Any, thetas: dict[str, torch.Tensor | None], rows: Rows) -> None:
+        nu = lis.nu_tensor().to(self.device)
+        clean = self.sounds
+        aided = {"unaided": self.strategies["unaided"](clean)}
+        for name, theta in thetas.items():
+            if name != "unaided":
+                t = None if theta is None else theta.to(self.device)
+                aided[name] = self.strategies[name.removesuffix("+hitl")](clean, t)
+        for suffix, (objective, target) in self.metrics.items():
+            d_unaided = objective(clean, aided["unaided"], nu, target=target).cpu()
+            for sound, d in zip(self.sound_names, d_unaided.tolist(), strict=True):
+                rows.add("evaluation", f"d_unaided{suffix}", d, sound=sound)
+            for name, audio in aided.items():
+                if name == "unaided":
+                    continue
+                d_aided = objective(clean, audio, nu, target=target).cpu()
+                fr = 1.0 - d_aided / d_unaided
+                for sound, d, f in zip(self.sound_names, d_aided.tolist(), fr.tolist(), strict=True):
+                    rows.add("evaluation", f"d_aided{suffix}", d, strategy=name, sound=sound)
+                    rows.add("evaluation", f"fidelity_restored{suffix}", f, strategy=name, sound=sound)
+                rows.add("evaluation", f"fidelity_restored_mean{suffix}", float(fr.mean()), strategy=name)

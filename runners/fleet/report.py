@@ -1,0 +1,233 @@
+"""The Markdown report of a fleet run, rebuilt at any time from its run directory (``hearloop report RUN_DIR``).
+
+The report reads only the run directory (manifest and Parquet results) plus, for the neurogram example, the model the
+manifest names. It states what was run (spec digest, model hash, git revision, package versions, engines), how many
+jobs finished and which failed (with their errors), and summarises each pipeline step:
+
+* audiometry: GP-PTA audiogram error against the neurometric truth (mean absolute error over frequencies, dB);
+* evaluation: fidelity restored 1 - D(aided) / D(unaided) (DESIGN.md, "Objective") per strategy and severity stratum;
+* HITL fitting: fraction of the oracle improvement reached and the queries needed to reach 90 % of it.
+
+    path = write_report("runs/fleet/default-cohort-20250101-120000")    # -> <run>/report.md (+ plots/*.png)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runners.fleet import plots
+from runners.fleet.rundir import RunDir, atomic_write_text
+
+REPORT_FILE = "report.md"
+PLOTS_DIR = "plots"
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _table(header: list[str], body: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return lines
+
+
+def _per_listener(table: Any, step: str, metric: str) -> dict[str, float]:
+    return {r["listener"]: r["value"] for r in plots.rows(table, step, metric)}
+
+
+def _header(run: RunDir, manifest: dict[str, Any]) -> list[str]:
+    spec, model, git = manifest["spec"], manifest.get("model", {}), manifest.get("git", {})
+    versions = manifest.get("versions", {})
+    rev = git.get("revision") or "unknown"
+    rev += " (uncommitted changes)" if git.get("dirty") else ""
+    engines = ", ".join(
+        f"{inv['engine'].get('kind')} ({inv['status']}, {inv['computed']} computed)" for inv in manifest["invocations"]
+    )
+    sha = model.get("weights_sha256")
+    lines = [
+        f"# Fleet run `{spec['run']['name']}`",
+        "",
+        f"- run directory: `{run.path}`; created {manifest.get('created', '?')}",
+        f"- spec digest: `{manifest.get('spec_digest', '?')[:16]}`; master seed {spec['run']['seed']}, cohort seed "
+        f"{spec['cohort']['seed']}, sound seed {spec['sounds']['seed']}",
+        f"- model: `{model.get('path', '?')}` (weights sha256 `{(sha or '?')[:16]}`)",
+        f"- git revision: `{rev}`",
+        f"- engines: {engines or 'none yet'}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
+        f"- pipeline: {' -> '.join(spec['pipeline']['steps'])}; strategies {', '.join(spec['strategies']['names'])}",
+    ]
+    return lines
+
+
+def _status(run: RunDir, manifest: dict[str, Any]) -> list[str]:
+    jobs = [j["id"] for j in manifest["jobs"]]
+    finished = run.finished(jobs)
+    failures = run.failures()
+    lines = ["", "## Jobs", "", f"{len(finished)} of {len(jobs)} jobs finished, {len(failures)} failed after retries."]
+    if not manifest["invocations"] or manifest["invocations"][-1]["status"] != "finished":
+        lines.append("The last invocation did not finish: resume the run with `hearloop fleet --resume RUN_DIR`.")
+    if failures:
+        body = [[f["job"], f["listener"], f["attempts"], f["errors"][-1]] for f in failures]
+        lines += ["", *_table(["job", "listener", "attempts", "last error"], body)]
+    missing = sorted(set(jobs) - finished - {f["job"] for f in failures})
+    if missing:
+        lines.append(f"Not run yet: {', '.join(missing)}.")
+    return lines
+
+
+def _audiometry(table: Any) -> list[str]:
+    mae = _per_listener(table, "audiometry", "audiogram_mae_db")
+    if not mae:
+        return []
+    pta = _per_listener(table, "audiometry", "pta_true_db_hl")
+    trials = _per_listener(table, "audiometry", "n_trials")
+    strata = {r["listener"]: r["stratum"] for r in table.select(["listener", "stratum"]).to_pylist()}
+    body = [[name, strata[name], _fmt(pta.get(name, math.nan), 1), _fmt(mae[name], 2), int(trials.get(name, 0))]
+            for name in mae]  # fmt: skip
+    values = np.array(list(mae.values()))
+    return [
+        "", "## Audiometry (GP-PTA vs neurometric truth)", "",
+        f"Median audiogram error {np.median(values):.2f} dB (mean {values.mean():.2f} dB) over {len(values)} "
+        "listeners; error = mean absolute difference of the estimate and the true neurometric threshold.", "",
+        *_table(["listener", "stratum", "true PTA (dB HL)", "audiogram MAE (dB)", "trials"], body),
+    ]  # fmt: skip
+
+
+def _fidelity(table: Any) -> list[str]:
+    data = plots.rows(table, "evaluation", "fidelity_restored_mean")
+    if not data:
+        return []
+    by: dict[str, list[float]] = defaultdict(list)
+    by_stratum: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in data:
+        by[r["strategy"]].append(r["value"])
+        by_stratum[(r["strategy"], r["stratum"])].append(r["value"])
+    strata = [s for s in plots.STRATUM_COLOURS if any(k[1] == s for k in by_stratum)]
+    body = []
+    for strategy, values in by.items():
+        v = np.asarray(values)
+        cells = [_fmt(float(np.mean(by_stratum[(strategy, s)]))) if by_stratum[(strategy, s)] else "" for s in strata]
+        body.append([strategy, _fmt(float(v.mean())), _fmt(float(v.std())), _fmt(float(v.min())), *cells])
+    return [
+        "", "## Fidelity restored per strategy", "",
+        "Fidelity restored = 1 - D(aided) / D(unaided), D the neural-fidelity distance to the NH reference's response "
+        "to the clean sound, averaged over the run's sounds (1 = NH response restored, 0 = no better than unaided, "
+        "< 0 = worse). `+hitl` is the aid after the HITL session.", "",
+        *_table(["strategy", "mean", "sd", "min", *[f"mean {s}" for s in strata]], body),
+    ]  # fmt: skip
+
+
+def _hitl(table: Any, spec: dict[str, Any]) -> list[str]:
+    reached = _per_listener(table, "hitl", "fraction_of_oracle_reached")
+    if not reached:
+        return []
+    q90 = np.array(list(_per_listener(table, "hitl", "queries_to_90").values()), dtype=float)
+    start = _per_listener(table, "hitl", "objective_start")
+    best = _per_listener(table, "hitl", "objective_best")
+    oracle = _per_listener(table, "hitl", "oracle_objective")
+    h = spec["hitl"]
+    n_reached = int(np.isfinite(q90).sum())
+    median_q = float(np.median(np.where(np.isfinite(q90), q90, np.inf))) if q90.size else math.nan
+    median_txt = f"{median_q:.0f}" if math.isfinite(median_q) else f"not reached within {h['budget']}"
+    body = [[name, _fmt(start[name], 4), _fmt(best[name], 4), _fmt(oracle[name], 4), _fmt(reached[name], 2)]
+            for name in reached]  # fmt: skip
+    return [
+        "", f"## HITL fitting ({h['mode']}, {h['strategy']}, budget {h['budget']})", "",
+        f"{n_reached} of {len(q90)} listeners reached 90 % of the oracle improvement within the budget; median "
+        f"queries to 90 %: {median_txt} (listeners that never reached it count as infinite). Median final fraction of "
+        f"the oracle improvement: {np.median(list(reached.values())):.2f}.", "",
+        *_table(["listener", "D start", "D best", "D oracle", "fraction of oracle"], body),
+    ]  # fmt: skip
+
+
+def neurogram_panels(manifest: dict[str, Any], table: Any) -> tuple[list[tuple[str, np.ndarray]], float, str]:
+    """Expected spike counts of the first job's listener for the first sound: NH reference / clean, listener /
+    unaided, listener / aided with the best strategy of that listener (by fidelity restored)."""
+    from listeners import VirtualListener, nh_reference
+    from runners.fleet.jobs import Job, load_spec_model
+    from runners.fleet.pipeline import make_sounds
+    from runners.fleet.spec import parse_spec
+    from simulator.constants import BIN_RATE
+    from simulator.spikes import expected_counts
+
+    spec = parse_spec(manifest["spec"])
+    job = Job.from_dict(manifest["jobs"][0])
+    model = load_spec_model(spec, device="cpu")
+    sounds, names = make_sounds(spec)
+    clean = sounds[:1]
+    ref = nh_reference(model)
+    lis = VirtualListener(job.listener.id, np.asarray(job.listener.nu), model, hours=job.listener.hours, reference=ref)
+    mine = [r for r in plots.rows(table, "evaluation", "fidelity_restored_mean") if r["listener"] == lis.id]
+    panels = [("NH reference, clean", ref.response(clean)), (f"{lis.id}, unaided", lis.response(clean))]
+    title = f"{lis.id}, sound {names[0]}"
+    if mine:
+        best = max(mine, key=lambda r: r["value"])
+        aided = _aided(model, table, lis.id, best["strategy"], clean)
+        panels.append((f"{lis.id}, {best['strategy']} (FR {best['value']:.2f})", lis.response(aided)))
+    return [(t, expected_counts(p)[0].cpu().numpy()) for t, p in panels], float(BIN_RATE), title
+
+
+def _aided(model: Any, table: Any, listener: str, name: str, clean: Any) -> Any:
+    """The aided sound of ``listener`` with strategy ``name`` (``<s>+hitl`` uses the session's theta_best)."""
+    import torch
+
+    from compensation import get_strategy
+
+    base = name.removesuffix("+hitl")
+    strategy = get_strategy(base)
+    if strategy.n_params == 0:
+        return strategy(clean)
+    step, metric = ("hitl", "theta_best") if name.endswith("+hitl") else ("prescription", "theta0")
+    rows = [r for r in plots.rows(table, step, metric) if r["listener"] == listener and r["strategy"] == base]
+    by_name = {r["param"]: r["value"] for r in rows}
+    theta = torch.tensor([by_name[p] for p in strategy.param_names], dtype=torch.float32)
+    with torch.no_grad():
+        return strategy(clean, theta)
+
+
+def write_report(run_dir: str | Path, *, neurogram: bool | None = None) -> Path:
+    """Write ``<run>/report.md`` and ``<run>/plots/*.png`` from the run directory; returns the report path.
+
+    Args:
+        run_dir: a fleet run directory (finished, interrupted or partly failed).
+        neurogram: include the neurogram example (recomputed with the run's model; default: the spec's
+            ``report.neurogram``).
+    """
+    run = RunDir.open(run_dir)
+    manifest = run.manifest()
+    spec = manifest["spec"]
+    lines = _header(run, manifest) + _status(run, manifest)
+    job_ids = [j["id"] for j in manifest["jobs"]]
+    if run.finished(job_ids):
+        run.combine(job_ids)  # an interrupted run has no results.parquet yet: report what has finished
+    results = run.path / "results.parquet"
+    if results.is_file():
+        table = run.results()
+        plot_dir = run.path / PLOTS_DIR
+        plot_dir.mkdir(exist_ok=True)
+        figures = [
+            ("Audiogram estimates vs truth", plots.plot_audiograms(table, plot_dir / "audiograms.png")),
+            ("Fidelity restored per strategy", plots.plot_fidelity(table, plot_dir / "fidelity_restored.png")),
+            ("HITL convergence", plots.plot_hitl(table, plot_dir / "hitl_convergence.png")),
+        ]
+        if spec["report"]["neurogram"] if neurogram is None else neurogram:
+            panels, bin_rate, title = neurogram_panels(manifest, table)
+            figures.append((f"Neurogram example ({title})", plots.plot_neurogram(panels, plot_dir / "neurogram.png",
+                                                                                 bin_rate)))  # fmt: skip
+        lines += _audiometry(table) + _fidelity(table) + _hitl(table, spec)
+        lines += ["", "## Figures"]
+        for caption, path in figures:
+            if path is not None:
+                lines += ["", f"### {caption}", "", f"![{caption}]({PLOTS_DIR}/{Path(path).name})"]
+        lines += ["", f"Results table: `results.parquet` ({table.num_rows} rows; one value per row, columns "
+                  f"{', '.join(table.column_names)})."]  # fmt: skip
+    lines += ["", "Rebuild this report with `hearloop report RUN_DIR`.", ""]
+    path = run.path / REPORT_FILE
+    atomic_write_text(path, "\n".join(lines))
+    return path

@@ -1,0 +1,389 @@
+"""Fleet run specifications: a TOML file naming the cohort, the pipeline, strategies, sounds, metrics and engine.
+
+A spec is parsed strictly: every section and key is known, every value has the documented type, files exist, and
+every field has a default (the empty spec is valid and is the default cohort that ``hearloop fleet`` runs). Errors are
+:class:`simulator.errors.SpecError` naming the key path, e.g. ``spec.cohort.n: expected int, got str``.
+
+    spec = load_spec("cohort.toml")    # or load_spec(None): the embedded default (runners/assets/fleet-default.toml)
+    spec.cohort.n, spec.hitl.budget, spec.to_dict(), spec.to_toml()
+
+Sections (see ``runners/assets/fleet-default.toml`` for every key with its default and meaning): ``[run]``,
+``[model]``, ``[cohort]``, ``[pipeline]``, ``[audiometry]``, ``[strategies]``, ``[hitl]``, ``[sounds]``,
+``[evaluation]``, ``[engine]``, ``[report]``, ``[regress]``.
+"""
+
+# ruff: noqa: RUF009  (the field helper _f returns dataclasses.field(default_factory=...) for list / dict defaults)
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from simulator.errors import SpecError
+
+DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "assets" / "fleet-default.toml"
+"""The embedded default spec (``hearloop fleet`` with no arguments)."""
+
+PIPELINE_STEPS: tuple[str, ...] = ("audiometry", "prescription", "hitl", "evaluation")
+"""Per-listener pipeline steps, in execution order."""
+
+DISTANCES: tuple[str, ...] = ("l1", "l2", "kl")
+"""Neural-fidelity distances of :class:`compensation.objective.NeuralFidelityObjective`."""
+
+KNOWN_STRATEGIES: tuple[str, ...] = ("nalr", "multiband", "wdrc", "dnn")
+"""Strategies a fleet can prescribe and evaluate (``unaided`` is always the reference)."""
+
+
+def _choice(*options: str):
+    def check(value: Any) -> str | None:
+        return None if value in options else f"expected one of {', '.join(map(repr, options))}, got {value!r}"
+
+    return check
+
+
+def _at_least(low: float):
+    def check(value: Any) -> str | None:
+        return None if value >= low else f"must be >= {low}, got {value!r}"
+
+    return check
+
+
+def _unit_interval(value: Any) -> str | None:
+    return None if 0.0 <= value <= 1.0 else f"must lie in [0, 1], got {value!r}"
+
+
+def _f(default: Any, check=None, doc: str = "") -> Any:
+    """A spec field with a default, an optional value check and a one-line meaning."""
+    factory = (lambda d=default: type(d)(d)) if isinstance(default, (list, dict)) else None
+    meta = {"check": check, "doc": doc}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass
+class RunSection:
+    name: str = _f("default-cohort", doc="run name (the run directory is <out>/<name>-<timestamp>)")
+    seed: int = _f(0, doc="master seed: every job's seeds derive from it and the listener index")
+    out_dir: str = _f("runs/fleet", doc="parent directory of run directories")
+
+
+@dataclasses.dataclass
+class ModelSection:
+    path: str = _f("", doc="checkpoint directory; empty = the bundled model (simulator.load_model())")
+    device: str = _f("cpu", _choice("cpu", "cuda", "auto"), "torch device of the workers")
+    threads: int = _f(1, _at_least(1), "torch threads per worker (fixed so that every engine computes the same)")
+
+
+@dataclasses.dataclass
+class CohortSection:
+    n: int = _f(8, _at_least(1), "number of sampled listeners (ignored when 'file' is given)")
+    seed: int = _f(0, doc="seed of listeners.sample_cohort")
+    strata: dict[str, int] = _f({}, doc="listeners per severity stratum, e.g. {NH = 2, mild = 2, ...}; sums to n")
+    file: str = _f("", doc="cohort TOML (listeners.save_cohort); relative to the spec file")
+    sigma_db: float = _f(5.0, _at_least(0.0), "psychometric slope (SD, dB) of the listeners' tone responses")
+    lapse_rate: float = _f(0.02, _unit_interval, "lapse rate of the tone responses")
+    false_alarm_rate: float = _f(0.01, _unit_interval, "false-alarm rate of the tone responses")
+
+
+@dataclasses.dataclass
+class PipelineSection:
+    steps: list[str] = _f(list(PIPELINE_STEPS), doc="steps to run, a subset of audiometry/prescription/hitl/evaluation")
+    prescribe_from: str = _f(
+        "estimate", _choice("estimate", "truth"), "prescribe from the GP-PTA estimate or the true audiogram"
+    )
+
+
+@dataclasses.dataclass
+class AudiometrySection:
+    method: str = _f("gppta", _choice("gppta", "hw"), "GP-PTA or modified Hughson-Westlake")
+    max_trials: int = _f(40, _at_least(1), "trial budget per listener")
+    target_sd: float = _f(3.0, _at_least(0.0), "GP-PTA stops when the posterior SD is below this everywhere (dB)")
+    freqs_hz: list[float] = _f([250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0], doc="audiogram frequencies (Hz)")
+
+
+@dataclasses.dataclass
+class StrategiesSection:
+    names: list[str] = _f(["nalr", "multiband", "wdrc"], doc="prescribed strategies evaluated against unaided")
+
+
+@dataclasses.dataclass
+class HITLSection:
+    strategy: str = _f("wdrc", _choice(*KNOWN_STRATEGIES[:3]), "strategy fine-tuned by the HITL session")
+    mode: str = _f("pairwise", _choice("pairwise", "rating"), "feedback mode")
+    budget: int = _f(10, _at_least(1), "comparisons / ratings per listener")
+    tune: str = _f("bands:3", doc="'bands:N', 'gains', 'all' or comma-separated parameter names")
+    radius: float = _f(0.5, _at_least(0.0), "search half-width around the prescription (normalised units)")
+    oracle_restarts: int = _f(2, _at_least(1), "starts of the gradient-descent oracle")
+    oracle_steps: int = _f(25, _at_least(0), "Adam steps per oracle start")
+    n_sounds: int = _f(1, _at_least(1), "the first n spec sounds are judged during the session")
+
+
+@dataclasses.dataclass
+class SoundsSection:
+    classes: list[str] = _f(["speech", "speech_in_noise"], doc="corpus classes (simulator.corpus)")
+    n_per_class: int = _f(1, _at_least(1), "sounds per class")
+    duration_s: float = _f(0.5, _at_least(0.05), "duration of every sound (s)")
+    level_db_spl: float = _f(65.0, doc="presentation level (dB SPL)")
+    seed: int = _f(0, doc="corpus seed")
+
+
+@dataclasses.dataclass
+class EvaluationSection:
+    distance: str = _f("l1", _choice(*DISTANCES), "neural-fidelity distance (the HITL objective and the main metrics)")
+    extra_distances: list[str] = _f([], doc="further distances reported beside it (metrics '<name>_<distance>')")
+
+
+@dataclasses.dataclass
+class EngineSection:
+    kind: str = _f("local", _choice("local", "ray"), "local (in-process / process pool) or ray")
+    workers: int = _f(2, _at_least(0), "local: processes (0 = in-process); ray: actors")
+    address: str = _f("", doc="ray: cluster address to join; empty = start a local cluster")
+    num_cpus: float = _f(1.0, _at_least(0.0), "ray: CPUs per actor")
+    num_gpus: float = _f(0.0, _at_least(0.0), "ray: GPUs per actor (> 0 puts the model on the GPU)")
+    retries: int = _f(2, _at_least(0), "retries of a failed job before it is reported in failures.json")
+
+
+@dataclasses.dataclass
+class ReportSection:
+    enabled: bool = _f(True, doc="write report.md and plots after the run")
+    neurogram: bool = _f(True, doc="include a neurogram example (recomputed with the model)")
+
+
+@dataclasses.dataclass
+class RegressSection:
+    tolerances: dict[str, dict[str, float]] = _f({}, doc="per-metric overrides {metric = {abs = .., rel = ..}}")
+
+
+@dataclasses.dataclass
+class FleetSpec:
+    """A validated fleet spec; ``source`` is the spec file (None for dicts / the default)."""
+
+    run: RunSection = dataclasses.field(default_factory=RunSection)
+    model: ModelSection = dataclasses.field(default_factory=ModelSection)
+    cohort: CohortSection = dataclasses.field(default_factory=CohortSection)
+    pipeline: PipelineSection = dataclasses.field(default_factory=PipelineSection)
+    audiometry: AudiometrySection = dataclasses.field(default_factory=AudiometrySection)
+    strategies: StrategiesSection = dataclasses.field(default_factory=StrategiesSection)
+    hitl: HITLSection = dataclasses.field(default_factory=HITLSection)
+    sounds: SoundsSection = dataclasses.field(default_factory=SoundsSection)
+    evaluation: EvaluationSection = dataclasses.field(default_factory=EvaluationSection)
+    engine: EngineSection = dataclasses.field(default_factory=EngineSection)
+    report: ReportSection = dataclasses.field(default_factory=ReportSection)
+    regress: RegressSection = dataclasses.field(default_factory=RegressSection)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (TOML / JSON ready)."""
+        return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the spec (what the results depend on: ``run.out_dir``, the engine
+        placement, the report and the regression tolerances are excluded, so a resumed run may use another engine
+        and a baseline stays valid when only its tolerances change)."""
+        d = self.to_dict()
+        d["run"].pop("out_dir")
+        for section in ("engine", "report", "regress"):
+            d.pop(section)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def hitl_enabled(self) -> bool:
+        return "hitl" in self.pipeline.steps
+
+
+# ---------------------------------------------------------------------------------------------------------- parsing
+def _type_name(value: Any) -> str:
+    return {bool: "bool", int: "int", float: "float", str: "str", list: "array", dict: "table"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _coerce(value: Any, hint: Any, path: str) -> Any:
+    """Check ``value`` against the type ``hint``; ints are accepted for floats. Raises SpecError naming ``path``."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        errors = []
+        for arg in typing.get_args(hint):
+            try:
+                return _coerce(value, arg, path)
+            except SpecError as err:
+                errors.append(str(err))
+        raise SpecError(errors[0])
+    if origin is list:
+        if not isinstance(value, list):
+            raise SpecError(f"{path}: expected array, got {_type_name(value)}")
+        (item,) = typing.get_args(hint)
+        return [_coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise SpecError(f"{path}: expected table, got {_type_name(value)}")
+        _, item = typing.get_args(hint)
+        return {str(k): _coerce(v, item, f"{path}.{k}") for k, v in value.items()}
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpecError(f"{path}: expected float, got {_type_name(value)}")
+        return float(value)
+    if hint in (int, str, bool):
+        if isinstance(value, bool) != (hint is bool) or not isinstance(value, hint):
+            raise SpecError(f"{path}: expected {hint.__name__}, got {_type_name(value)}")
+        return value
+    raise TypeError(f"unsupported spec type {hint!r}")  # pragma: no cover - schema bug
+
+
+def _section(cls: type, data: Any, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: expected table, got {_type_name(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise SpecError(f"{path}.{key}: unknown key (known: {', '.join(fields)})")
+        value = _coerce(value, hints[key], f"{path}.{key}")
+        check = fields[key].metadata.get("check")
+        problem = check(value) if check is not None else None
+        if problem:
+            raise SpecError(f"{path}.{key}: {problem}")
+        values[key] = value
+    return cls(**values)
+
+
+def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | None) -> None:
+    """Cross-field rules (each error names the key)."""
+    steps = spec.pipeline.steps
+    for i, step in enumerate(steps):
+        if step not in PIPELINE_STEPS:
+            raise SpecError(f"spec.pipeline.steps[{i}]: unknown step {step!r}; expected a subset of {PIPELINE_STEPS}")
+    if len(set(steps)) != len(steps):
+        raise SpecError(f"spec.pipeline.steps: duplicate steps in {steps}")
+    for step in ("hitl", "evaluation"):
+        if step in steps and "prescription" not in steps:
+            raise SpecError(f"spec.pipeline.steps: {step!r} needs the 'prescription' step")
+    if spec.pipeline.prescribe_from == "estimate" and "prescription" in steps and "audiometry" not in steps:
+        raise SpecError("spec.pipeline.prescribe_from: 'estimate' needs the 'audiometry' step (or use 'truth')")
+    for i, name in enumerate(spec.strategies.names):
+        if name not in KNOWN_STRATEGIES:
+            raise SpecError(f"spec.strategies.names[{i}]: unknown strategy {name!r}; known: {KNOWN_STRATEGIES}")
+    if len(set(spec.strategies.names)) != len(spec.strategies.names):
+        raise SpecError("spec.strategies.names: duplicate strategies")
+    for i, name in enumerate(spec.evaluation.extra_distances):
+        if name not in DISTANCES or name == spec.evaluation.distance:
+            raise SpecError(f"spec.evaluation.extra_distances[{i}]: {name!r} is not one of {DISTANCES} other than "
+                            f"spec.evaluation.distance")  # fmt: skip
+    from simulator.recording_types import SOUND_CLASSES
+
+    for i, cls in enumerate(spec.sounds.classes):
+        if cls not in SOUND_CLASSES or cls == "silence":
+            raise SpecError(f"spec.sounds.classes[{i}]: unknown sound class {cls!r}; known: {SOUND_CLASSES[:-1]}")
+    if not spec.sounds.classes:
+        raise SpecError("spec.sounds.classes: needs at least one class")
+    n_sounds = len(spec.sounds.classes) * spec.sounds.n_per_class
+    if spec.hitl.n_sounds > n_sounds:
+        raise SpecError(f"spec.hitl.n_sounds: {spec.hitl.n_sounds} > the {n_sounds} sounds of [sounds]")
+    for i, f in enumerate(spec.audiometry.freqs_hz):
+        if not 125.0 <= f <= 12000.0:
+            raise SpecError(f"spec.audiometry.freqs_hz[{i}]: {f} Hz is outside 125..12000 Hz")
+    if not spec.audiometry.freqs_hz:
+        raise SpecError("spec.audiometry.freqs_hz: needs at least one frequency")
+    strata = spec.cohort.strata
+    for key, count in strata.items():
+        if key not in ("NH", "mild", "moderate", "severe"):
+            raise SpecError(f"spec.cohort.strata.{key}: unknown stratum (NH, mild, moderate, severe)")
+        if count < 0:
+            raise SpecError(f"spec.cohort.strata.{key}: must be >= 0, got {count}")
+    cohort_given = given.get("cohort", {})
+    if spec.cohort.file:
+        clash = [k for k in ("n", "strata", "seed") if k in cohort_given]
+        if clash:
+            raise SpecError(f"spec.cohort.{clash[0]}: cannot be combined with spec.cohort.file")
+        path = Path(spec.cohort.file)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise SpecError(f"spec.cohort.file: cohort file {str(path)!r} does not exist")
+        spec.cohort.file = str(path.resolve())
+    elif strata and sum(strata.values()) != spec.cohort.n:
+        if "n" in cohort_given:
+            raise SpecError(
+                f"spec.cohort.strata: counts sum to {sum(strata.values())} but spec.cohort.n = {spec.cohort.n}"
+            )
+        spec.cohort.n = sum(strata.values())
+    if spec.model.path:
+        path = Path(spec.model.path)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not (path / "config.json").is_file():
+            raise SpecError(f"spec.model.path: {str(path)!r} is not a checkpoint directory (no config.json)")
+        spec.model.path = str(path.resolve())
+    for metric, tol in spec.regress.tolerances.items():
+        for key in tol:
+            if key not in ("abs", "rel"):
+                raise SpecError(f"spec.regress.tolerances.{metric}.{key}: unknown key (known: abs, rel)")
+
+
+def parse_spec(data: dict[str, Any], base_dir: str | Path | None = None) -> FleetSpec:
+    """Validate a spec given as a nested dict (parsed TOML). Relative paths resolve against ``base_dir``."""
+    if not isinstance(data, dict):
+        raise SpecError(f"spec: expected table, got {_type_name(data)}")
+    fields = {f.name: f for f in dataclasses.fields(FleetSpec)}
+    hints = typing.get_type_hints(FleetSpec)
+    sections = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise SpecError(f"spec.{key}: unknown section (known: {', '.join(fields)})")
+        sections[key] = _section(hints[key], value, f"spec.{key}")
+    spec = FleetSpec(**sections)
+    _check_consistency(spec, data, Path(base_dir) if base_dir is not None else None)
+    return spec
+
+
+def load_spec(path: str | Path | None = None) -> FleetSpec:
+    """Load and validate a TOML spec file (None: the embedded default spec).
+
+    Raises:
+        SpecError: malformed TOML, unknown key, wrong type or value, missing cohort / model file (the message names
+            the key path).
+        FileNotFoundError: the spec file itself does not exist.
+    """
+    path = DEFAULT_SPEC_PATH if path is None else Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"spec file {str(path)!r} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"spec: {path} is not valid TOML: {err}") from err
+    return parse_spec(data, base_dir=path.resolve().parent)
+
+
+def spec_from_toml(text: str, base_dir: str | Path | None = None) -> FleetSpec:
+    """Parse and validate spec TOML text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"spec: not valid TOML: {err}") from err
+    return parse_spec(data, base_dir=base_dir)
+
+
+def describe_fields() -> str:
+    """Markdown list of every spec key with type, default and meaning (for docs and ``hearloop fleet --describe``)."""
+    lines = []
+    for section in dataclasses.fields(FleetSpec):
+        cls = typing.get_type_hints(FleetSpec)[section.name]
+        lines.append(f"[{section.name}]")
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            hint = getattr(hints[f.name], "__name__", str(hints[f.name]))
+            lines.append(f"  {f.name} ({hint}, default {default!r}): {f.metadata.get('doc', '')}")
+    return "\n".join(lines)
