@@ -34,7 +34,7 @@ def rows(table: Any, step: str, metric: str) -> list[dict[str, Any]]:
 
 
 def plot_audiograms(table: Any, path: Path, max_listeners: int = 16) -> Path | None:
-    """GP-PTA estimate (+-1 posterior SD) against the neurometric truth, one panel per listener."""
+    """GP-PTA estimate with its 95 % posterior band (+-1.96 SD) vs the neurometric truth, one panel per listener."""
     est, sd, true = (rows(table, "audiometry", m) for m in
                      ("threshold_estimate_db_hl", "threshold_sd_db", "threshold_true_db_hl"))  # fmt: skip
     if not est:
@@ -56,7 +56,7 @@ def plot_audiograms(table: Any, path: Path, max_listeners: int = 16) -> Path | N
         _, v_s = np.array(sorted(by[name]["sd"])).T
         f_t, v_t = np.array(sorted(by[name]["true"])).T
         ax.plot(f_t, v_t, "k-", lw=1.5, label="neurometric truth")
-        ax.errorbar(f_e, v_e, yerr=v_s, fmt="o", ms=4, capsize=2, color="tab:blue", label="GP-PTA estimate")
+        ax.errorbar(f_e, v_e, yerr=1.96 * v_s, fmt="o", ms=4, capsize=2, color="tab:blue", label="GP-PTA, 95 % band")
         ax.set_xscale("log")
         ax.set_xticks([250, 500, 1000, 2000, 4000, 8000], ["250", "500", "1k", "2k", "4k", "8k"])
         ax.minorticks_off()
