@@ -138,6 +138,55 @@ def test_pairwise_session_converges_on_a_quadratic():
     assert res.fractions()[-1] == pytest.approx(res.fraction_of_oracle_reached)
 
 
+class ScriptedAnswers:
+    """Pairwise feedback that answers from a script (True: the challenger A wins)."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+
+    def __call__(self, x_a, x_b):
+        return self.answers.pop(0)
+
+
+@pytest.mark.parametrize(
+    ("tolerances", "answers", "expected_sides"),
+    [
+        # default: shrink by 1.5 after 2 consecutive losses, grow by 1.5 after every win
+        ((2, 1), [False, False, False, True, False, False], [0.4, 0.4 / 1.5, 0.4 / 1.5, 0.4, 0.4, 0.4 / 1.5]),
+        # TuRBO tolerances of 1: every answer moves the region
+        ((1, 1), [False, False, True], [0.4 / 1.5, 0.4 / 1.5**2, 0.4 / 1.5]),
+    ],
+)
+def test_trust_region_follows_its_failure_and_success_tolerances(tolerances, answers, expected_sides):
+    from runners.hitl.pairwise_bo import PairwiseBO
+
+    problem = QuadraticProblem(2, seed=1)
+    bo = PairwiseBO(problem, ScriptedAnswers(answers), seed=0, failure_tolerance=tolerances[0],
+                    success_tolerance=tolerances[1])  # fmt: skip
+    sides = []
+    for _ in answers:
+        bo.step()
+        sides.append(bo.side)
+    assert sides == pytest.approx(expected_sides)
+    with pytest.raises(HearloopInputError, match="incumbent rule"):
+        PairwiseBO(problem, ScriptedAnswers([]), incumbent_rule="best")
+    with pytest.raises(HearloopInputError, match="tolerances"):
+        PairwiseBO(problem, ScriptedAnswers([]), failure_tolerance=0)
+
+
+def test_pairwise_incumbent_is_the_compared_setting_with_the_highest_posterior_mean():
+    from runners.hitl.pairwise_bo import PairwiseBO
+
+    problem = QuadraticProblem(2, seed=3)
+    bo = PairwiseBO(problem, PairwiseFeedback(problem, sigma=0.01, seed=0), seed=0)
+    for _ in range(6):
+        bo.step()
+    with torch.no_grad():
+        mean = bo.model.posterior(torch.stack(bo.points)).mean.reshape(-1)
+    assert bo._incumbent == int(torch.argmax(mean))
+    assert torch.allclose(bo.incumbent(), bo.cube.from_unit(bo.points[int(torch.argmax(mean))]))
+
+
 @pytest.mark.parametrize("mode", ["pairwise", "rating"])
 def test_fit_aid_improves_a_smooth_synthetic_objective(band_setup, band_oracle, mode):
     strategy, sounds, theta0 = band_setup

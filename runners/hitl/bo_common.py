@@ -70,10 +70,20 @@ def fit_mll(mll: Any, maxiter: int = 100) -> bool:
     return True
 
 
+CANDIDATE_RESOLUTION: float = 1e-9
+"""Grid (unit-cube units) that acquisition candidates are rounded to (see :func:`maximise`)."""
+
+
 def maximise(
     acqf: AcquisitionFunction, bounds: torch.Tensor, *, q: int, num_restarts: int, raw_samples: int, seed: int
 ):
-    """argmax of ``acqf`` over ``bounds`` (``2 x d``): ``q x d`` candidates (seeded raw samples)."""
+    """argmax of ``acqf`` over ``bounds`` (``2 x d``): ``q x d`` candidates (seeded raw samples).
+
+    Candidates are rounded to a grid of :data:`CANDIDATE_RESOLUTION` (unit-cube units, far finer than any aid setting):
+    floating-point reductions may differ in the last bit between otherwise identical runs (memory alignment picks
+    different SIMD paths), and without the rounding such a difference would propagate through a session, breaking
+    "same seed, same trajectory".
+    """
     with warnings.catch_warnings(), single_threaded():
         warnings.simplefilter("ignore")
         candidates, _ = optimize_acqf(
@@ -84,7 +94,8 @@ def maximise(
             raw_samples=raw_samples,
             options={"seed": int(seed), "maxiter": 100, "batch_limit": num_restarts},
         )
-    return candidates.detach()
+    grid = CANDIDATE_RESOLUTION
+    return torch.minimum(torch.maximum(torch.round(candidates.detach() / grid) * grid, bounds[0]), bounds[1])
 
 
 def sobol_points(k: int, n: int, seed: int) -> torch.Tensor:

@@ -11,15 +11,19 @@ Two query designs:
 
 * ``"incumbent"`` (default, the clinical A/B protocol "new setting vs. your current best"): x2 is the incumbent and
   x1 = argmax_x EUBO(x, incumbent) (EUBO's ``previous_winner``) over a trust region around the incumbent (below);
-  after the answer the incumbent is whichever of the two has the higher posterior mean utility;
+  after the answer the incumbent is the compared setting with the highest posterior mean utility, every answer so far
+  weighed together (``incumbent_rule="all"``; ``"pair"`` only chooses between the last two);
 * ``"pair"``: both settings chosen jointly, argmax_{x1, x2} EUBO(x1, x2).
 
 Trust region (as in TuRBO, Eriksson et al. 2019, "Scalable global optimization via local Bayesian optimization",
 NeurIPS): EUBO, like EI, favours the corners of the box while the GP knows little, and in more than two dimensions a far
 setting almost always loses to a prescription that is already decent, which teaches the model little. The challenger
-is therefore searched in a cube of side L (unit-cube units) centred on the incumbent: L grows by 1.5 after a win of
-the challenger and shrinks by 1.5 after a loss, within [L_min, L_max]. Fine-tuning a fitting proceeds the same way in
-the clinic: small steps from the current setting.
+is therefore searched in a cube of side L (unit-cube units) centred on the incumbent: L grows by 1.5 after
+``success_tolerance`` consecutive wins of the challenger and shrinks by 1.5 after ``failure_tolerance`` consecutive
+losses, within [L_min, L_max]. Fine-tuning a fitting proceeds the same way in the clinic: small steps from the current
+setting. Shrinking after every single loss (TuRBO's tolerances set to 1) collapses the region within a few answers
+near a decent prescription, where most challengers lose, and stalls the session; benchmarks/bench_hitl.py measured
+the defaults (failure tolerance 2, success tolerance 1, incumbent over all answers) against that on 48 listeners.
 
 The first comparison pits the prescription against the first scrambled-Sobol point of the initial trust region.
 """
@@ -43,6 +47,7 @@ from runners.hitl.problem import FittingProblem
 from simulator.errors import HearloopInputError
 
 QUERY_DESIGNS: tuple[str, ...] = ("incumbent", "pair")
+INCUMBENT_RULES: tuple[str, ...] = ("all", "pair")
 
 _SAME_POINT_ATOL = 1e-6
 
@@ -84,6 +89,10 @@ class PairwiseBO(SessionOptimiser):
             Laplace posterior is updated with the current hyperparameters. Each refit solves for the Laplace mode at
             every L-BFGS step (seconds with near-deterministic answers); the schedule keeps a query well under a
             second on average.
+        failure_tolerance, success_tolerance: consecutive losses / wins of the challenger before the trust region
+            shrinks / grows (module docstring).
+        incumbent_rule: ``"all"`` (the compared setting with the highest posterior mean) or ``"pair"`` (the better of
+            the last two by posterior mean; the plain champion/challenger rule).
     """
 
     mode = "pairwise"
@@ -101,6 +110,9 @@ class PairwiseBO(SessionOptimiser):
         refit_all_until: int = 4,
         refit_growth: float = 1.4,
         fit_maxiter: int = 30,
+        failure_tolerance: int = 2,
+        success_tolerance: int = 1,
+        incumbent_rule: str = "all",
     ) -> None:
         if query not in QUERY_DESIGNS:
             raise HearloopInputError(f"unknown pairwise query design {query!r}; choose one of {QUERY_DESIGNS}")
@@ -116,6 +128,15 @@ class PairwiseBO(SessionOptimiser):
             )
         self.trust_region = trust_region
         self.side = None if trust_region is None else float(trust_region[0])
+        self.failure_tolerance, self.success_tolerance = int(failure_tolerance), int(success_tolerance)
+        if incumbent_rule not in INCUMBENT_RULES:
+            raise HearloopInputError(f"unknown incumbent rule {incumbent_rule!r}; choose one of {INCUMBENT_RULES}")
+        if self.failure_tolerance < 1 or self.success_tolerance < 1:
+            raise HearloopInputError(
+                f"failure and success tolerances must be >= 1; got {failure_tolerance}, {success_tolerance}"
+            )
+        self.incumbent_rule = incumbent_rule
+        self._wins = self._losses = 0
         self.points: list[torch.Tensor] = [self.cube.to_unit(problem.x0)]  # unit-cube coordinates
         self.comparisons: list[tuple[int, int]] = []  # (winner, loser) indices into points
         self.model: PairwiseGP | None = None
@@ -137,9 +158,9 @@ class PairwiseBO(SessionOptimiser):
     def _fit_model(self, pair: tuple[int, int]) -> None:
         """Refit the preference GP (warm-started from the last fit) and update the incumbent.
 
-        ``"incumbent"`` design: the incumbent becomes whichever of the last pair (incumbent, challenger) has the higher
-        posterior mean -- the clinical champion/challenger rule, with the answer weighed against all earlier ones.
-        ``"pair"`` design: the compared setting with the highest posterior mean.
+        The incumbent becomes the compared setting with the highest posterior mean (``incumbent_rule="all"``), or, for
+        the ``"incumbent"`` design with ``incumbent_rule="pair"``, whichever of the last pair (incumbent, challenger)
+        has the higher posterior mean -- the plain champion/challenger rule.
         """
         datapoints = torch.stack(self.points)
         comparisons = torch.tensor(self.comparisons, dtype=torch.long)
@@ -166,7 +187,7 @@ class PairwiseBO(SessionOptimiser):
         else:  # keep the previous model and incumbent rather than stopping the session
             return
         self.model = model
-        if self.query == "incumbent":
+        if self.query == "incumbent" and self.incumbent_rule == "pair":
             self._incumbent = max(pair, key=lambda i: float(mean[i]))
         else:
             self._incumbent = int(torch.argmax(mean))
@@ -215,5 +236,9 @@ class PairwiseBO(SessionOptimiser):
         if self.side is not None and self.trust_region is not None:
             _, lo, hi = self.trust_region
             success = a_wins if self.query == "incumbent" else self._incumbent != previous
-            self.side = min(self.side * 1.5, hi) if success else max(self.side / 1.5, lo)
+            self._wins, self._losses = (self._wins + 1, 0) if success else (0, self._losses + 1)
+            if self._wins >= self.success_tolerance:
+                self.side, self._wins = min(self.side * 1.5, hi), 0
+            elif self._losses >= self.failure_tolerance:
+                self.side, self._losses = max(self.side / 1.5, lo), 0
         return {"x_query": [x_a.tolist(), x_b.tolist()], "feedback": float(a_wins)}
