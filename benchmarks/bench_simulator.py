@@ -46,6 +46,20 @@ def _time(fn, device: torch.device, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def _time_alternating(fn_a, fn_b, device: torch.device, repeats: int) -> tuple[float, float]:
+    """Median wall times (s) of ``fn_a()`` and ``fn_b()``, timed in alternation (a, b, a, b, ...) after two warm-up
+    rounds, so that a slow phase of a shared, noisy machine hits both sides of the ratio alike."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for r in range(repeats + 2):
+        for fn, out in ((fn_a, times[0]), (fn_b, times[1])):
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            if r >= 2:
+                out.append(time.perf_counter() - t0)
+    return sorted(times[0])[repeats // 2], sorted(times[1])[repeats // 2]
+
+
 def throughput(preset: str, seconds: float, device: torch.device, repeats: int) -> dict:
     model = build_model(preset, n_channels=None).to(device)
     n = int(seconds * SAMPLE_RATE) // 32 * 32
@@ -81,8 +95,7 @@ def shared_ratio(seconds: float, listeners: int, device: torch.device, repeats: 
     with torch.inference_mode():
         ref = torch.cat(naive())
         err = float((shared() - ref).abs().max())
-        t_naive = _time(naive, device, repeats)
-        t_shared = _time(shared, device, repeats)
+        t_naive, t_shared = _time_alternating(naive, shared, device, repeats)
     macs = macs_per_second(model.config, listeners)
     naive_macs = listeners * macs_per_second(model.config, 1)["total"]
     return {

@@ -27,6 +27,12 @@ from simulator.encoder import Encoder
 from simulator.errors import HearloopInputError
 from simulator.validation import validate_audio, validate_nu
 
+CPU_DECODE_LISTENER_BINS: int = 8192
+"""On CPU, :meth:`NuICNet.decode` broadcasts a latent over at most ``max(CPU_DECODE_MIN_LISTENERS, this // bins)``
+listeners per pass: one pass over many listeners overflows the caches (measured on 2 cores: 64 listeners x 5 s take
+1.5x longer in one pass than in chunks; benchmarks/bench_simulator.py)."""
+CPU_DECODE_MIN_LISTENERS: int = 4
+
 if TYPE_CHECKING:
     from simulator.presets import ModelConfig
 
@@ -117,6 +123,12 @@ class NuICNet(nn.Module):
         crop_bins = _check_crop(crop_bins, latent.shape[-1])
         shared, _ = self.combiner.shared(latent)
         bias = self.combiner.listener_bias(self.expander(nu))
+        chunk = max(CPU_DECODE_MIN_LISTENERS, CPU_DECODE_LISTENER_BINS // max(1, latent.shape[-1]))
+        if shared.shape[0] == 1 and bias.shape[0] > chunk and shared.device.type == "cpu":
+            # One broadcast over many listeners is memory-bound on CPU; chunks of listeners give identical numbers.
+            parts = [self.decoder(self.combiner.finish(shared, bias[i : i + chunk])[0][..., crop_bins:])
+                     for i in range(0, bias.shape[0], chunk)]  # fmt: skip
+            return torch.cat([p.transpose(-1, -2) for p in parts]).transpose(-1, -2)
         h, _ = self.combiner.finish(shared, bias)
         return self.decoder(h[..., crop_bins:])
 

@@ -95,6 +95,24 @@ def test_decode_broadcasts_one_latent_over_listeners():
             tiny.decode(tiny.encode(audio2), nu[:3])
 
 
+def test_cpu_decode_in_listener_chunks_equals_one_pass(monkeypatch):
+    import simulator.model as model_module
+
+    tiny = build_model("tiny", n_params=3, n_animals=4, seed=0)
+    with torch.no_grad():
+        tiny.combiner.layers[0].weight[:, tiny.latent_channels :].mul_(20.0)
+    audio = _audio(1, 32 * 40, seed=4)
+    nu = torch.rand(11, 3, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        latent = tiny.encode(audio)
+        one_pass = tiny.decode(latent, nu, crop_bins=3)  # 11 listeners x 40 bins: below the chunk budget
+        monkeypatch.setattr(model_module, "CPU_DECODE_LISTENER_BINS", 40 * 4)  # chunks of 4 listeners: 4 + 4 + 3
+        chunked = tiny.decode(latent, nu, crop_bins=3)
+    assert chunked.shape == one_pass.shape == (11, tiny.n_channels, 37, 5)
+    torch.testing.assert_close(chunked, one_pass, atol=1e-6, rtol=1e-5)
+    assert chunked.transpose(-1, -2).is_contiguous()  # same memory layout as the one-pass output (class_softmax)
+
+
 def test_forward_animals_crops_context_and_broadcasts_frames(tiny):
     audio = _audio(3, CONTEXT_SAMPLES + FRAME_SAMPLES, seed=4)
     g = torch.Generator().manual_seed(0)
