@@ -38,6 +38,7 @@ from listeners.unseen import cohort_kwargs, generate_unseen_animals, true_loss_d
 from simulator.alignment import apply_alignment
 from simulator.evaluation import evaluate_model
 from simulator.recordings import read_animal, read_cohort, write_cohort
+from simulator.virtual_ic import generate_cohort
 
 
 def unseen_animals(model, n_nh: int, n_hi: int, seed: int, out: Path) -> list:
@@ -53,13 +54,22 @@ def unseen_animals(model, n_nh: int, n_hi: int, seed: int, out: Path) -> list:
 
 
 def in_sample_feve(model) -> float:
-    """Median FEVE of the training animals (learned nu) on their held-out test sounds (aligned as in training)."""
+    """Median FEVE of the training animals (learned nu) on their held-out test sounds (aligned as in training).
+
+    The training cohort is read from ``metadata["cohort"]["path"]`` when it is on disk, otherwise regenerated exactly
+    from its recorded ``generate_cohort`` kwargs (the generator is seeded; the stored alignment permutations apply).
+    """
     meta = model.metadata
     root = Path(meta["cohort"].get("path", ""))
     perms = meta.get("alignment", {})
+    if all((root / f"{a['id']}.h5").is_file() for a in meta["animals"]):
+        recordings = [read_animal(root / f"{a['id']}.h5") for a in meta["animals"]]
+    else:
+        print(f"training cohort not at {root!s}: regenerating it from its generate_cohort kwargs", flush=True)
+        by_id = {r.animal_id: r for r in generate_cohort(progress=False, **cohort_kwargs(model))}
+        recordings = [by_id[a["id"]] for a in meta["animals"]]
     animals = []
-    for a in meta["animals"]:
-        rec = read_animal(root / f"{a['id']}.h5")
+    for a, rec in zip(meta["animals"], recordings, strict=True):
         rec.sounds = [s for s in rec.sounds if s.split == "test"]
         animals.append(apply_alignment(rec, perms[a["id"]]) if a["id"] in perms else rec)
     scores = evaluate_model(model, "in-sample", animals)
