@@ -80,6 +80,8 @@ def test_default_spec_is_the_documented_default_cohort():
         ("[hitl]\nmode = 'telepathy'\n", "spec.hitl.mode: expected one of"),
         ("[strategies]\nnames = ['nalr', 'magic']\n", "spec.strategies.names[1]: unknown strategy"),
         ("[evaluation]\nextra_distances = ['l1']\n", "spec.evaluation.extra_distances[0]"),
+        ("[hitl]\ntune = 'bands:x'\n", "spec.hitl.tune: tune 'bands:N' needs an integer N"),
+        ("[hitl]\ntune = 'gain_db_band0_164hz,volume'\n", "spec.hitl.tune: tune group 'volume'"),
     ],
 )
 def test_malformed_spec_errors_name_the_key(toml, key, tmp_path):

@@ -49,24 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run)
 
 
-def parse_tune(spec: str, param_names: tuple[str, ...]):
-    """The ``--tune`` string -> a :data:`runners.hitl.TuneSpec`."""
-    from runners.hitl import band_groups
-
-    spec = spec.strip()
-    if spec == "all":
-        return None
-    if spec == "gains":
-        return "gain_db"
-    if spec.startswith("bands:"):
-        try:
-            n = int(spec.split(":", 1)[1])
-        except ValueError as err:
-            raise ValueError(f"--tune bands:N needs an integer N, got {spec!r}") from err
-        return band_groups(param_names, n)
-    return [name.strip() for name in spec.split(",") if name.strip()]
-
-
 def speech_sounds(n: int, seconds: float, level_db_spl: float, seed: int = 0):
     """``n x samples`` speech-like sounds (Pa) from the synthetic corpus, seeded."""
     import numpy as np
@@ -88,7 +70,9 @@ def measure_and_prescribe(listener, strategy, *, seed: int, trials: int):
     agent = audiometry.GPPTA(seed=seed, max_trials=trials)
     session = audiometry.run_session(agent, listener, rng=np.random.default_rng([seed, 1]))
     audiogram = session.audiogram
-    return audiogram, strategy.prescribe(audiogram.as_dict())
+    from compensation.population import clinical_audiogram
+
+    return audiogram, strategy.prescribe(clinical_audiogram(audiogram.as_dict()))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -97,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
     import listeners
     import simulator
     from compensation import get_strategy
-    from runners.hitl import make_problem, oracle_optimum, run_session
+    from runners.hitl import make_problem, oracle_optimum, parse_tune, run_session
     from runners.hitl.report import plot_convergence, write_json, write_trace_parquet
 
     if args.budget < 1:

@@ -92,20 +92,6 @@ def make_sounds(spec: FleetSpec) -> tuple[torch.Tensor, list[str]]:
     return torch.tensor(np.stack(audio)), names
 
 
-def parse_tune(tune: str, param_names: tuple[str, ...]) -> Any:
-    """``hitl.tune`` -> a :data:`runners.hitl.TuneSpec` ('bands:N', 'gains', 'all' or comma-separated names)."""
-    from runners.hitl import band_groups
-
-    tune = tune.strip()
-    if tune == "all":
-        return None
-    if tune == "gains":
-        return "gain_db"
-    if tune.startswith("bands:"):
-        return band_groups(param_names, int(tune.split(":", 1)[1]))
-    return [name.strip() for name in tune.split(",") if name.strip()]
-
-
 class FleetWorker:
     """The default worker factory: built once per worker (model, NH reference, targets, strategies), then called
     once per job: ``FleetWorker(spec)(job) -> {column: list}``."""
@@ -220,7 +206,7 @@ class FleetWorker:
         return thetas
 
     def _hitl(self, lis: Any, job: Job, theta0: torch.Tensor, rows: Rows) -> torch.Tensor:
-        from runners.hitl import make_problem, oracle_optimum, run_session
+        from runners.hitl import make_problem, oracle_optimum, parse_tune, run_session
 
         h = self.spec.hitl
         strategy = self.strategies[h.strategy]

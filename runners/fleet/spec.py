@@ -259,6 +259,19 @@ def _section(cls: type, data: Any, path: str) -> Any:
     return cls(**values)
 
 
+def _check_tune(strategy: str, tune: str) -> None:
+    """``hitl.tune`` must name parameters of ``hitl.strategy`` (checked now, not when the first job starts)."""
+    from compensation import get_strategy
+    from runners.hitl.problem import parse_tune, select_tuned
+    from simulator.errors import HearloopInputError
+
+    names = get_strategy(strategy).param_names
+    try:
+        select_tuned(names, parse_tune(tune, names))
+    except HearloopInputError as err:
+        raise SpecError(f"spec.hitl.tune: {err}") from err
+
+
 def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | None) -> None:
     """Cross-field rules (each error names the key)."""
     steps = spec.pipeline.steps
@@ -291,6 +304,8 @@ def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | 
     n_sounds = len(spec.sounds.classes) * spec.sounds.n_per_class
     if spec.hitl.n_sounds > n_sounds:
         raise SpecError(f"spec.hitl.n_sounds: {spec.hitl.n_sounds} > the {n_sounds} sounds of [sounds]")
+    if "hitl" in steps:
+        _check_tune(spec.hitl.strategy, spec.hitl.tune)
     for i, f in enumerate(spec.audiometry.freqs_hz):
         if not 125.0 <= f <= 12000.0:
             raise SpecError(f"spec.audiometry.freqs_hz[{i}]: {f} Hz is outside 125..12000 Hz")

@@ -10,7 +10,14 @@ from runners.hitl.feedback import DEFAULT_SIGMA, PairwiseFeedback, RatingFeedbac
 from runners.hitl.fit_aid import DEFAULT_RADIUS, fit_aid, make_problem, run_session
 from runners.hitl.oracle import OracleResult, oracle_optimum
 from runners.hitl.pairwise_bo import QUERY_DESIGNS, PairwiseBO
-from runners.hitl.problem import FittingProblem, StrategyFittingProblem, TuneSpec, band_groups, select_tuned
+from runners.hitl.problem import (
+    FittingProblem,
+    StrategyFittingProblem,
+    TuneSpec,
+    band_groups,
+    parse_tune,
+    select_tuned,
+)
 from runners.hitl.rating_bo import RatingBO
 from runners.hitl.result import MODES, HITLResult, fraction_of_oracle, queries_to_fraction
 from runners.hitl.synthetic import QuadraticProblem
@@ -35,6 +42,7 @@ __all__ = [
     "fraction_of_oracle",
     "make_problem",
     "oracle_optimum",
+    "parse_tune",
     "queries_to_fraction",
     "run_session",
     "select_tuned",

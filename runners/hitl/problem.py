@@ -148,6 +148,26 @@ def band_groups(param_names: Sequence[str], n_groups: int = 3, prefix: str = "ga
     return {label: [bands[i] for i in part] for label, part in zip(labels, split, strict=True)}
 
 
+def parse_tune(text: str, param_names: Sequence[str]) -> TuneSpec:
+    """A tuning description -> a :data:`TuneSpec` (what the CLI's ``--tune`` and the fleet's ``hitl.tune`` take).
+
+    ``"all"``: every parameter; ``"gains"``: every band gain (``gain_db*``); ``"bands:N"``: the band gains in N
+    contiguous groups (:func:`band_groups`; 3 = bass / mid / treble); otherwise comma-separated parameter names.
+    """
+    text = str(text).strip()
+    if text == "all":
+        return None
+    if text == "gains":
+        return "gain_db"
+    if text.startswith("bands:"):
+        try:
+            n = int(text.split(":", 1)[1])
+        except ValueError as err:
+            raise HearloopInputError(f"tune 'bands:N' needs an integer N, got {text!r}") from err
+        return band_groups(param_names, n)
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 class StrategyFittingProblem(FittingProblem):
     """D(x) = mean over sounds of objective(clean, strategy(clean, theta(x)), nu), the NH target cached once.
 
