@@ -50,6 +50,7 @@ from torch import nn
 from compensation.filterbank import CrossoverFilterbank
 from compensation.limiter import DEFAULT_MAX_OUTPUT_DB_SPL
 from compensation.nalr import interpolate_audiogram
+from compensation.population import clinical_audiogram
 from compensation.strategy import Strategy
 from simulator.constants import DOWNSAMPLE, REF_PRESSURE_PA, SAMPLE_RATE
 from simulator.errors import HearloopInputError
@@ -264,8 +265,6 @@ class DNNCompensator(Strategy):
                 "this DNN compensator has no audiogram->nu map (it was not trained with audiograms); "
                 "prescribe it with the listener's nu instead"
             )
-        from compensation.population import clinical_audiogram
-
         hl = interpolate_audiogram(clinical_audiogram(audiogram), self.config.audiogram_freqs_hz, require_3fa=False)
         weights = np.asarray(self.config.audiogram_map, dtype=float)
         nu = weights[:, :-1] @ (np.asarray(hl, dtype=float) / 100.0) + weights[:, -1]

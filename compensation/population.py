@@ -42,15 +42,15 @@ AUDIOMETER_RANGE_DB_HL: tuple[float, float] = (-10.0, 120.0)
 """Presentation range of a clinical audiometer (dB HL); prescriptions see audiograms clipped into it."""
 
 
-def clinical_audiogram(audiogram: Mapping[int | float, float]) -> dict[int, float]:
+def clinical_audiogram(audiogram: Mapping[int | float, float]) -> dict[float, float]:
     """``audiogram`` ``{freq_hz: dB HL}`` clipped into :data:`AUDIOMETER_RANGE_DB_HL`, as an audiometer would report it.
 
     Neurometric audiograms and GP-PTA estimates can fall outside the range a clinic measures (e.g. -21 dB HL for a
     listener slightly more sensitive than the NH reference); fitting formulas are defined on measured audiograms, so
-    prescriptions (NAL-R, WDRC, the DNN's audiogram map) use the clipped values.
+    prescriptions (NAL-R, WDRC, the DNN's audiogram map) use the clipped values. Frequencies are kept (as floats).
     """
     lo, hi = AUDIOMETER_RANGE_DB_HL
-    return {int(f): float(np.clip(float(v), lo, hi)) for f, v in dict(audiogram).items()}
+    return {float(f): float(np.clip(float(v), lo, hi)) for f, v in dict(audiogram).items()}
 
 
 @dataclasses.dataclass

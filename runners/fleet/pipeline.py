@@ -17,7 +17,8 @@ A job returns a tidy table (:data:`COLUMNS`), one value per row. Metrics by step
 * audiometry: ``threshold_estimate_db_hl``, ``threshold_sd_db``, ``threshold_true_db_hl`` (per ``freq_hz``),
   ``audiogram_mae_db``, ``n_trials``, ``pta_true_db_hl``;
 * prescription: ``audiogram_db_hl`` (per ``freq_hz``: the audiogram the formulas saw, clipped to the audiometer's
-  range :data:`AUDIOMETER_RANGE_DB_HL`), ``theta0`` (per ``strategy`` and ``param``, physical units);
+  range by :func:`compensation.population.clinical_audiogram`), ``theta0`` (per ``strategy`` and ``param``, physical
+  units);
 * hitl: per ``query``: ``objective_of_incumbent``, ``fraction_of_oracle``, ``fidelity_of_incumbent``; and
   ``objective_start``, ``objective_best``, ``oracle_objective``, ``fraction_of_oracle_reached``, ``queries_to_90``
   (NaN if not reached), ``theta_best`` (per ``param``);
@@ -42,9 +43,6 @@ COLUMNS: tuple[str, ...] = (
     "job", "listener", "stratum", "step", "metric", "strategy", "param", "sound", "freq_hz", "query", "value",
 )  # fmt: skip
 """Columns of a job's result table (empty string / NaN / -1 where a key does not apply)."""
-
-AUDIOMETER_RANGE_DB_HL: tuple[float, float] = (-10.0, 120.0)
-"""Range of the audiogram handed to the prescriptions (a clinical audiometer's -10 dB HL floor)."""
 
 
 class Rows:
@@ -190,7 +188,9 @@ class FleetWorker:
     def _prescribe(self, lis: Any, audiogram: dict[float, float], rows: Rows) -> dict[str, torch.Tensor | None]:
         # A clinical audiogram lives on the audiometer's scale: thresholds below its floor (supra-normal virtual
         # listeners) are recorded at the floor, as an audiologist would, before a fitting formula sees them.
-        audiogram = {f: float(np.clip(v, *AUDIOMETER_RANGE_DB_HL)) for f, v in audiogram.items()}
+        from compensation.population import clinical_audiogram
+
+        audiogram = clinical_audiogram(audiogram)
         for f, v in audiogram.items():
             rows.add("prescription", "audiogram_db_hl", v, freq_hz=f)
         thetas: dict[str, torch.Tensor | None] = {}

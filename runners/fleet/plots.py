@@ -25,6 +25,14 @@ def _plt():
     return plt
 
 
+def _save(fig: Any, path: Path) -> Path:
+    """Lay out, write (PNG, 110 dpi) and close ``fig``; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
 def rows(table: Any, step: str, metric: str) -> list[dict[str, Any]]:
     """The rows of ``table`` with the given step and metric, as dicts."""
     import pyarrow.compute as pc
@@ -66,10 +74,7 @@ def plot_audiograms(table: Any, path: Path, max_listeners: int = 16) -> Path | N
     axes[0, 0].set_ylabel("threshold (dB HL)")
     axes[0, 0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Audiogram estimates vs neurometric truth")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_fidelity(table: Any, path: Path) -> Path | None:
@@ -96,10 +101,7 @@ def plot_fidelity(table: Any, path: Path) -> Path | None:
     ax.set_ylabel("fidelity restored  1 - D(aided)/D(unaided)")
     ax.legend(fontsize=7, title="stratum", title_fontsize=7)
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_hitl(table: Any, path: Path) -> Path | None:
@@ -125,10 +127,7 @@ def plot_hitl(table: Any, path: Path) -> Path | None:
     ax.set_ylim(-0.5, 1.2)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_neurogram(panels: list[tuple[str, np.ndarray]], path: Path, bin_rate: float) -> Path:
