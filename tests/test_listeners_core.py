@@ -121,11 +121,23 @@ def test_bisection_threshold_matches_a_brute_force_level_sweep():
             audio = FAST.tones(torch.full((levels.size,), f), torch.as_tensor(levels))
             probs = class_softmax(small.decode(small.encode(audio), nu.expand(levels.size, -1)))
             d = detectability(probs, silence, FAST.window).numpy()
-            above = np.nonzero(d >= 1.0)[0]
+            above = np.nonzero(d >= FAST.criterion)[0]
             assert above.size > 0, "the bundled model must detect loud tones"
-            assert np.all(d[above[0] :] >= 1.0), "d' must stay above criterion once reached (monotone in level)"
+            assert np.all(d[above[0] :] >= FAST.criterion), "d' must stay above the criterion once reached"
             brute = levels[above[0]]
             assert brute - 0.5 - 0.2 <= th <= brute + 0.2, (f, th, brute)
+
+
+def test_a_stricter_detection_criterion_raises_thresholds_and_bad_criteria_are_rejected():
+    import simulator
+
+    small, nu = simulator.load_model(), np.full(6, 0.4)  # the bundled model: a trained model that responds to tones
+    loose = neurometric_thresholds_db_spl(small, nu, [1000.0], FAST, criterion=1.0)
+    strict = neurometric_thresholds_db_spl(small, nu, [1000.0], FAST)  # the protocol's default, d' = 10
+    assert FAST.criterion == 10.0 and loose[0] + 1.0 < strict[0] < 120.0
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(HearloopInputError, match="criterion"):
+            ToneProtocol(criterion=bad)
 
 
 def test_batched_priming_equals_per_listener_thresholds(model):

@@ -200,3 +200,22 @@ def test_synth_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "NH01" in out and "HI01" in out and "2 animals" in out
     assert any((tmp_path / "c").iterdir())
+
+
+def test_synth_cli_level_and_severity_ranges(tmp_path, capsys):
+    """--level-range / --hi-pta-range reach generate_cohort and are recorded for the training metadata."""
+    import json
+
+    from runners.cli import main
+
+    base = ["synth", "--n-nh", "0", "--n-hi", "1", "--channels", "4", "--quiet", "--train-seconds", "1"]
+    base += ["--sound-seconds", "0.3", "--test-seconds", "0.3"]
+    assert main([*base, "--out", str(tmp_path / "bad"), "--level-range", "90", "20"]) == 2
+    assert "--level-range must be finite LOW HIGH" in capsys.readouterr().err
+    args = [*base, "--out", str(tmp_path / "c"), "--level-range", "20", "60", "--hi-pta-range", "60", "60"]
+    assert main(args) == 0
+    config = json.loads((tmp_path / "c" / "cohort.json").read_text())["metadata"]["config"]
+    assert config["level_range_db_spl"] == [20.0, 60.0] and config["hi_pta_range_db"] == [60.0, 60.0]
+    assert config["test_level_range_db_spl"] == [65.0, 90.0]
+    severity = float(capsys.readouterr().out.split("HI01")[1].split()[2])
+    assert severity > 45.0  # a 60 dB HL target (shape caps may bring it below 60), far above the default 10-50 range

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -30,6 +32,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--test-per-class", type=int, default=2, help="two-trial test sounds per sound class")
     parser.add_argument("--test-seconds", type=float, default=3.0, help="duration of each test sound, s")
     parser.add_argument("--session-hours", type=float, default=10.0, help="recording session length, h (default 10)")
+    parser.add_argument(
+        "--level-range",
+        type=float,
+        nargs=2,
+        default=(45.0, 90.0),
+        metavar=("LOW", "HIGH"),
+        help="presentation levels of the training sounds, dB SPL (default 45 90)",
+    )
+    parser.add_argument(
+        "--test-level-range",
+        type=float,
+        nargs=2,
+        default=(65.0, 90.0),
+        metavar=("LOW", "HIGH"),
+        help="presentation levels of the held-out test sounds, dB SPL (default 65 90)",
+    )
+    parser.add_argument(
+        "--hi-pta-range",
+        type=float,
+        nargs=2,
+        default=(10.0, 50.0),
+        metavar=("LOW", "HIGH"),
+        help="severity range of the HI animals (PTA of the true loss), dB HL (default 10 50)",
+    )
     parser.add_argument("--no-shuffle", action="store_true", help="keep channels in tonotopic template order")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
@@ -43,6 +69,10 @@ def _check(args: argparse.Namespace) -> None:
     for name in ("train_seconds", "sound_seconds", "test_seconds", "session_hours"):
         if not getattr(args, name) > 0:
             raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+    for name in ("level_range", "test_level_range", "hi_pta_range"):
+        low, high = getattr(args, name)
+        if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+            raise ValueError(f"--{name.replace('_', '-')} must be finite LOW HIGH with LOW <= HIGH, got {low} {high}")
     if args.test_per_class < 1:
         raise ValueError(f"--test-per-class must be >= 1, got {args.test_per_class}")
 
@@ -68,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
         "sound_duration_s": args.sound_seconds,
         "n_test_per_class": args.test_per_class,
         "test_duration_s": args.test_seconds,
+        "level_range_db_spl": tuple(args.level_range),
+        "test_level_range_db_spl": tuple(args.test_level_range),
         "session_hours": args.session_hours,
+        "hi_pta_range_db": tuple(args.hi_pta_range),
         "shuffle_channels": not args.no_shuffle,
     }
     t0 = time.perf_counter()
