@@ -189,7 +189,9 @@ def summary_markdown(table, title: str = "Fidelity restored") -> str:
 
 def headline(table, challenger: str = "dnn", baselines: Sequence[str] = ("nalr", "wdrc")) -> list[str]:
     """The comparisons that matter, one line each: per stratum (and over all hearing-impaired listeners) the median FR
-    of every strategy at matched loudness, whether NAL-R beats unaided, and whether ``challenger`` beats each baseline.
+    of every strategy at matched loudness, whether NAL-R as prescribed beats unaided (its median FR at its own output
+    level is above 0, the FR of unaided by definition), whether NAL-R's frequency shaping beats a flat gain to the same
+    level (the "unaided" row at matched loudness), and whether ``challenger`` beats each baseline at matched loudness.
 
     Medians are over (listener, sound) pairs of that group; ``n`` counts listeners.
     """
@@ -203,7 +205,10 @@ def headline(table, challenger: str = "dnn", baselines: Sequence[str] = ("nalr",
     lines = []
     for label, members in groups:
         med: dict[str, float] = {}
+        prescribed: dict[str, float] = {}
         for name in present:
+            prescribed[name] = float(np.median([f for f, st, g in zip(data["fr"], data["stratum"], data["strategy"],
+                                                strict=True) if st in members and g == name]))  # fmt: skip
             vals = [f for f, st, g in zip(data["fr_matched"], data["stratum"], data["strategy"], strict=True)
                     if st in members and g == name]  # fmt: skip
             med[name] = float(np.median(vals))
@@ -211,7 +216,11 @@ def headline(table, challenger: str = "dnn", baselines: Sequence[str] = ("nalr",
         cells = ", ".join(f"{k} {v:+.3f}" for k, v in med.items())
         checks = []
         if "nalr" in med and "unaided" in med:
-            checks.append(f"NAL-R > unaided: {'yes' if med['nalr'] > med['unaided'] else 'NO'}")
+            checks.append(
+                f"NAL-R as prescribed > unaided: {'yes' if prescribed['nalr'] > prescribed['unaided'] else 'NO'} "
+                f"({prescribed['nalr']:+.3f} vs {prescribed['unaided']:+.3f})"
+            )
+            checks.append(f"NAL-R > flat gain at its level: {'yes' if med['nalr'] > med['unaided'] else 'NO'}")
         if challenger in med:
             for base in baselines:
                 if base in med:

@@ -94,7 +94,11 @@ def test_headline_compares_the_challenger_with_the_baselines_per_stratum(table):
         dnn_wins = medians[(stratum, "dnn")] > medians[(stratum, "nalr")]
         assert f"dnn > nalr: {'yes' if dnn_wins else 'NO'}" in line
         nalr_wins = medians[(stratum, "nalr")] > medians[(stratum, "unaided")]
-        assert f"NAL-R > unaided: {'yes' if nalr_wins else 'NO'}" in line
+        assert f"NAL-R > flat gain at its level: {'yes' if nalr_wins else 'NO'}" in line
+        as_prescribed = {r["strategy"]: r["median_fr"] for r in summarise(table) if r["stratum"] == stratum}
+        assert as_prescribed["unaided"] == 0.0
+        won, fr = as_prescribed["nalr"] > 0.0, as_prescribed["nalr"]
+        assert f"NAL-R as prescribed > unaided: {'yes' if won else 'NO'} ({fr:+.3f} vs +0.000)" in line
 
 
 def test_strata_follow_the_pta_bands():
