@@ -24,9 +24,8 @@ from scipy.stats import pearsonr
 import simulator
 from listeners.neurometric import DETECTION_D_PRIME, neurometric_thresholds_db_spl
 from listeners.reference import animal_nus, nh_reference_nu
-from listeners.unseen import cohort_kwargs
+from listeners.unseen import cohort_kwargs, true_loss_db_hl
 from simulator.virtual_ic import generate_cohort
-from simulator.virtual_ic.animal import true_threshold_db_spl
 
 FREQS_HZ = np.array([250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0])
 
@@ -44,8 +43,8 @@ def main() -> None:
     ids = [a["id"] for a in model.metadata["animals"]]
     by_id = {a.animal_id: a for a in animals}
     ref_id = model.metadata["reference_animal"]
-    true = np.stack([true_threshold_db_spl(by_id[i].ground_truth, FREQS_HZ, args.hours) for i in ids])
-    true_hl = true - true_threshold_db_spl(by_id[ref_id].ground_truth, FREQS_HZ, args.hours)
+    reference_loss = true_loss_db_hl(by_id[ref_id], FREQS_HZ, args.hours)
+    true_hl = np.stack([true_loss_db_hl(by_id[i], FREQS_HZ, args.hours) for i in ids]) - reference_loss
     nh = [k for k, a in enumerate(model.metadata["animals"]) if a["status"] == "NH"]
     nus = np.vstack([animal_nus(model), nh_reference_nu(model)[None]])
     rows = []

@@ -187,6 +187,13 @@ def summary_markdown(table, title: str = "Fidelity restored") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _group_median(data: dict[str, list], column: str, strata: set[str], strategy: str) -> float:
+    """Median of ``column`` over the rows of ``strategy`` whose stratum is in ``strata``."""
+    vals = [v for v, st, g in zip(data[column], data["stratum"], data["strategy"], strict=True)
+            if st in strata and g == strategy]  # fmt: skip
+    return float(np.median(vals))
+
+
 def headline(table, challenger: str = "dnn", baselines: Sequence[str] = ("nalr", "wdrc")) -> list[str]:
     """The comparisons that matter, one line each: per stratum (and over all hearing-impaired listeners) the median FR
     of every strategy at matched loudness, whether NAL-R as prescribed beats unaided (its median FR at its own output
@@ -204,14 +211,8 @@ def headline(table, challenger: str = "dnn", baselines: Sequence[str] = ("nalr",
         groups.append(("all HI", hi))
     lines = []
     for label, members in groups:
-        med: dict[str, float] = {}
-        prescribed: dict[str, float] = {}
-        for name in present:
-            prescribed[name] = float(np.median([f for f, st, g in zip(data["fr"], data["stratum"], data["strategy"],
-                                                strict=True) if st in members and g == name]))  # fmt: skip
-            vals = [f for f, st, g in zip(data["fr_matched"], data["stratum"], data["strategy"], strict=True)
-                    if st in members and g == name]  # fmt: skip
-            med[name] = float(np.median(vals))
+        med = {name: _group_median(data, "fr_matched", members, name) for name in present}
+        prescribed = {name: _group_median(data, "fr", members, name) for name in present}
         n = len({lis for lis, st in zip(data["listener"], data["stratum"], strict=True) if st in members})
         cells = ", ".join(f"{k} {v:+.3f}" for k, v in med.items())
         checks = []

@@ -11,6 +11,13 @@ import time
 
 import numpy as np
 
+RANGE_OPTIONS: tuple[tuple[str, tuple[float, float], str], ...] = (
+    ("--level-range", (45.0, 90.0), "presentation levels of the training sounds, dB SPL"),
+    ("--test-level-range", (65.0, 90.0), "presentation levels of the held-out test sounds, dB SPL"),
+    ("--hi-pta-range", (10.0, 50.0), "severity range of the HI animals (PTA of the true loss), dB HL"),
+)
+"""(flag, default, help) of the LOW HIGH options; defaults as in ``simulator.virtual_ic.generate_cohort``."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -32,30 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--test-per-class", type=int, default=2, help="two-trial test sounds per sound class")
     parser.add_argument("--test-seconds", type=float, default=3.0, help="duration of each test sound, s")
     parser.add_argument("--session-hours", type=float, default=10.0, help="recording session length, h (default 10)")
-    parser.add_argument(
-        "--level-range",
-        type=float,
-        nargs=2,
-        default=(45.0, 90.0),
-        metavar=("LOW", "HIGH"),
-        help="presentation levels of the training sounds, dB SPL (default 45 90)",
-    )
-    parser.add_argument(
-        "--test-level-range",
-        type=float,
-        nargs=2,
-        default=(65.0, 90.0),
-        metavar=("LOW", "HIGH"),
-        help="presentation levels of the held-out test sounds, dB SPL (default 65 90)",
-    )
-    parser.add_argument(
-        "--hi-pta-range",
-        type=float,
-        nargs=2,
-        default=(10.0, 50.0),
-        metavar=("LOW", "HIGH"),
-        help="severity range of the HI animals (PTA of the true loss), dB HL (default 10 50)",
-    )
+    for flag, (low, high), what in RANGE_OPTIONS:
+        parser.add_argument(
+            flag,
+            type=float,
+            nargs=2,
+            default=(low, high),
+            metavar=("LOW", "HIGH"),
+            help=f"{what} (default {low:g} {high:g})",
+        )
     parser.add_argument("--no-shuffle", action="store_true", help="keep channels in tonotopic template order")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
@@ -69,10 +61,10 @@ def _check(args: argparse.Namespace) -> None:
     for name in ("train_seconds", "sound_seconds", "test_seconds", "session_hours"):
         if not getattr(args, name) > 0:
             raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
-    for name in ("level_range", "test_level_range", "hi_pta_range"):
-        low, high = getattr(args, name)
+    for flag, _, _ in RANGE_OPTIONS:
+        low, high = getattr(args, flag[2:].replace("-", "_"))
         if not (np.isfinite(low) and np.isfinite(high) and low <= high):
-            raise ValueError(f"--{name.replace('_', '-')} must be finite LOW HIGH with LOW <= HIGH, got {low} {high}")
+            raise ValueError(f"{flag} must be finite LOW HIGH with LOW <= HIGH, got {low} {high}")
     if args.test_per_class < 1:
         raise ValueError(f"--test-per-class must be >= 1, got {args.test_per_class}")
 
