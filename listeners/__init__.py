@@ -16,12 +16,13 @@ from listeners.listener import AUDIOGRAM_FREQS_HZ, PTA_FREQS_HZ, VirtualListener
 from listeners.loss_surface import LossSurface, loss_surface, principal_axes
 from listeners.neurometric import ToneProtocol, detectability, neurometric_thresholds_db_spl
 from listeners.nu_fitting import SOBOL_STARTS, bo_fit
-from listeners.population import STRATA, NuDensity, sample_cohort, severity_stratum
+from listeners.population import NH_LIMIT_DB_HL, STRATA, NuDensity, listener_stratum, sample_cohort, severity_stratum
 from listeners.reference import NH_REFERENCE_ID, animal_nus, nh_animal_indices, nh_reference, nh_reference_nu
 from listeners.unseen import generate_unseen_animals, true_loss_db_hl
 
 __all__ = [
     "AUDIOGRAM_FREQS_HZ",
+    "NH_LIMIT_DB_HL",
     "NH_REFERENCE_ID",
     "PTA_FREQS_HZ",
     "SOBOL_STARTS",
@@ -42,6 +43,7 @@ __all__ = [
     "generate_unseen_animals",
     "gradient_fit",
     "heldout_feve",
+    "listener_stratum",
     "load_cohort",
     "loss_surface",
     "neurometric_thresholds_db_spl",

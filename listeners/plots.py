@@ -14,7 +14,14 @@ from listeners.loss_surface import LossSurface
 
 __all__ = ["plot_audiogram_fan", "plot_loss_surface"]
 
-STRATUM_COLOURS = {"NH": "tab:green", "mild": "tab:blue", "moderate": "tab:orange", "severe": "tab:red"}
+STRATUM_COLOURS = {
+    "NH": "tab:green",
+    "slight": "tab:olive",
+    "mild": "tab:blue",
+    "moderate": "tab:orange",
+    "severe": "tab:red",
+}
+"""Colour of each severity stratum (:data:`listeners.population.STRATA`) in every plot."""
 
 
 def _pyplot():

@@ -8,6 +8,11 @@ its diagonal plus a floor (K = 9 animals cannot pin down a full D x D covariance
 
     NH < 20 <= mild < 35 <= moderate < 50 <= severe
 
+"NH" also asks that every threshold of the audiogram (:data:`~listeners.listener.AUDIOGRAM_FREQS_HZ`) lies within
+:data:`NH_LIMIT_DB_HL` (10 dB) of the NH reference: a PTA below 20 dB HL can hide a high-frequency or notched loss of
+30 dB HL or more, which is no normal-hearing listener. Such listeners (PTA < 20, some threshold further than 10 dB from
+0) form the class "slight".
+
 Strata are filled by drawing candidates in seeded batches (thresholds of a whole batch in one model call) and keeping
 those of the wanted class; if a class is rare under the fitted density, the draw widens the density (temperature 1,
 1.5, 2, 3) and says so in a warning. ``nus`` gives explicit listeners instead.
@@ -21,32 +26,56 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from torch import nn
 
-from listeners.listener import PTA_FREQS_HZ, VirtualListener, prime_thresholds, validate_listener_nu
+from listeners.listener import AUDIOGRAM_FREQS_HZ, VirtualListener, prime_thresholds, validate_listener_nu
 from listeners.reference import animal_nus, nh_reference
 from simulator.errors import HearloopInputError
 
-__all__ = ["STRATA", "NuDensity", "sample_cohort", "severity_stratum"]
+__all__ = ["NH_LIMIT_DB_HL", "STRATA", "NuDensity", "listener_stratum", "sample_cohort", "severity_stratum"]
 
 STRATA: dict[str, tuple[float, float]] = {
     "NH": (-np.inf, 20.0),
+    "slight": (-np.inf, 20.0),
     "mild": (20.0, 35.0),
     "moderate": (35.0, 50.0),
     "severe": (50.0, np.inf),
 }
-"""Severity classes by four-frequency PTA in dB HL: [lower, upper)."""
+"""Severity classes by four-frequency PTA in dB HL: [lower, upper). NH and slight share the PTA range and are told
+apart by :data:`NH_LIMIT_DB_HL`."""
+
+NH_LIMIT_DB_HL: float = 10.0
+"""Largest distance (dB) of any audiogram threshold from 0 dB HL (the NH reference) for a listener to count as NH."""
 
 _EPS = 1e-4
 _TEMPERATURES = (1.0, 1.5, 2.0, 3.0)
 
 
-def severity_stratum(pta_db_hl: float) -> str:
-    """Severity class ("NH", "mild", "moderate", "severe") of a four-frequency PTA in dB HL."""
+def severity_stratum(pta_db_hl: float, thresholds_db_hl: Sequence[float] | np.ndarray | None = None) -> str:
+    """Severity class ("NH", "slight", "mild", "moderate", "severe") of a listener.
+
+    Args:
+        pta_db_hl: four-frequency PTA (0.5, 1, 2, 4 kHz), dB HL.
+        thresholds_db_hl: the audiogram, dB HL (any frequencies; the standard ones are
+            :data:`~listeners.listener.AUDIOGRAM_FREQS_HZ`). A PTA below 20 dB HL is "NH" only if every threshold is
+            within :data:`NH_LIMIT_DB_HL` of 0, otherwise "slight". Without an audiogram the PTA alone decides
+            ("NH" for every PTA below 20).
+    """
     if not np.isfinite(pta_db_hl):
         raise HearloopInputError(f"PTA must be finite; got {pta_db_hl}")
-    for name, (lo, hi) in STRATA.items():
+    for name in ("mild", "moderate", "severe"):
+        lo, hi = STRATA[name]
         if lo <= pta_db_hl < hi:
             return name
-    raise AssertionError("unreachable: strata cover the real line")
+    if thresholds_db_hl is None:
+        return "NH"
+    thr = np.asarray(thresholds_db_hl, dtype=np.float64)
+    if thr.size == 0 or not np.isfinite(thr).all():
+        raise HearloopInputError(f"the audiogram must be non-empty and finite; got {thr.tolist()}")
+    return "NH" if np.max(np.abs(thr)) <= NH_LIMIT_DB_HL else "slight"
+
+
+def listener_stratum(listener: VirtualListener) -> str:
+    """:func:`severity_stratum` of a listener's neurometric PTA and audiogram (:data:`AUDIOGRAM_FREQS_HZ`)."""
+    return severity_stratum(listener.pta(), listener.thresholds(AUDIOGRAM_FREQS_HZ))
 
 
 class NuDensity:
@@ -94,7 +123,8 @@ def sample_cohort(
         n: number of listeners (must equal ``sum(strata.values())`` or ``len(nus)`` when those are given).
         seed: random seed; the same seed (and model) gives the same cohort.
         model: the nu-ICNet; None loads the bundled model (``simulator.load_model()``).
-        strata: listeners per severity class, e.g. ``{"NH": 2, "mild": 2, "moderate": 2, "severe": 2}``.
+        strata: listeners per severity class (:func:`severity_stratum`), e.g.
+            ``{"NH": 2, "mild": 2, "moderate": 2, "severe": 2}``.
         nus: explicit ``n x D`` conditioning vectors (no sampling).
         prefix: listener ids are ``{prefix}{index:03d}``.
         batch: candidates drawn per round when filling strata.
@@ -133,9 +163,9 @@ def sample_cohort(
                 break
             candidates = _make(model, density.sample(batch, rng, temperature), "_cand", drawn, **listener_kwargs)
             drawn += batch
-            prime_thresholds([*candidates, nh_reference(model)], PTA_FREQS_HZ)
+            prime_thresholds([*candidates, nh_reference(model)], AUDIOGRAM_FREQS_HZ)
             for cand in candidates:
-                cls = severity_stratum(cand.pta())
+                cls = listener_stratum(cand)
                 if cls in chosen and len(chosen[cls]) < wanted[cls]:
                     chosen[cls].append(cand)
         if all(len(chosen[k]) >= wanted[k] for k in wanted):

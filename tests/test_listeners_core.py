@@ -16,8 +16,10 @@ from listeners import (
     prime_thresholds,
     sample_cohort,
     save_cohort,
+    listener_stratum,
     severity_stratum,
 )
+from listeners.listener import AUDIOGRAM_FREQS_HZ
 from simulator import build_model
 from simulator.combination import class_softmax
 from simulator.errors import HearloopInputError, SpecError
@@ -170,3 +172,29 @@ def test_severity_strata_boundaries():
         "severe",
         "severe",
     ]
+
+
+def test_nh_needs_every_threshold_within_10_db_of_the_reference(model):
+    flat, notch = [0.0, 5.0, -10.0, 10.0], [0.0, 0.0, 5.0, 34.0]
+    assert severity_stratum(12.0, flat) == "NH"
+    assert severity_stratum(12.0, notch) == "slight"  # PTA < 20 hides a 34 dB HL notch
+    assert severity_stratum(2.0, [0.0, -12.0]) == "slight"
+    assert severity_stratum(25.0, notch) == "mild"  # from 20 dB HL PTA up the PTA alone decides
+    assert severity_stratum(12.0) == "NH"  # no audiogram: PTA only
+    with pytest.raises(HearloopInputError, match="audiogram"):
+        severity_stratum(12.0, [0.0, float("nan")])
+
+    ref = VirtualListener("ref", np.full(6, 0.5), model)
+    ref._spl_cache.update({float(f): 30.0 for f in AUDIOGRAM_FREQS_HZ})
+    lis = VirtualListener("x", np.full(6, 0.5), model, reference=ref)
+    lis._spl_cache.update({float(f): 30.0 + (25.0 if f == 6000 else 3.0) for f in AUDIOGRAM_FREQS_HZ})
+    assert lis.pta() == pytest.approx(3.0) and listener_stratum(lis) == "slight"
+    lis._spl_cache[6000.0] = 38.0
+    assert listener_stratum(lis) == "NH"
+
+
+def test_fleet_specs_and_the_cli_know_every_stratum():
+    from listeners import STRATA
+    from runners.fleet.spec import STRATUM_NAMES
+
+    assert STRATUM_NAMES == tuple(STRATA)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-_STRATA = ("NH", "mild", "moderate", "severe")
+from runners.fleet.spec import STRATUM_NAMES as _STRATA
 
 
 def _strata(text: str | None) -> dict[str, int] | None:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import simulator
-    from listeners import AUDIOGRAM_FREQS_HZ, load_cohort, nh_reference, sample_cohort, save_cohort, severity_stratum
+    from listeners import AUDIOGRAM_FREQS_HZ, listener_stratum, load_cohort, nh_reference, sample_cohort, save_cohort
     from listeners.listener import prime_thresholds
     from listeners.plots import plot_audiogram_fan
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     prime_thresholds([*cohort, nh_reference(model)], freqs)
     th = np.stack([lis.thresholds(freqs) for lis in cohort])
     ptas = [lis.pta() for lis in cohort]
-    classes = [severity_stratum(p) for p in ptas]
+    classes = [listener_stratum(lis) for lis in cohort]
 
     print(f"{'id':6s} {'stratum':9s} {'PTA':>6s}  " + " ".join(f"{f:>6d}" for f in freqs) + "   (dB HL)")
     for lis, row, pta, cls in zip(cohort, th, ptas, classes, strict=True):

@@ -63,7 +63,10 @@ def build_listeners(
             cohort = lis_pkg.sample_cohort(total, seed=seed, model=model)
     references = {id(lis.reference): lis.reference for lis in cohort if lis.reference is not None}
     lis_pkg.prime_thresholds([*cohort, *references.values()], lis_pkg.AUDIOGRAM_FREQS_HZ)  # one batched bisection
-    return [as_listener_spec(lis, lis_pkg.severity_stratum) for lis in cohort]
+    specs = [as_listener_spec(lis) for lis in cohort]
+    for spec, lis in zip(specs, cohort, strict=True):
+        spec.stratum = lis_pkg.listener_stratum(lis)
+    return specs
 
 
 def nh_reference_nu(model):

@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--stratum",
         default="any",
-        help="severity stratum of the listener: NH, mild, moderate, severe, or 'any' (default: any, one listener "
-        "drawn from the model's nu population; a stratum the population cannot reach is an error)",
+        help="severity stratum of the listener: NH, slight, mild, moderate, severe, or 'any' (default: any, one "
+        "listener drawn from the model's nu population; a stratum the population cannot reach is an error)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of audiometry, feedback noise and the optimiser")
     parser.add_argument(

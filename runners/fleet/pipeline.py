@@ -127,7 +127,7 @@ class FleetWorker:
             return self._run(job)
 
     def _run(self, job: Job) -> dict[str, list]:
-        from listeners import VirtualListener, severity_stratum
+        from listeners import VirtualListener, listener_stratum
 
         spec = self.spec
         lis = VirtualListener(
@@ -143,7 +143,7 @@ class FleetWorker:
         rows = Rows(job.id, lis.id)
         freqs = np.asarray(spec.audiometry.freqs_hz, dtype=float)
         truth = np.asarray(lis.thresholds(freqs), dtype=float)
-        rows.stratum = severity_stratum(float(lis.pta()))
+        rows.stratum = listener_stratum(lis)
         steps = spec.pipeline.steps
         audiogram = {float(f): float(t) for f, t in zip(freqs, truth, strict=True)}
         if "audiometry" in steps:

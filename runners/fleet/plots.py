@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-STRATUM_COLOURS = {"NH": "tab:green", "mild": "tab:blue", "moderate": "tab:orange", "severe": "tab:red"}
+from listeners.plots import STRATUM_COLOURS
 
 
 def _plt():

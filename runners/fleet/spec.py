@@ -39,6 +39,9 @@ DISTANCES: tuple[str, ...] = ("l1", "l2", "kl")
 KNOWN_STRATEGIES: tuple[str, ...] = ("nalr", "multiband", "wdrc", "dnn")
 """Strategies a fleet can prescribe and evaluate (``unaided`` is always the reference)."""
 
+STRATUM_NAMES: tuple[str, ...] = ("NH", "slight", "mild", "moderate", "severe")
+"""Severity strata a cohort can ask for: ``listeners.STRATA`` (spelled out so that spec checks need no model import)."""
+
 
 def _choice(*options: str):
     def check(value: Any) -> str | None:
@@ -313,8 +316,8 @@ def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | 
         raise SpecError("spec.audiometry.freqs_hz: needs at least one frequency")
     strata = spec.cohort.strata
     for key, count in strata.items():
-        if key not in ("NH", "mild", "moderate", "severe"):
-            raise SpecError(f"spec.cohort.strata.{key}: unknown stratum (NH, mild, moderate, severe)")
+        if key not in STRATUM_NAMES:
+            raise SpecError(f"spec.cohort.strata.{key}: unknown stratum ({', '.join(STRATUM_NAMES)})")
         if count < 0:
             raise SpecError(f"spec.cohort.strata.{key}: must be >= 0, got {count}")
     cohort_given = given.get("cohort", {})
