@@ -1,14 +1,16 @@
 """Virtual-listener benchmark: every must-show number of issue 5 in one run, on the bundled model.
 
 1. nu fitting on fresh unseen virtual-IC animals (same population/probe as training, new profiles, electrodes, sounds,
-   noise; :mod:`listeners.unseen`): BO evaluations to the 2% criterion (Sobol starts 4/8/16), the gradient fit beside
-   it, and the held-out FEVE of the fitted nu vs the in-sample FEVE of the training animals (their learned nu).
+   noise; 2 NH + 4 HI as in the training cohort, recorded in a 2 h fitting session; :mod:`listeners.unseen`): BO
+   evaluations to the 2% criterion (Sobol starts 4/8/16), the gradient fit beside it, and the held-out FEVE of the
+   fitted nu vs the in-sample FEVE of the training animals (their learned nu), overall and per hearing status.
 2. Pearson r between the neurometric threshold curves of listeners at the fitted nu and the generator's true hearing
    loss of the same animals, over animals x frequencies.
 3. GP-PTA on a stratified cohort of virtual listeners: MAE vs neurometric truth, trials to sustained MAE <= 5 dB.
-4. NH listeners (NH stratum and the NH training animals as listeners) within 10 dB HL of 0; PTA ranges of the strata.
+4. NH listeners (NH stratum and the NH training animals as listeners) within 10 dB HL of 0; PTA ranges of the strata;
+   the largest PTA any nu of the unit cube gives (can the model have severe listeners at all?).
 
-Run:  nice -n 15 .venv/bin/python benchmarks/bench_listeners.py [--quick] [--out DIR]
+Run:  nice -n 15 .venv/bin/python benchmarks/bench_listeners.py [--quick] [--out DIR]      (about 16 min on 2 cores)
 Writes DIR/RESULTS.md, DIR/results.json and figures (default DIR runs/listeners-bench); the fresh animals are cached in
 DIR/unseen-* (they depend on the training cohort's kwargs and the seed, not on the weights).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import time
 from pathlib import Path
@@ -26,14 +29,23 @@ import torch
 from scipy import stats
 
 import simulator
-from listeners import AUDIOGRAM_FREQS_HZ, VirtualListener, animal_nus, nh_reference, prime_thresholds, sample_cohort
+from listeners import (
+    AUDIOGRAM_FREQS_HZ,
+    PTA_FREQS_HZ,
+    VirtualListener,
+    animal_nus,
+    nh_reference,
+    prime_thresholds,
+    sample_cohort,
+)
 from listeners.animal_fit import fit_animal
 from listeners.cohort_audiometry import run_cohort_audiometry, summarise_audiometry
+from listeners.fit_objective import FIT_WINDOW_HOURS
 from listeners.fit_result import evaluations_to_criterion
 from listeners.loss_surface import loss_surface
 from listeners.nu_fitting import bo_fit
 from listeners.plots import plot_audiogram_fan, plot_loss_surface
-from listeners.population import STRATA, severity_stratum
+from listeners.population import NH_LIMIT_DB_HL, STRATA, listener_stratum
 from listeners.unseen import cohort_kwargs, generate_unseen_animals, true_loss_db_hl
 from simulator.alignment import apply_alignment
 from simulator.evaluation import evaluate_model
@@ -43,7 +55,8 @@ from simulator.virtual_ic import generate_cohort
 
 def unseen_animals(model, n_nh: int, n_hi: int, seed: int, out: Path) -> list:
     """Fresh aligned animals, cached on disk (they depend on the cohort kwargs and seed, not on the weights)."""
-    key = hashlib.sha256(json.dumps([cohort_kwargs(model), n_nh, n_hi, seed], default=str).encode()).hexdigest()[:10]
+    key = [cohort_kwargs(model), n_nh, n_hi, seed, {"session_hours": FIT_WINDOW_HOURS}]
+    key = hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:10]
     path = out / f"unseen-{key}"
     if (path / "cohort.json").is_file():
         index = read_cohort(path)
@@ -53,8 +66,9 @@ def unseen_animals(model, n_nh: int, n_hi: int, seed: int, out: Path) -> list:
     return animals
 
 
-def in_sample_feve(model) -> float:
-    """Median FEVE of the training animals (learned nu) on their held-out test sounds (aligned as in training).
+def in_sample_feve(model) -> dict[str, float]:
+    """Median FEVE of the training animals (learned nu and time transfer) on their held-out test sounds (aligned as in
+    training): over the whole session, and on the test sounds presented in the fitting window only.
 
     The training cohort is read from ``metadata["cohort"]["path"]`` when it is on disk, otherwise regenerated exactly
     from its recorded ``generate_cohort`` kwargs (the generator is seeded; the stored alignment permutations apply).
@@ -73,15 +87,32 @@ def in_sample_feve(model) -> float:
         rec.sounds = [s for s in rec.sounds if s.split == "test"]
         animals.append(apply_alignment(rec, perms[a["id"]]) if a["id"] in perms else rec)
     scores = evaluate_model(model, "in-sample", animals)
-    per_animal = [np.nanmedian([s.feve for s in scores if s.animal_id == a["id"]]) for a in meta["animals"]]
-    return float(np.nanmedian(per_animal))  # median over animals of the per-animal median, as for unseen animals
+    hours = {(r.animal_id, s.name): s.hours for r in animals for s in r.sounds}
+
+    def median_of_medians(max_hours: float = np.inf, status: str | None = None) -> float:
+        """Median over animals (of ``status``) of the per-animal median over test sounds (as for unseen ones)."""
+        per_animal = [
+            np.nanmedian(f)
+            for a in meta["animals"]
+            if status in (None, a["status"])
+            and (f := [s.feve for s in scores if s.animal_id == a["id"] and hours[(a["id"], s.sound)] <= max_hours])
+        ]
+        return float(np.nanmedian(per_animal))
+
+    return {
+        "all": median_of_medians(),
+        "window": median_of_medians(FIT_WINDOW_HOURS),
+        "NH": median_of_medians(status="NH"),
+        "HI": median_of_medians(status="HI"),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 animals, Sobol 8 only, 8 listeners (a few minutes)")
     ap.add_argument("--out", default="runs/listeners-bench", help="output directory (default runs/listeners-bench)")
-    ap.add_argument("--n-hi", type=int, default=3, help="fresh HI animals (plus 1 NH; default 3)")
+    ap.add_argument("--n-nh", type=int, default=2, help="fresh NH animals (default 2)")
+    ap.add_argument("--n-hi", type=int, default=4, help="fresh HI animals (default 4: the training cohort's 1:2 NH:HI)")
     ap.add_argument("--seed", type=int, default=1000, help="seed of the fresh animals (must differ from the bundle's)")
     ap.add_argument("--sobol", type=int, nargs="+", default=[4, 8, 16], help="Sobol start sizes (default 4 8 16)")
     ap.add_argument("--max-evals", type=int, default=30, help="evaluation budget of every fit (default 30)")
@@ -90,7 +121,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=40, help="GP-PTA trial budget (default 40)")
     args = ap.parse_args()
     if args.quick:
-        args.n_hi, args.sobol, args.n_listeners, args.per_stratum = 2, [8], 16, 2
+        args.n_nh, args.n_hi, args.sobol, args.n_listeners, args.per_stratum = 1, 2, [8], 16, 2
     torch.set_num_threads(2)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,7 +146,7 @@ def main() -> None:
 
     # ------------------------------------------------------------------ 1. fitting unseen animals
     t0 = time.perf_counter()
-    animals = unseen_animals(model, 1, args.n_hi, args.seed, out)
+    animals = unseen_animals(model, args.n_nh, args.n_hi, args.seed, out)
     timings["unseen_animals_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     fits, rows = [], []
@@ -147,7 +178,7 @@ def main() -> None:
         feve_in = in_sample_feve(model)
     except (OSError, KeyError, ValueError) as err:  # the training cohort is not on disk
         print(f"in-sample FEVE unavailable: {err}")
-        feve_in = float("nan")
+        feve_in = dict.fromkeys(("all", "window", "NH", "HI"), float("nan"))
     timings["in_sample_feve_s"] = time.perf_counter() - t0
     res["fitting"] = {
         "animals": rows,
@@ -156,7 +187,13 @@ def main() -> None:
         "feve_unseen_median_bo": feve_unseen,
         "feve_unseen_median_gradient": float(np.median([f.feve["gradient"] for f in fits])),
         "feve_unseen_median_target": float(np.median([f.feve["target"] for f in fits])),
-        "feve_in_sample_median": feve_in,
+        "feve_in_sample_median": feve_in["all"],
+        "feve_in_sample_window_median": feve_in["window"],
+        "feve_in_sample_median_by_status": {k: feve_in[k] for k in ("NH", "HI")},
+        "feve_unseen_median_bo_by_status": {
+            st: float(np.median([f.feve["bo"] for f in fits if f.status == st])) for st in ("NH", "HI")
+        },
+        "fresh_session_hours": FIT_WINDOW_HOURS,
     }
     # Fig. 4 for the most impaired animal
     t0 = time.perf_counter()
@@ -194,7 +231,7 @@ def main() -> None:
     prime_thresholds([*cohort, ref], freqs)
     th = np.stack([lis.thresholds(freqs) for lis in cohort])
     ptas = np.array([lis.pta() for lis in cohort])
-    classes = [severity_stratum(p) for p in ptas]
+    classes = [listener_stratum(lis) for lis in cohort]
     plot_audiogram_fan(freqs, th, classes, out / "audiogram_fan.png", title=f"{len(cohort)} virtual listeners")
     nh_rows = th[[c == "NH" for c in classes]]
     nh_animals = [k for k, a in enumerate(meta["animals"]) if a["status"] == "NH"]
@@ -222,6 +259,24 @@ def main() -> None:
     pick += [i for i in range(len(cohort)) if i not in pick][: max(0, 4 * args.per_stratum - len(pick))]
     cohort = [cohort[i] for i in sorted(pick)]
     timings["strata_s"] = time.perf_counter() - t0
+    # how impaired can a listener of this model be at all? PTA over the corners of the nu cube and uniform draws
+    t0 = time.perf_counter()
+    corners = np.array(list(itertools.product([0.0, 1.0], repeat=basis.shape[1])))
+    uniform = np.random.default_rng(0).uniform(0.0, 1.0, (64, basis.shape[1]))
+    probes = [VirtualListener(f"p{i}", v, model, reference=ref) for i, v in enumerate(np.vstack([corners, uniform]))]
+    animal_listeners = [
+        VirtualListener(f"animal-{a['id']}", basis[k], model, reference=ref) for k, a in enumerate(meta["animals"])
+    ]
+    prime_thresholds([*probes, *animal_listeners, ref], PTA_FREQS_HZ)
+    probe_pta = np.array([lis.pta() for lis in probes])
+    res["nu_space_reach"] = {
+        "corners_max_pta_db_hl": float(probe_pta[: len(corners)].max()),
+        "uniform_max_pta_db_hl": float(probe_pta[len(corners) :].max()),
+        "n_corners": len(corners),
+        "n_uniform": len(uniform),
+        "training_animals_max_pta_db_hl": float(max(lis.pta() for lis in animal_listeners)),
+    }
+    timings["nu_space_reach_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     aud = run_cohort_audiometry(cohort, max_trials=args.trials, seed=0)
     res["gppta"] = summarise_audiometry(aud)
@@ -237,7 +292,7 @@ def main() -> None:
 
 
 def write_markdown(res: dict, args: argparse.Namespace, out: Path) -> None:
-    f, g, s, nh = res["fitting"], res["gppta"], res["strata"], res["nh"]
+    f, g, s, nh, reach = res["fitting"], res["gppta"], res["strata"], res["nh"], res["nu_space_reach"]
     m = res["model"]
     bo = ", ".join(f"Sobol {k}: {v:g}" for k, v in f["bo_median_evals"].items())
     lines = [
@@ -251,18 +306,30 @@ def write_markdown(res: dict, args: argparse.Namespace, out: Path) -> None:
         f"| BO median evaluations to 2% of target loss (fresh unseen animals, n={len(f['animals'])}) | <= 15 | {bo} |",
         f"| gradient fit (L-BFGS on logit nu, from the NH-ref nu), median evaluations to 2% | reported | "
         f"{f['gradient_median_evals']:g} |",
-        f"| median held-out FEVE, unseen (BO nu) vs in-sample (learned nu) | within 0.15 | "
+        f"| median held-out FEVE, unseen (BO nu; {f['fresh_session_hours']:g} h fitting session) vs in-sample "
+        f"(learned nu and time transfer, all test sounds) | within 0.15 | "
         f"{f['feve_unseen_median_bo']:.3f} vs {f['feve_in_sample_median']:.3f} "
         f"(diff {f['feve_in_sample_median'] - f['feve_unseen_median_bo']:+.3f}) |",
+        f"| the same, in-sample on its test sounds of the first {f['fresh_session_hours']:g} h only | within 0.15 | "
+        f"{f['feve_unseen_median_bo']:.3f} vs {f['feve_in_sample_window_median']:.3f} "
+        f"(diff {f['feve_in_sample_window_median'] - f['feve_unseen_median_bo']:+.3f}) |",
+        f"| the same per hearing status, unseen vs in-sample: NH / HI | reported | "
+        f"{f['feve_unseen_median_bo_by_status']['NH']:.3f} vs {f['feve_in_sample_median_by_status']['NH']:.3f} / "
+        f"{f['feve_unseen_median_bo_by_status']['HI']:.3f} vs {f['feve_in_sample_median_by_status']['HI']:.3f} |",
         f"| Pearson r, neurometric thresholds of fitted listeners vs true loss (animals x 8 freqs) | >= 0.8 | "
         f"{res['threshold_vs_true_loss']['pearson_r']:.3f} |",
         f"| GP-PTA on virtual listeners (n={g['listeners']}, {args.trials} trials): median final MAE | <= 5 dB | "
         f"{g['median_final_mae_db']:.2f} dB |",
         f"| GP-PTA median trials to sustained MAE <= 5 dB | <= 25 | {g['median_trials_to_target']:g} "
         f"({100 * g['fraction_reached']:.0f}% reached) |",
-        f"| NH-stratum listeners, max abs threshold over 8 freqs | <= 10 dB HL | "
+        f"| NH-stratum listeners, max abs threshold over 8 freqs (NH: PTA < 20 and every threshold within "
+        f"{NH_LIMIT_DB_HL:g} dB HL; PTA < 20 otherwise is 'slight') | <= 10 dB HL | "
         f"{nh['nh_stratum_max_abs_db_hl']:.1f} |",
         f"| NH training animals as listeners, max abs threshold | <= 10 dB HL | {nh['nh_animals_max_abs_db_hl']:.1f} |",
+        f"| most impaired listener the model can be: max PTA over the nu cube ({reach['n_corners']} corners / "
+        f"{reach['n_uniform']} uniform) and of its training animals | >= 50 dB HL for 'severe' | "
+        f"{reach['corners_max_pta_db_hl']:.1f} / {reach['uniform_max_pta_db_hl']:.1f} / "
+        f"{reach['training_animals_max_pta_db_hl']:.1f} |",
     ]
     for name, v in s.items():
         lines.append(

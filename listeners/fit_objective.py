@@ -26,11 +26,14 @@ from simulator.errors import HearloopInputError
 from simulator.evaluation import score_sound
 from simulator.recording_types import AnimalRecording, SoundRecording
 
-__all__ = ["NuFitObjective", "heldout_feve", "recording_subset"]
+__all__ = ["FIT_WINDOW_HOURS", "NuFitObjective", "heldout_feve", "recording_subset"]
+
+FIT_WINDOW_HOURS: float = 2.0
+"""The fitting window: nu of a new animal is fitted on training sounds presented in its first 2 recording hours."""
 
 
 def recording_subset(
-    animal: AnimalRecording, seconds_per_sound: float = 15.0, max_hours: float = 2.0
+    animal: AnimalRecording, seconds_per_sound: float = 15.0, max_hours: float = FIT_WINDOW_HOURS
 ) -> AnimalRecording:
     """In-memory twin of ``simulator.dataset.subset_recording``: the first ``seconds_per_sound`` of every training
     sound presented at ``hours <= max_hours`` (test sounds are dropped)."""

@@ -9,6 +9,7 @@ from listeners import (
     ToneProtocol,
     VirtualListener,
     detectability,
+    listener_stratum,
     load_cohort,
     neurometric_thresholds_db_spl,
     nh_reference,
@@ -16,7 +17,6 @@ from listeners import (
     prime_thresholds,
     sample_cohort,
     save_cohort,
-    listener_stratum,
     severity_stratum,
 )
 from listeners.listener import AUDIOGRAM_FREQS_HZ

@@ -178,3 +178,38 @@ def test_cohort_audiometry_scores_gppta_against_the_neurometric_truth():
         assert np.array_equal(r.mae, rb.mae)  # seeded
     s = summarise_audiometry(a)
     assert s["listeners"] == 2 and s["median_final_mae_db"] == pytest.approx(np.median([r.final_mae for r in a]))
+
+
+def test_unseen_animals_are_recorded_in_a_fitting_session_with_the_training_template():
+    from listeners.fit_objective import FIT_WINDOW_HOURS
+    from listeners.unseen import generate_unseen_animals
+    from simulator.virtual_ic import sample_channel_template
+
+    kwargs = {"n_nh": 1, "n_hi": 1, "seed": 4, "n_channels": 6, "train_seconds": 2.0, "sound_duration_s": 0.4}
+    kwargs |= {"n_test_per_class": 1, "test_duration_s": 0.4}
+    model = build_model("tiny", n_params=3, n_animals=2, seed=0)
+    model.metadata = {
+        "cohort": {"generator": "simulator.virtual_ic.generate_cohort", "kwargs": kwargs},
+        "reference_animal": "NH01",
+    }
+    fresh = generate_unseen_animals(model, n_nh=1, n_hi=1, seed=77)
+    assert [a.animal_id for a in fresh] == ["U-NH01", "U-HI01"]
+    hours = np.array([s.hours for a in fresh for s in a.sounds])
+    assert hours.max() <= FIT_WINDOW_HOURS  # every training and test sound inside the fitting session
+    assert {s.split for s in fresh[0].sounds} == {"train", "test"}
+    whole = generate_unseen_animals(model, n_nh=1, n_hi=1, seed=77, session_hours=None)
+    assert max(s.hours for a in whole for s in a.sounds) > FIT_WINDOW_HOURS  # the cohort's 10 h session
+    again = generate_unseen_animals(model, n_nh=1, n_hi=1, seed=77)
+    assert all(
+        np.array_equal(x.counts, y.counts)
+        for a, b in zip(fresh, again, strict=True)
+        for x, y in zip(a.sounds, b.sounds, strict=True)
+    )
+    template = sample_channel_template(np.random.default_rng([4, 1]), 6)  # the training cohort's probe
+    for a in fresh:
+        bmf = a.ground_truth["electrodes"]["channels"]["bmf_hz"]
+        assert np.allclose(sorted(bmf), sorted(template.bmf_hz))
+    with pytest.raises(HearloopInputError, match="training cohort's seed"):
+        generate_unseen_animals(model, seed=4)
+    with pytest.raises(HearloopInputError, match="session_hours"):
+        generate_unseen_animals(model, seed=77, session_hours=-1.0)
