@@ -46,7 +46,7 @@ from listeners.loss_surface import loss_surface
 from listeners.nu_fitting import bo_fit
 from listeners.plots import plot_audiogram_fan, plot_loss_surface
 from listeners.population import NH_LIMIT_DB_HL, STRATA, listener_stratum
-from listeners.unseen import cohort_kwargs, generate_unseen_animals, true_loss_db_hl
+from listeners.unseen import cohort_kwargs, generate_unseen_animals, reference_animal_params, true_loss_db_hl
 from simulator.alignment import apply_alignment
 from simulator.evaluation import evaluate_model
 from simulator.recordings import read_animal, read_cohort, write_cohort
@@ -64,6 +64,14 @@ def unseen_animals(model, n_nh: int, n_hi: int, seed: int, out: Path) -> list:
     animals = generate_unseen_animals(model, n_nh=n_nh, n_hi=n_hi, seed=seed)
     write_cohort(path, animals, {"generator": "listeners.unseen.generate_unseen_animals", "seed": seed})
     return animals
+
+
+def alignment_accuracy(animal, model) -> float:
+    """Fraction of the animal's channels mapped to the model channel of the same generator template unit."""
+    ref = reference_animal_params(cohort_kwargs(model), model.metadata["reference_animal"])
+    template = np.asarray(animal.ground_truth["electrodes"]["template_index"])
+    perm = np.asarray(animal.ground_truth["alignment"]["permutation"])
+    return float(np.mean(template[perm] == ref.template_index))
 
 
 def in_sample_feve(model) -> dict[str, float]:
@@ -166,6 +174,7 @@ def main() -> None:
                 "grad_evals_to_2pct": evaluations_to_criterion(fit.gradient.losses, fit.target.loss),
                 "target_evals": fit.target.info["target_evaluations"],
                 "nh_ref_within_2pct": bool(fit.reference_loss - fit.target.loss <= 0.02 * abs(fit.target.loss)),
+                "alignment_correct": alignment_accuracy(fit.animal, model),
             }
         )
         print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
@@ -348,14 +357,16 @@ def write_markdown(res: dict, args: argparse.Namespace, out: Path) -> None:
         "",
         "Per animal:",
         "",
-        "| animal | status | target | NH-ref loss | BO evals (4/8/16) | grad evals | FEVE BO / grad / target |",
-        "|---|---|---|---|---|---|---|",
+        "| animal | status | target | NH-ref loss | BO evals (4/8/16) | grad evals | FEVE BO / grad / target | "
+        "realigned | channels aligned right |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in f["animals"]:
         evs = "/".join(f"{r.get(f'bo_evals_sobol{k}', float('nan')):g}" for k in (4, 8, 16))
         lines.append(
             f"| {r['animal']} | {r['status']} | {r['target_loss']:.4f} | {r['nh_ref_loss']:.4f} | {evs} | "
-            f"{r['grad_evals_to_2pct']:g} | {r['feve_bo']:.3f} / {r['feve_gradient']:.3f} / {r['feve_target']:.3f} |"
+            f"{r['grad_evals_to_2pct']:g} | {r['feve_bo']:.3f} / {r['feve_gradient']:.3f} / {r['feve_target']:.3f} | "
+            f"{'yes' if r['realigned'] else 'no'} | {100 * r['alignment_correct']:.0f} % |"
         )
     lines += ["", f"Timings (s): {res['timings']}", ""]
     (out / "RESULTS.md").write_text("\n".join(lines))

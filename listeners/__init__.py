@@ -7,6 +7,7 @@ gradient fits, the model frozen); :func:`run_cohort_audiometry` runs GP-PTA on a
 """
 
 from listeners.animal_fit import AnimalFit, fit_animal
+from listeners.channel_refinement import likelihood_permutation
 from listeners.cohort_audiometry import ListenerAudiometry, run_cohort_audiometry, summarise_audiometry
 from listeners.cohort_file import load_cohort, save_cohort
 from listeners.fit_objective import NuFitObjective, heldout_feve, recording_subset
@@ -43,6 +44,7 @@ __all__ = [
     "generate_unseen_animals",
     "gradient_fit",
     "heldout_feve",
+    "likelihood_permutation",
     "listener_stratum",
     "load_cohort",
     "loss_surface",

@@ -213,3 +213,54 @@ def test_unseen_animals_are_recorded_in_a_fitting_session_with_the_training_temp
         generate_unseen_animals(model, seed=4)
     with pytest.raises(HearloopInputError, match="session_hours"):
         generate_unseen_animals(model, seed=77, session_hours=-1.0)
+
+
+def test_likelihood_alignment_undoes_a_planted_channel_shuffle(setup):
+    from dataclasses import replace
+
+    from listeners.channel_refinement import likelihood_alignment_cost, likelihood_permutation
+    from simulator.alignment import apply_alignment
+
+    model, sounds = setup
+    animal = AnimalRecording("A", "HI", None, sounds)
+    n = sounds[0].counts.shape[1]
+    assert np.array_equal(likelihood_permutation(model, animal, NU_TRUE), np.arange(n))  # already in model order
+    shuffle = np.random.default_rng(3).permutation(n)
+    shuffled = apply_alignment(animal, shuffle)  # recorded channel j is model channel shuffle[j]
+    perm = likelihood_permutation(model, shuffled, NU_TRUE)
+    assert np.array_equal(shuffle[perm], np.arange(n))  # re-aligned channel j is model channel j again
+    cost = likelihood_alignment_cost(model, shuffled, NU_TRUE)
+    assert cost.shape == (n, n) and np.all(cost > 0)
+    assert cost[perm, np.arange(n)].sum() < cost[np.arange(n), np.arange(n)].sum()
+    wrong = replace(animal, sounds=[replace(s, counts=s.counts[:, :-1]) for s in sounds])
+    with pytest.raises(HearloopInputError, match="channels"):
+        likelihood_alignment_cost(model, wrong, NU_TRUE)
+
+
+def test_fit_animal_keeps_a_likelihood_realignment_only_when_it_clearly_helps(setup):
+    from listeners.animal_fit import fit_animal
+    from simulator.alignment import apply_alignment
+
+    model, sounds = setup
+    gen = torch.Generator().manual_seed(7)
+    audio = (0.05 * torch.randn(1, 4096, generator=gen)).float()
+    probs = model.predict(audio, torch.tensor(NU_TRUE[None], dtype=torch.float32), grad=False)[0]
+    counts = torch.multinomial(probs.reshape(-1, 5), 2, replacement=True, generator=gen)
+    counts = counts.T.reshape(2, *probs.shape[:-1]).numpy().astype(np.uint8)
+    test = SoundRecording("t0", "speech", audio[0].numpy(), counts, 0.2, "test")
+    animal = AnimalRecording("A", "HI", None, [*sounds, test])
+    shuffle = np.random.default_rng(3).permutation(test.counts.shape[1])
+    shuffled = apply_alignment(animal, shuffle)
+    kw = {"n_init": 4, "max_evals": 6, "target_steps": 15, "grad_steps": 4, "max_hours": 5.0}
+    saved = getattr(model, "metadata", None)
+    model.metadata = {"animals": [{"id": "A0", "status": "NH"}, {"id": "A1", "status": "HI"}]}  # NH reference
+    try:
+        fit = fit_animal(model, shuffled, **kw)
+        plain = fit_animal(model, shuffled, realign=False, **kw)
+        kept = fit_animal(model, animal, **kw)  # already aligned: nothing to gain, the given order stays
+    finally:
+        model.metadata = saved
+    assert fit.realigned and fit.row()["realigned"]
+    assert np.array_equal(fit.animal.sounds[-1].counts, test.counts)  # back in the model's channel order
+    assert not plain.realigned and plain.target.loss > fit.target.loss
+    assert not kept.realigned and kept.animal is animal
