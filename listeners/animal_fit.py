@@ -119,12 +119,12 @@ def fit_animal(
     if realign:
         perm = likelihood_permutation(model, data, target.nu)
         if not np.array_equal(perm, np.arange(perm.size)):
-            new_data = _reordered(data, perm)
+            new_data = apply_alignment(data, perm)
             new_objective = NuFitObjective(model, new_data.sounds)
             new_target = target_loss(new_objective, np.vstack([target.nu, starts[0]]), steps=target_steps)
             if new_target.loss < target.loss - tol * abs(target.loss):
                 data, objective, target, realigned = new_data, new_objective, new_target, True
-                animal = _reordered(animal, perm)
+                animal = apply_alignment(animal, perm)
     reference_loss = float(objective.losses(ref_nu[None])[0])
     bo = bo_fit(objective, n_init=n_init, max_evals=max_evals, target=target.loss, tol=tol, seed=seed)
     grad = gradient_fit(
@@ -138,12 +138,3 @@ def fit_animal(
         animal.animal_id, animal.hearing_status, seconds, target, bo, grad, reference_loss, feve, objective,
         realigned, animal,
     )  # fmt: skip
-
-
-def _reordered(recording: AnimalRecording, perm: np.ndarray) -> AnimalRecording:
-    """``recording`` with its channel ``j`` taken from channel ``perm[j]``; a stored alignment is composed."""
-    previous = ((recording.ground_truth or {}).get("alignment") or {}).get("permutation")
-    out = apply_alignment(recording, perm)
-    if previous is not None:
-        out.ground_truth["alignment"]["permutation"] = [int(previous[p]) for p in perm]
-    return out

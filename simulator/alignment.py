@@ -150,7 +150,8 @@ def align_channels(animal: AnimalRecording, reference: AnimalRecording, **cost_k
 
 def apply_alignment(animal: AnimalRecording, perm: np.ndarray) -> AnimalRecording:
     """A copy of ``animal`` whose channel ``j`` is its channel ``perm[j]``: counts and ``channel_cf_hz`` are reordered,
-    never rescaled. The permutation is recorded in ``ground_truth["alignment"]`` when ground truth exists."""
+    never rescaled. When ground truth exists, ``ground_truth["alignment"]["permutation"]`` records the permutation
+    from the *recorded* channel order, composed with one already stored (re-aligning an aligned copy keeps it exact)."""
     perm = np.asarray(perm)
     if perm.shape != (animal.n_channels,) or not np.array_equal(np.sort(perm), np.arange(animal.n_channels)):
         raise HearloopInputError(f"perm must be a permutation of 0..{animal.n_channels - 1}, got shape {perm.shape}")
@@ -158,7 +159,9 @@ def apply_alignment(animal: AnimalRecording, perm: np.ndarray) -> AnimalRecordin
     cf = None if animal.channel_cf_hz is None else np.asarray(animal.channel_cf_hz)[perm]
     gt = animal.ground_truth
     if gt is not None:
-        gt = {**gt, "alignment": {"permutation": [int(p) for p in perm]}}
+        previous = (gt.get("alignment") or {}).get("permutation")
+        total = perm if previous is None else np.asarray(previous)[perm]
+        gt = {**gt, "alignment": {"permutation": [int(p) for p in total]}}
     return replace(animal, sounds=sounds, channel_cf_hz=cf, ground_truth=gt)
 
 

@@ -144,3 +144,14 @@ def test_bad_input(setup):
         apply_alignment(ref, np.zeros(40, dtype=int))
     with pytest.raises(HearloopInputError, match="NH animal"):
         align_cohort([small.__class__(**{**small.__dict__, "hearing_status": "HI"})])
+
+
+def test_re_aligning_an_aligned_copy_records_the_permutation_from_the_recorded_order():
+    counts = np.arange(2 * 5 * 4, dtype=np.uint8).reshape(1, 5, 8) % 5
+    sound = SoundRecording("s", "speech", np.zeros(8 * DOWNSAMPLE, dtype=np.float32), counts, 0.0)
+    raw = AnimalRecording("A", "NH", None, [sound], ground_truth={"animal_id": "A"})
+    first, second = np.array([2, 0, 4, 1, 3]), np.array([1, 4, 0, 3, 2])
+    twice = apply_alignment(apply_alignment(raw, first), second)
+    total = np.asarray(twice.ground_truth["alignment"]["permutation"])
+    np.testing.assert_array_equal(total, first[second])
+    np.testing.assert_array_equal(twice.sounds[0].counts, raw.sounds[0].counts[:, total, :])
