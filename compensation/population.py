@@ -3,8 +3,9 @@
 ``compensation`` sits beside ``listeners`` (both above ``simulator``), so it does not import it: DNN training and
 strategy evaluation take :class:`ListenerSpec` records, built by the caller (the CLI in ``runners``) from
 ``listeners.VirtualListener`` objects with :func:`as_listener_spec` (any object with ``id``, ``nu`` and
-``audiogram()`` works). Severity strata follow the usual four-frequency pure-tone-average bands (WHO 2021 grades,
-simplified): NH <= 20 dB HL < mild <= 40 < moderate <= 70 < severe.
+``audiogram()`` works). Severity strata are the shared scale of :mod:`simulator.severity` (WHO 2021 grades by the
+four-frequency PTA, "slight" for a PTA below 20 dB HL with a threshold more than 10 dB from 0), the one that
+``listeners`` samples cohorts by.
 
 :func:`animal_listener_specs` is a fallback that needs nothing but the bundled model: one listener per training
 animal, at its learned mean nu, with its audiogram taken from the recorded ABR thresholds re the NH animals' mean
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from simulator.errors import HearloopInputError
+from simulator.severity import severity_stratum
 
 __all__ = [
     "AUDIOMETER_RANGE_DB_HL",
@@ -30,7 +32,6 @@ __all__ = [
     "as_listener_spec",
     "clinical_audiogram",
     "pta_db_hl",
-    "stratum_of",
 ]
 
 PTA_FREQS_HZ: tuple[int, ...] = (500, 1000, 2000, 4000)
@@ -61,7 +62,7 @@ class ListenerSpec:
         id: listener id.
         nu: ``D`` conditioning in [0, 1] (float64).
         audiogram: ``{freq_hz: dB HL}``, the audiogram the fitting formulas prescribe from.
-        stratum: "NH" | "mild" | "moderate" | "severe".
+        stratum: a class of :data:`simulator.severity.STRATA` (default: from the audiogram).
     """
 
     id: str
@@ -77,7 +78,7 @@ class ListenerSpec:
         if not self.audiogram or not all(np.isfinite(list(self.audiogram.values()))):
             raise HearloopInputError(f"listener {self.id!r}: the audiogram must be non-empty and finite")
         if not self.stratum:
-            self.stratum = stratum_of(pta_db_hl(self.audiogram))
+            self.stratum = severity_stratum(pta_db_hl(self.audiogram), list(self.audiogram.values()))
 
     @property
     def pta(self) -> float:
@@ -94,15 +95,6 @@ def pta_db_hl(audiogram: Mapping[int | float, float]) -> float:
     from compensation.nalr import interpolate_audiogram
 
     return float(np.mean(interpolate_audiogram(audiogram, PTA_FREQS_HZ, require_3fa=False)))
-
-
-def stratum_of(pta: float) -> str:
-    """Severity stratum of a PTA (dB HL): "NH" (<= 20), "mild" (<= 40), "moderate" (<= 70), else "severe"."""
-    if pta <= 20.0:
-        return "NH"
-    if pta <= 40.0:
-        return "mild"
-    return "moderate" if pta <= 70.0 else "severe"
 
 
 def as_listener_spec(listener: Any, stratum_fn: Callable[[float], str] | None = None) -> ListenerSpec:

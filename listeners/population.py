@@ -2,16 +2,11 @@
 
 The paper's "population of virtual listeners produced by sampling nu-ICNet conditioning parameters": a Gaussian
 density is fitted to the training animals' learned nu in logit space, z = logit(nu) ~ N(m, S), with S shrunk towards
-its diagonal plus a floor (K = 9 animals cannot pin down a full D x D covariance). Listeners are drawn with a seed;
-``strata`` asks for a number of listeners per severity class, judged by the listener's neurometric four-frequency PTA
-(0.5-4 kHz, dB HL), WHO 2021 grades ("severe" here pools moderately-severe and worse):
-
-    NH < 20 <= mild < 35 <= moderate < 50 <= severe
-
-"NH" also asks that every threshold of the audiogram (:data:`~listeners.listener.AUDIOGRAM_FREQS_HZ`) lies within
-:data:`NH_LIMIT_DB_HL` (10 dB) of the NH reference: a PTA below 20 dB HL can hide a high-frequency or notched loss of
-30 dB HL or more, which is no normal-hearing listener. Such listeners (PTA < 20, some threshold further than 10 dB from
-0) form the class "slight".
+its diagonal plus a floor (a few training animals cannot pin down a full D x D covariance). Listeners are drawn with
+a seed; ``strata`` asks for a number of listeners per severity class, judged by the listener's neurometric
+four-frequency PTA (0.5-4 kHz, dB HL) and its audiogram (:data:`~listeners.listener.AUDIOGRAM_FREQS_HZ`) on the
+shared scale of :mod:`simulator.severity` (WHO 2021 grades; NH < 20 <= mild < 35 <= moderate < 50 <= severe, with
+"slight" for a PTA below 20 that hides a threshold more than 10 dB from the NH reference).
 
 Strata are filled by drawing candidates in seeded batches (thresholds of a whole batch in one model call) and keeping
 those of the wanted class; if a class is rare under the fitted density, the draw widens the density (temperature 1,
@@ -29,48 +24,12 @@ from torch import nn
 from listeners.listener import AUDIOGRAM_FREQS_HZ, VirtualListener, prime_thresholds, validate_listener_nu
 from listeners.reference import animal_nus, nh_reference
 from simulator.errors import HearloopInputError
+from simulator.severity import NH_LIMIT_DB_HL, STRATA, severity_stratum
 
 __all__ = ["NH_LIMIT_DB_HL", "STRATA", "NuDensity", "listener_stratum", "sample_cohort", "severity_stratum"]
 
-STRATA: dict[str, tuple[float, float]] = {
-    "NH": (-np.inf, 20.0),
-    "slight": (-np.inf, 20.0),
-    "mild": (20.0, 35.0),
-    "moderate": (35.0, 50.0),
-    "severe": (50.0, np.inf),
-}
-"""Severity classes by four-frequency PTA in dB HL: [lower, upper). NH and slight share the PTA range and are told
-apart by :data:`NH_LIMIT_DB_HL`."""
-
-NH_LIMIT_DB_HL: float = 10.0
-"""Largest distance (dB) of any audiogram threshold from 0 dB HL (the NH reference) for a listener to count as NH."""
-
 _EPS = 1e-4
 _TEMPERATURES = (1.0, 1.5, 2.0, 3.0)
-
-
-def severity_stratum(pta_db_hl: float, thresholds_db_hl: Sequence[float] | np.ndarray | None = None) -> str:
-    """Severity class ("NH", "slight", "mild", "moderate", "severe") of a listener.
-
-    Args:
-        pta_db_hl: four-frequency PTA (0.5, 1, 2, 4 kHz), dB HL.
-        thresholds_db_hl: the audiogram, dB HL (any frequencies; the standard ones are
-            :data:`~listeners.listener.AUDIOGRAM_FREQS_HZ`). A PTA below 20 dB HL is "NH" only if every threshold is
-            within :data:`NH_LIMIT_DB_HL` of 0, otherwise "slight". Without an audiogram the PTA alone decides
-            ("NH" for every PTA below 20).
-    """
-    if not np.isfinite(pta_db_hl):
-        raise HearloopInputError(f"PTA must be finite; got {pta_db_hl}")
-    for name in ("mild", "moderate", "severe"):
-        lo, hi = STRATA[name]
-        if lo <= pta_db_hl < hi:
-            return name
-    if thresholds_db_hl is None:
-        return "NH"
-    thr = np.asarray(thresholds_db_hl, dtype=np.float64)
-    if thr.size == 0 or not np.isfinite(thr).all():
-        raise HearloopInputError(f"the audiogram must be non-empty and finite; got {thr.tolist()}")
-    return "NH" if np.max(np.abs(thr)) <= NH_LIMIT_DB_HL else "slight"
 
 
 def listener_stratum(listener: VirtualListener) -> str:

@@ -6,14 +6,14 @@ import pytest
 import torch
 
 from compensation import DNNConfig, get_strategy
-from compensation.population import ListenerSpec, clinical_audiogram, pta_db_hl, stratum_of
+from compensation.population import ListenerSpec, clinical_audiogram, pta_db_hl
 from compensation.strategy_evaluation import COLUMNS, evaluate_strategies, headline, summarise, write_results
 from simulator import build_model
 from simulator.constants import REF_PRESSURE_PA, SAMPLE_RATE
 
 LISTENERS = [
-    ListenerSpec("mild", np.full(6, 0.35), {250: 20, 500: 25, 1000: 30, 2000: 40, 4000: 50, 8000: 55}),
-    ListenerSpec("moderate", np.full(6, 0.8), {250: 40, 500: 45, 1000: 50, 2000: 60, 4000: 65, 8000: 70}),
+    ListenerSpec("mild", np.full(6, 0.35), {250: 15, 500: 20, 1000: 25, 2000: 30, 4000: 40, 8000: 45}),
+    ListenerSpec("moderate", np.full(6, 0.8), {250: 30, 500: 35, 1000: 40, 2000: 45, 4000: 55, 8000: 60}),
 ]
 REF_NU = np.full(6, 0.2)
 
@@ -103,8 +103,13 @@ def test_headline_compares_the_challenger_with_the_baselines_per_stratum(table):
 
 def test_strata_follow_the_pta_bands():
     assert pta_db_hl({500: 10, 1000: 20, 2000: 30, 4000: 40}) == pytest.approx(25.0)
-    assert [stratum_of(v) for v in (15, 35, 55, 80)] == ["NH", "mild", "moderate", "severe"]
-    assert LISTENERS[1].stratum == "moderate"
+    assert [lis.stratum for lis in LISTENERS] == ["mild", "moderate"]  # PTA 28.75 and 43.75 dB HL
+    # the scale of simulator.severity, the one listeners sample cohorts by (WHO 2021 bands, NH limit 10 dB HL)
+    flat = {f: 5.0 for f in (250, 500, 1000, 2000, 4000, 8000)}
+    assert ListenerSpec("a", np.full(6, 0.1), flat).stratum == "NH"
+    assert ListenerSpec("b", np.full(6, 0.1), {**flat, 8000: 30.0}).stratum == "slight"  # PTA 5, one 30 dB HL
+    for level, expected in [(34.9, "mild"), (35.0, "moderate"), (50.0, "severe")]:
+        assert ListenerSpec("c", np.full(6, 0.1), dict.fromkeys(flat, level)).stratum == expected
 
 
 def test_prescriptions_use_the_audiogram_clipped_to_the_audiometer_range():
