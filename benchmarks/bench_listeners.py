@@ -7,7 +7,8 @@
 2. Pearson r between the neurometric threshold curves of listeners at the fitted nu and the generator's true hearing
    loss of the same animals, over animals x frequencies.
 3. GP-PTA on a stratified cohort of virtual listeners: MAE vs neurometric truth, trials to sustained MAE <= 5 dB.
-4. NH listeners (NH stratum and the NH training animals as listeners) within 10 dB HL of 0; PTA ranges of the strata;
+4. NH listeners (NH stratum and the NH training animals as listeners) within 10 dB HL of 0; PTA ranges of the strata
+   (natural draw, and 2 listeners per class by stratified sampling);
    the largest PTA any nu of the unit cube gives (can the model have severe listeners at all?).
 
 Run:  nice -n 15 .venv/bin/python benchmarks/bench_listeners.py [--quick] [--out DIR]      (about 16 min on 2 cores)
@@ -22,6 +23,7 @@ import hashlib
 import itertools
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,7 @@ from listeners.plots import plot_audiogram_fan, plot_loss_surface
 from listeners.population import NH_LIMIT_DB_HL, STRATA, listener_stratum
 from listeners.unseen import cohort_kwargs, generate_unseen_animals, reference_animal_params, true_loss_db_hl
 from simulator.alignment import apply_alignment
+from simulator.errors import HearloopInputError
 from simulator.evaluation import evaluate_model
 from simulator.recordings import read_animal, read_cohort, write_cohort
 from simulator.virtual_ic import generate_cohort
@@ -263,6 +266,18 @@ def main() -> None:
         "nh_animals_max_abs_db_hl": float(np.abs(nh_anim_th).max()),
         "nh_animals_thresholds_db_hl": nh_anim_th.round(1).tolist(),
     }
+    # every class on demand: 2 listeners per stratum by stratified sampling (the density widens if it must)
+    with warnings.catch_warnings(record=True) as widened:
+        warnings.simplefilter("always")
+        try:
+            by_class = sample_cohort(2 * len(STRATA), seed=0, model=model, strata=dict.fromkeys(STRATA, 2))
+        except HearloopInputError as err:
+            by_class, res["stratified_error"] = [], str(err)
+    prime_thresholds([*by_class, ref], freqs)
+    res["stratified"] = {
+        "warnings": [str(w.message) for w in widened],
+        "per_class": {s: [round(lis.pta(), 1) for lis in by_class if listener_stratum(lis) == s] for s in STRATA},
+    }
     # GP-PTA listeners: up to --per-stratum of every stratum present, topped up to 4 x per-stratum in draw order
     pick = [i for s in STRATA for i in [j for j, c in enumerate(classes) if c == s][: args.per_stratum]]
     pick += [i for i in range(len(cohort)) if i not in pick][: max(0, 4 * args.per_stratum - len(pick))]
@@ -346,7 +361,12 @@ def write_markdown(res: dict, args: argparse.Namespace, out: Path) -> None:
             f"{v['n']}, {v['pta_range'][0]:.1f} .. "
             f"{v['pta_range'][1]:.1f} |"
         )
+    strat = res["stratified"]
+    for name, ptas in strat["per_class"].items():
+        lines.append(f"| stratified draw, 2 per class: {name} PTAs (dB HL) | {STRATA[name]} | {ptas or 'none'} |")
     lines += [
+        "",
+        f"Stratified draw: {res.get('stratified_error') or '; '.join(strat['warnings']) or 'natural density'}.",
         "",
         "Definitions: loss = mean cross-entropy (nats/channel-bin) of the frozen model on 15 s of every training sound "
         "from the first 2 h; target loss = best loss of long multi-start Adam fits (starts: NH-ref nu, cube centre, a "
