@@ -76,6 +76,7 @@ _DEFAULTS: dict[str, Any] = {
     "session_hours": 10.0,
     "hi_pta_range_db": (10.0, 50.0),
     "shuffle_channels": True,
+    "flat_from_pta_db": None,
 }
 
 
@@ -129,7 +130,9 @@ def _fresh_animals(kwargs: dict[str, Any], n_nh: int, n_hi: int, seed: int, same
     features = [filterbank_features(s.audio) for s in sounds]
     template_seed = int(kwargs["seed"]) if same_template else seed
     template = sample_channel_template(np.random.default_rng([template_seed, 1]), int(kwargs["n_channels"]))
-    targets = hi_targets(n_hi, np.random.default_rng([seed, 2]), tuple(kwargs["hi_pta_range_db"]))
+    targets = hi_targets(
+        n_hi, np.random.default_rng([seed, 2]), tuple(kwargs["hi_pta_range_db"]), kwargs["flat_from_pta_db"]
+    )
     specs = [(f"U-NH{i + 1:02d}", None) for i in range(n_nh)] + [(f"U-HI{j + 1:02d}", t) for j, t in enumerate(targets)]
     animals = []
     for a, (animal_id, target) in enumerate(specs):

@@ -215,6 +215,25 @@ def test_unseen_animals_are_recorded_in_a_fitting_session_with_the_training_temp
         generate_unseen_animals(model, seed=77, session_hours=-1.0)
 
 
+def test_unseen_animals_follow_the_training_cohorts_shape_rule():
+    """A cohort generated with ``flat_from_pta_db`` gives fresh animals of severe targets flat losses too."""
+    from listeners.unseen import generate_unseen_animals
+
+    kwargs = {"n_nh": 1, "n_hi": 2, "seed": 4, "n_channels": 6, "train_seconds": 2.0, "sound_duration_s": 0.4}
+    kwargs |= {"n_test_per_class": 1, "test_duration_s": 0.4, "hi_pta_range_db": [60.0, 90.0]}
+    model = build_model("tiny", n_params=3, n_animals=3, seed=0)
+    shapes = {}
+    for flat_from in (None, 50.0):
+        cohort = {
+            "generator": "simulator.virtual_ic.generate_cohort",
+            "kwargs": {**kwargs, "flat_from_pta_db": flat_from},
+        }
+        model.metadata = {"cohort": cohort, "reference_animal": "NH01"}
+        fresh = generate_unseen_animals(model, n_nh=0, n_hi=2, seed=78)
+        shapes[flat_from] = [a.ground_truth["profile"]["shape"] for a in fresh]
+    assert shapes[50.0] == ["flat", "flat"] and shapes[None] != shapes[50.0]
+
+
 def test_likelihood_alignment_undoes_a_planted_channel_shuffle(setup):
     from dataclasses import replace
 

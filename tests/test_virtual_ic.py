@@ -219,3 +219,32 @@ def test_synth_cli_level_and_severity_ranges(tmp_path, capsys):
     assert config["test_level_range_db_spl"] == [65.0, 90.0]
     severity = float(capsys.readouterr().out.split("HI01")[1].split()[2])
     assert severity > 45.0  # a 60 dB HL target (shape caps may bring it below 60), far above the default 10-50 range
+
+
+def test_flat_from_gives_severe_targets_flat_losses_and_leaves_the_rest_alone():
+    """Notch and sloping losses saturate near 50 dB HL; ``flat_from_pta_db`` gives severe targets a flat shape."""
+    from simulator.virtual_ic.cohort import hi_targets
+
+    cycled = hi_targets(9, np.random.default_rng([0, 2]), (10.0, 90.0))
+    flat = hi_targets(9, np.random.default_rng([0, 2]), (10.0, 90.0), flat_from_pta_db=50.0)
+    assert [p for p, _ in cycled] == [p for p, _ in flat]  # the same draws: only the shapes of severe targets change
+    assert {s for _, s in cycled if _ >= 50.0} != {"flat"}  # the cycle alone gives severe targets other shapes
+    for (p, s_cycled), (_, s_flat) in zip(cycled, flat, strict=True):
+        assert s_flat == ("flat" if p >= 50.0 else s_cycled)
+    # why: a notch asked for a severe PTA stays far below it; a flat loss reaches it
+    rng = np.random.default_rng(3)
+    assert hi_profile(rng, 70.0, "notch").total_loss_db.mean() < hi_profile(rng, 70.0, "flat").total_loss_db.mean() - 15
+
+
+def test_synth_cli_flat_from_is_recorded_and_validated(tmp_path, capsys):
+    from runners.cli import main
+
+    base = ["synth", "--n-nh", "0", "--n-hi", "2", "--channels", "4", "--quiet", "--train-seconds", "1"]
+    base += ["--sound-seconds", "0.3", "--test-seconds", "0.3", "--hi-pta-range", "50", "90"]
+    assert main([*base, "--out", str(tmp_path / "bad"), "--flat-from", "nan"]) == 2
+    assert "--flat-from must be a finite PTA" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "c"), "--flat-from", "50"]) == 0
+    config = json.loads((tmp_path / "c" / "cohort.json").read_text())["metadata"]["config"]
+    assert config["flat_from_pta_db"] == 50.0
+    shapes = [line.split()[2] for line in capsys.readouterr().out.splitlines() if line.startswith("HI")]
+    assert shapes == ["flat", "flat"]

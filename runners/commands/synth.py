@@ -48,6 +48,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             metavar=("LOW", "HIGH"),
             help=f"{what} (default {low:g} {high:g})",
         )
+    parser.add_argument(
+        "--flat-from",
+        type=float,
+        default=None,
+        metavar="PTA",
+        help="HI animals with a target PTA (dB HL) at or above this get a flat loss: notch and sloping losses saturate "
+        "near 50 dB HL, so severe targets need flat ones (default: shapes cycle flat/sloping/notch at every severity)",
+    )
     parser.add_argument("--no-shuffle", action="store_true", help="keep channels in tonotopic template order")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
@@ -65,6 +73,8 @@ def _check(args: argparse.Namespace) -> None:
         low, high = getattr(args, flag[2:].replace("-", "_"))
         if not (np.isfinite(low) and np.isfinite(high) and low <= high):
             raise ValueError(f"{flag} must be finite LOW HIGH with LOW <= HIGH, got {low} {high}")
+    if args.flat_from is not None and not np.isfinite(args.flat_from):
+        raise ValueError(f"--flat-from must be a finite PTA in dB HL, got {args.flat_from}")
     if args.test_per_class < 1:
         raise ValueError(f"--test-per-class must be >= 1, got {args.test_per_class}")
 
@@ -96,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         "hi_pta_range_db": tuple(args.hi_pta_range),
         "shuffle_channels": not args.no_shuffle,
     }
+    if args.flat_from is not None:  # recorded only when used, so older cohort descriptions stay as they were
+        config["flat_from_pta_db"] = args.flat_from
     t0 = time.perf_counter()
     animals = generate_cohort(**config, progress=not args.quiet)
     elapsed = time.perf_counter() - t0

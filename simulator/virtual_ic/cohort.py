@@ -63,13 +63,27 @@ def cohort_corpus(
     return train + test, ["train"] * len(train) + ["test"] * len(test)
 
 
-def hi_targets(n_hi: int, rng: np.random.Generator, pta_range_db: tuple[float, float]) -> list[tuple[float, str]]:
-    """(target PTA dB, shape) for ``n_hi`` animals: stratified severities, shapes cycling over :data:`LOSS_SHAPES`."""
+def hi_targets(
+    n_hi: int, rng: np.random.Generator, pta_range_db: tuple[float, float], flat_from_pta_db: float | None = None
+) -> list[tuple[float, str]]:
+    """(target PTA dB, shape) for ``n_hi`` animals: stratified severities, shapes cycling over :data:`LOSS_SHAPES`.
+
+    Args:
+        n_hi: number of HI animals.
+        rng: the cohort's target stream (``default_rng([seed, 2])``).
+        pta_range_db: range of the target PTAs (dB HL), split into ``n_hi`` strata.
+        flat_from_pta_db: targets at or above this PTA get a flat loss whatever the cycle says. Notch and sloping
+            losses saturate near 50 dB HL PTA (their peak reaches ``hearing_profile.MAX_TOTAL_LOSS_DB`` first), so a
+            severe target given those shapes becomes an extreme notch or slope with a much smaller PTA. None (default)
+            keeps the cycle; the random draws are the same either way, so the other animals do not change.
+    """
     lo, hi = pta_range_db
     ptas = lo + (hi - lo) * (np.arange(n_hi) + rng.uniform(0.2, 0.8, n_hi)) / max(n_hi, 1)
     offset = int(rng.integers(len(LOSS_SHAPES)))
     shapes = [LOSS_SHAPES[(i + offset) % len(LOSS_SHAPES)] for i in range(n_hi)]
     rng.shuffle(shapes)
+    if flat_from_pta_db is not None:
+        shapes = ["flat" if p >= flat_from_pta_db else s for p, s in zip(ptas, shapes, strict=True)]
     return [(float(p), s) for p, s in zip(ptas, shapes, strict=True)]
 
 
@@ -94,6 +108,7 @@ def generate_cohort(
     hi_pta_range_db: tuple[float, float] = (10.0, 50.0),
     shuffle_channels: bool = True,
     progress: bool = True,
+    flat_from_pta_db: float | None = None,
 ) -> list[AnimalRecording]:
     """Generate a virtual-IC cohort with exactly known hearing loss.
 
@@ -107,6 +122,8 @@ def generate_cohort(
         level_range_db_spl, test_level_range_db_spl: presentation levels (dB SPL) of training / test sounds.
         session_hours: sounds are presented across ``[0, session_hours]`` hours.
         hi_pta_range_db: range of the HI animals' target severity (PTA of the true loss, dB HL).
+        flat_from_pta_db: HI animals with a target PTA at or above this get a flat loss (see :func:`hi_targets`);
+            None keeps the shape cycle.
         shuffle_channels: shuffle each animal's recorded channel order (alignment must undo it).
         progress: show tqdm progress bars.
 
@@ -125,7 +142,8 @@ def generate_cohort(
     template = sample_channel_template(np.random.default_rng([seed, 1]), n_channels)
     specs: list[tuple[str, Any]] = [(f"NH{i + 1:02d}", None) for i in range(n_nh)]
     specs += [
-        (f"HI{j + 1:02d}", t) for j, t in enumerate(hi_targets(n_hi, np.random.default_rng([seed, 2]), hi_pta_range_db))
+        (f"HI{j + 1:02d}", t)
+        for j, t in enumerate(hi_targets(n_hi, np.random.default_rng([seed, 2]), hi_pta_range_db, flat_from_pta_db))
     ]
     animals = []
     for a, (animal_id, target) in enumerate(tqdm(specs, desc="animals", disable=not progress)):
