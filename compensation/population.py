@@ -15,7 +15,7 @@ animal, at its learned mean nu, with its audiogram taken from the recorded ABR t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -97,8 +97,12 @@ def pta_db_hl(audiogram: Mapping[int | float, float]) -> float:
     return float(np.mean(interpolate_audiogram(audiogram, PTA_FREQS_HZ, require_3fa=False)))
 
 
-def as_listener_spec(listener: Any, stratum_fn: Callable[[float], str] | None = None) -> ListenerSpec:
-    """A :class:`ListenerSpec` from any listener object with ``id``, ``nu`` and ``audiogram()`` (interface B)."""
+def as_listener_spec(listener: Any) -> ListenerSpec:
+    """A :class:`ListenerSpec` from any listener object with ``id``, ``nu`` and ``audiogram()`` (interface B).
+
+    Its stratum comes from the audiogram on the shared scale of :mod:`simulator.severity`, the one ``listeners``
+    classifies virtual listeners by.
+    """
     if isinstance(listener, ListenerSpec):
         return listener
     try:
@@ -106,8 +110,6 @@ def as_listener_spec(listener: Any, stratum_fn: Callable[[float], str] | None = 
         spec = ListenerSpec(str(listener.id), np.asarray(listener.nu, dtype=np.float64), dict(audiogram))
     except AttributeError as err:
         raise HearloopInputError(f"a listener needs id, nu and audiogram(); got {type(listener).__name__}") from err
-    if stratum_fn is not None:
-        spec.stratum = str(stratum_fn(spec.pta))
     return spec
 
 
