@@ -5,22 +5,26 @@ before training by finding "a permutation of the channels of each brain recordin
 distance to a common NH reference animal", so that "no scale information is lost after alignment by only allowing
 shuffling of channel order". The paper does not spell out the distributions compared; this module uses:
 
-**Signature: the normalised time course.** Both animals heard the *same* sounds (same name = same audio). Each
-channel's response to them (mean over trials, smoothed over ``smooth_bins`` = 10 ms against count noise) is cut into
-segments of ``segment_bins`` (default 256 bins = one 0.34 s training frame; silent segments are skipped); every
-segment has its minimum (the spontaneous baseline) removed and is normalised to unit mass: a distribution over time
-saying *when* within the segment the channel fires. That depends on the channel's frequency and modulation tuning
-(which parts of the sound drive it) but not on its gain or baseline, so the signature is invariant to per-channel
-scale and offset (hearing-loss level changes, electrode impedance, spontaneous rate).
+**Ground cost.** ``C_ij`` says how unlike animal channel ``i`` is to reference channel ``j`` on the sounds both heard
+(same name = same audio). The permutation minimising ``sum_j C_perm[j], j`` (optimal transport between equal sets of
+channels with uniform mass, i.e. the Wasserstein distance between the two recordings' channel populations) is solved
+exactly by ``scipy.optimize.linear_sum_assignment``. Two ground costs (``signature``):
 
-**Cost and assignment.** ``C_ij`` is the Wasserstein-1 distance (seconds) between animal channel ``i`` and reference
-channel ``j``, averaged over segments. In 1-D, ``W1(p, q) = integral |F_p - F_q|`` (the L1 distance of the CDFs), so
-the whole matrix is one ``scipy.spatial.distance.cdist(..., "cityblock")`` call per shared sound. The permutation
-minimising ``sum_j C_perm[j], j`` (optimal transport between equal sets of channels with uniform mass) is solved
-exactly by ``scipy.optimize.linear_sum_assignment``. Measured on virtual-IC animals (90 s of training sounds): a
-planted permutation of an NH animal re-recorded with new count noise and a log-normal (sd 0.3) per-channel gain change
-is recovered for 100% of 64 and 92% of 128 channels; a second NH animal with its own electrode placement matches
-100% (64) / 98% (128) of channels to the same template unit (more shared sound raises the accuracy).
+- ``"rate_correlation"`` (default, :mod:`simulator.rate_correlation`): ``1 - max_q corr(r_i, max(r_j - theta_q, 0))``,
+  the correlation of smoothed rates with the reference rate also thresholded at its own quantiles, standing for the
+  same unit with a raised threshold. It keeps impaired animals aligned: median 1.00 / 0.91 / 0.61 of 32 channels on
+  the right unit at 20-35 / 35-50 / >= 50 dB HL, against 0.75 / 0.62 / 0.16 for the time course
+  (``benchmarks/bench_alignment.py``).
+- ``"time_course"``: the Wasserstein-1 distance (seconds) between the normalised time courses, averaged over
+  segments. Each channel's response (mean over trials, smoothed over ``smooth_bins`` = 10 ms) is cut into segments of
+  ``segment_bins`` (256 bins = one 0.34 s training frame; silent segments are skipped); every segment has its minimum
+  (the spontaneous baseline) removed and is normalised to unit mass, a distribution over time saying *when* the
+  channel fires. In 1-D ``W1(p, q) = integral |F_p - F_q|``, so the matrix is one ``cdist(..., "cityblock")`` per
+  sound. It is exact for NH animals (a planted permutation with new count noise and log-normal (sd 0.3) gain changes:
+  100 % of 64 channels, 92 % of 128), but a raised threshold moves the time course's mass onto the peaks many
+  channels share, so it degrades with hearing loss.
+
+Both ignore each channel's gain and baseline.
 
 **Scale survives.** :func:`apply_alignment` only reorders channels (``counts[:, perm, :]``, ``channel_cf_hz[perm]``);
 no value is ever rescaled, so response-level differences caused by hearing loss remain in the aligned data.
@@ -38,6 +42,7 @@ from scipy.spatial.distance import cdist
 
 from simulator.constants import BIN_RATE, DOWNSAMPLE
 from simulator.errors import HearloopInputError
+from simulator.rate_correlation import rate_correlation_cost
 from simulator.recording_types import AnimalRecording
 
 
@@ -93,39 +98,22 @@ def time_course_cdfs(counts: np.ndarray, starts: Sequence[int], segment_bins: in
     return np.cumsum(seg, axis=2).reshape(r.shape[0], -1)
 
 
-def alignment_cost(
-    animal: AnimalRecording,
-    reference: AnimalRecording,
-    *,
-    sounds: Sequence[str] | None = None,
-    max_hours: float | None = None,
-    segment_bins: int = 256,
-    smooth_bins: int = 8,
-    max_segments: int | None = 256,
-) -> np.ndarray:
-    """``channels x channels`` cost: mean Wasserstein-1 distance (s) between the normalised time courses of animal
-    channel ``i`` and reference channel ``j``.
+SIGNATURES: tuple[str, ...] = ("rate_correlation", "time_course")
+"""Ground costs of :func:`alignment_cost` (module docstring)."""
 
-    Args:
-        animal, reference: recordings that share sounds (same name -> same audio).
-        sounds: sound names to use (default every shared sound); ``max_hours`` drops sounds presented later than this
-            in either session (less recording degradation).
-        segment_bins: segment length (bins of 1.31 ms); a sound shorter than this is skipped.
-        smooth_bins: moving-average width (bins) applied to the responses against count noise.
-        max_segments: use at most this many segments (evenly spread) to bound the cost, ``None`` for all.
-    """
-    if animal.n_channels != reference.n_channels:
-        raise HearloopInputError(
-            f"alignment needs equal channel counts: {animal.animal_id!r} has {animal.n_channels}, "
-            f"reference {reference.animal_id!r} has {reference.n_channels}"
-        )
-    if segment_bins < 2 or smooth_bins < 1:
-        raise HearloopInputError(f"segment_bins must be >= 2 and smooth_bins >= 1, got {segment_bins}, {smooth_bins}")
-    pairs = _shared_sounds(animal, reference, sounds, max_hours)
+DEFAULT_SIGNATURE: str = SIGNATURES[0]
+"""The ground cost used unless one is asked for (cached aligned data should record it)."""
+
+
+def time_course_cost(pairs, segment_bins: int, smooth_bins: int, max_segments: int | None) -> np.ndarray:
+    """``channels x channels`` mean Wasserstein-1 distance (s) between normalised time courses (``"time_course"``)."""
+    if segment_bins < 2:
+        raise HearloopInputError(f"segment_bins must be >= 2, got {segment_bins}")
     segs = segment_starts(pairs, segment_bins, max_segments)
     if not segs:
         raise HearloopInputError(f"no shared non-silent sound is {segment_bins} bins long; lower segment_bins")
-    cost = np.zeros((animal.n_channels, reference.n_channels))
+    n_channels = pairs[0][0].counts.shape[1]
+    cost = np.zeros((n_channels, n_channels))
     for k, (a, r) in enumerate(pairs):
         starts = [b0 for kk, b0 in segs if kk == k]
         if starts:
@@ -135,10 +123,53 @@ def alignment_cost(
     return cost / (len(segs) * BIN_RATE)
 
 
+def alignment_cost(
+    animal: AnimalRecording,
+    reference: AnimalRecording,
+    *,
+    signature: str = DEFAULT_SIGNATURE,
+    sounds: Sequence[str] | None = None,
+    max_hours: float | None = None,
+    smooth_bins: int | None = None,
+    segment_bins: int = 256,
+    max_segments: int | None = 256,
+) -> np.ndarray:
+    """``channels x channels`` ground cost between animal channel ``i`` and reference channel ``j``.
+
+    Args:
+        animal, reference: recordings that share sounds (same name -> same audio).
+        signature: ``"rate_correlation"`` (default; 1 - max thresholded correlation, in [0, 2]) or
+            ``"time_course"`` (mean Wasserstein-1 distance in seconds); see the module docstring.
+        sounds: sound names to use (default every shared sound); ``max_hours`` drops sounds presented later than this
+            in either session (less recording degradation).
+        smooth_bins: moving-average width (bins of 1.31 ms) against count noise (default 4 for
+            ``"rate_correlation"``, 8 for ``"time_course"``).
+        segment_bins, max_segments: ``"time_course"`` only: segment length (a sound shorter than this is skipped)
+            and at most this many segments (evenly spread; ``None`` for all).
+
+    Raises:
+        HearloopInputError: unequal channel counts, no shared sound, an unknown ``signature`` or bad sizes.
+    """
+    if signature not in SIGNATURES:
+        raise HearloopInputError(f"alignment signature must be one of {SIGNATURES}, got {signature!r}")
+    if animal.n_channels != reference.n_channels:
+        raise HearloopInputError(
+            f"alignment needs equal channel counts: {animal.animal_id!r} has {animal.n_channels}, "
+            f"reference {reference.animal_id!r} has {reference.n_channels}"
+        )
+    smooth = (4 if signature == "rate_correlation" else 8) if smooth_bins is None else int(smooth_bins)
+    if smooth < 1:
+        raise HearloopInputError(f"smooth_bins must be >= 1, got {smooth}")
+    pairs = _shared_sounds(animal, reference, sounds, max_hours)
+    if signature == "rate_correlation":
+        return rate_correlation_cost(pairs, smooth_bins=smooth)
+    return time_course_cost(pairs, segment_bins, smooth, max_segments)
+
+
 def align_channels(animal: AnimalRecording, reference: AnimalRecording, **cost_kw) -> np.ndarray:
     """Permutation ``perm`` (length ``channels``) such that animal channel ``perm[j]`` matches reference channel ``j``.
 
-    Minimises the summed Wasserstein cost of :func:`alignment_cost` over all permutations (optimal transport between
+    Minimises the summed ground cost of :func:`alignment_cost` over all permutations (optimal transport between
     equal-size sets of channels is an assignment problem). ``cost_kw`` is forwarded to :func:`alignment_cost`.
     """
     cost = alignment_cost(animal, reference, **cost_kw)

@@ -9,6 +9,7 @@ and collects what checkpoints record about the training animals (the metadata sc
     channel_weights:  C covariance weights (DESIGN.md w_i), averaged over the animals' two-trial test sounds
     cohort:           {"generator": "simulator.virtual_ic.generate_cohort", "kwargs": {...}}
     reference_animal: id of the NH animal all animals were aligned to
+    alignment:        {animal_id: permutation}; alignment_signature: the ground cost that found them
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.alignment import align_cohort
+from simulator.alignment import DEFAULT_SIGNATURE, align_cohort
 from simulator.dataset import FrameDataset, SoundSplit, make_datasets
 from simulator.errors import HearloopInputError
 from simulator.metrics import channel_weights
@@ -134,6 +135,7 @@ def prepare_cohort(
         "cohort": {"generator": GENERATOR_NAME, "kwargs": cohort_kwargs(index), "path": str(index.root)},
         "reference_animal": ref_id,
         "alignment": {a: [int(v) for v in p] for a, p in perms.items()},
+        "alignment_signature": DEFAULT_SIGNATURE,
         "split": split.to_dict(),
     }
     return PreparedCohort(index, aligned, perms, train, val, split, metadata)

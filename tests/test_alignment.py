@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
@@ -41,8 +43,12 @@ def channel_types(n_channels: int, seed: int = 1) -> dict[str, np.ndarray]:
     }
 
 
-def record(animal_id: str, ch: dict[str, np.ndarray], sounds, seed: int, gain_scale=1.0, perm=None) -> AnimalRecording:
-    """Binomial(4, p) counts of channels ``ch`` (reordered by ``perm``: recorded channel j = type perm[j])."""
+def record(
+    animal_id: str, ch: dict[str, np.ndarray], sounds, seed: int, gain_scale=1.0, perm=None, threshold_shift=0.0
+) -> AnimalRecording:
+    """Binomial(4, p) counts of channels ``ch`` (reordered by ``perm``: recorded channel j = type perm[j]).
+
+    ``threshold_shift`` lowers every channel's bias, raising its threshold as hearing loss would (drive units)."""
     rng = np.random.default_rng(seed)
     idx = np.arange(ch["cf"].size) if perm is None else np.asarray(perm)
     w = np.exp(-0.5 * (np.arange(N_BANDS)[None, :] - ch["cf"][idx, None]) ** 2)
@@ -52,7 +58,8 @@ def record(animal_id: str, ch: dict[str, np.ndarray], sounds, seed: int, gain_sc
         drive = w @ env
         onset = np.maximum(np.diff(drive, axis=1, prepend=drive[:, :1]), 0.0) * 8.0
         mix = ch["onset"][idx, None]
-        x = (ch["gain"][idx] * gain_scale)[:, None] * ((1 - mix) * drive + mix * onset) + ch["bias"][idx, None]
+        bias = ch["bias"][idx, None] - threshold_shift
+        x = (ch["gain"][idx] * gain_scale)[:, None] * ((1 - mix) * drive + mix * onset) + bias
         counts = rng.binomial(4, 0.95 * expit(x))[None].astype(np.uint8)
         recs.append(SoundRecording(name, "ripple", audio, counts, 0.1 * h, "train"))
     cf_hz = np.interp(ch["cf"][idx], np.arange(N_BANDS), CARRIERS_HZ)
@@ -155,3 +162,47 @@ def test_re_aligning_an_aligned_copy_records_the_permutation_from_the_recorded_o
     total = np.asarray(twice.ground_truth["alignment"]["permutation"])
     np.testing.assert_array_equal(total, first[second])
     np.testing.assert_array_equal(twice.sounds[0].counts, raw.sounds[0].counts[:, total, :])
+
+
+def test_raised_thresholds_are_aligned_by_rate_correlation_not_time_course(setup):
+    """A hearing-loss-like threshold rise (mean count 1.07 -> 0.08) leaves units firing only at the peaks of their NH
+    response; the thresholded-correlation cost still finds them (0.90 measured), the time-course W1 does not (0.73)."""
+    sounds, ch, ref = setup
+    planted = np.random.default_rng(8).permutation(40)
+    impaired = record("HI", ch, sounds, seed=15, perm=planted, threshold_shift=5.0)
+    by_correlation = np.mean(planted[align_channels(impaired, ref)] == np.arange(40))
+    by_time_course = np.mean(planted[align_channels(impaired, ref, signature="time_course")] == np.arange(40))
+    assert by_correlation >= 0.85, by_correlation
+    assert by_time_course < by_correlation - 0.1, (by_time_course, by_correlation)
+
+
+def test_rate_correlation_cost_ignores_gain_and_baseline_and_matches_a_thresholded_copy():
+    from simulator.rate_correlation import rate_correlation_cost
+
+    rng = np.random.default_rng(3)
+    rate = gaussian_filter1d(rng.gamma(1.0, 1.0, (6, 4000)), 6.0, axis=1)
+    ref = SoundRecording("s", "ripple", np.zeros(4000 * DOWNSAMPLE, np.float32), rate[None], 0.0, "train")
+    affine = replace(ref, counts=3.0 * rate[None] + 2.0)
+    peaks = replace(ref, counts=np.maximum(rate - np.quantile(rate, 0.9, axis=1, keepdims=True), 0.0)[None])
+    for other in (affine, peaks):
+        cost = rate_correlation_cost([(other, ref)], smooth_bins=1)
+        assert cost.shape == (6, 6)
+        np.testing.assert_allclose(np.diag(cost), 0.0, atol=1e-5)  # its own unit, with or without the threshold
+        assert np.all(cost[~np.eye(6, dtype=bool)] > 0.05)
+    without_thresholds = rate_correlation_cost([(peaks, ref)], smooth_bins=1, quantiles=(0.0,))
+    assert np.all(np.diag(without_thresholds) > 0.1)  # the plain correlation penalises the raised threshold
+
+
+def test_alignment_rejects_unknown_signature_and_bad_settings(setup):
+    from simulator.rate_correlation import rate_correlation_cost
+
+    _, _, ref = setup
+    with pytest.raises(HearloopInputError, match="signature must be one of"):
+        alignment_cost(ref, ref, signature="dtw")
+    with pytest.raises(HearloopInputError, match="smooth_bins"):
+        alignment_cost(ref, ref, smooth_bins=0)
+    pairs = [(ref.sounds[0], ref.sounds[0])]
+    with pytest.raises(HearloopInputError, match="quantiles"):
+        rate_correlation_cost(pairs, quantiles=(0.0, 1.0))
+    with pytest.raises(HearloopInputError, match="at least one shared sound"):
+        rate_correlation_cost([])
