@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the bundled small nu-ICNet-6 (simulator/assets/nuicnet-small) from nothing: the synthetic cohort, every
 # training stage of Table 1, and the evaluation report. This is the exact recipe of the committed model; see
-# MODEL_CARD.md for its numbers. About 45 min on 2 CPU cores (multibranch ~14, nu-ICNet-6 ~17, the rest ~10).
+# MODEL_CARD.md for its numbers. About 25 min on 2 CPU cores (multibranch ~2, nu-ICNet-6 ~8, nu-ICNet-3 + ABRNet ~11, ICNets ~3).
 #
 #   bash scripts/build_bundled_model.sh [WORK_DIR]     (default runs/bundle-build)
 #
