@@ -49,7 +49,7 @@ from listeners.nu_fitting import bo_fit
 from listeners.plots import plot_audiogram_fan, plot_loss_surface
 from listeners.population import NH_LIMIT_DB_HL, STRATA, listener_stratum
 from listeners.unseen import cohort_kwargs, generate_unseen_animals, reference_animal_params, true_loss_db_hl
-from simulator.alignment import DEFAULT_SIGNATURE, apply_alignment
+from simulator.alignment import apply_alignment, model_signature
 from simulator.errors import HearloopInputError
 from simulator.evaluation import evaluate_model
 from simulator.recordings import read_animal, read_cohort, write_cohort
@@ -58,7 +58,8 @@ from simulator.virtual_ic import generate_cohort
 
 def unseen_animals(model, n_nh: int, n_hi: int, seed: int, out: Path) -> list:
     """Fresh aligned animals, cached on disk (they depend on the cohort kwargs and seed, not on the weights)."""
-    key = [cohort_kwargs(model), n_nh, n_hi, seed, {"session_hours": FIT_WINDOW_HOURS, "alignment": DEFAULT_SIGNATURE}]
+    settings = {"session_hours": FIT_WINDOW_HOURS, "alignment": model_signature(model.metadata)}
+    key = [cohort_kwargs(model), n_nh, n_hi, seed, settings]
     key = hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:10]
     path = out / f"unseen-{key}"
     if (path / "cohort.json").is_file():

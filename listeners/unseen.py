@@ -3,7 +3,7 @@
 nu-ICNet (Pellatt et al., "Fitting nu to new animals") fits the conditioning of a *new* animal with the network frozen.
 For that the new recording's channels must mean what the model's output channels mean, so it is first aligned (channel
 permutation by optimal transport, :mod:`simulator.alignment`) to the NH reference animal the training cohort was aligned
-to.
+to, with the ground cost the checkpoint records (:func:`simulator.alignment.model_signature`).
 
 The training cohort is described by ``model.metadata["cohort"]`` (``generate_cohort`` and its exact kwargs). Fresh
 animals come from the same generator with a different seed for everything that makes an animal and its session: hearing
@@ -38,7 +38,7 @@ import numpy as np
 from torch import nn
 
 from listeners.fit_objective import FIT_WINDOW_HOURS
-from simulator.alignment import align_channels, apply_alignment
+from simulator.alignment import align_channels, apply_alignment, model_signature
 from simulator.errors import CheckpointError, HearloopInputError
 from simulator.recording_types import AnimalRecording
 from simulator.virtual_ic import nh_profile, sample_animal_params, sample_channel_template
@@ -184,9 +184,10 @@ def generate_unseen_animals(
     reference = record_animal(
         ref_params, sounds, features, splits, hours, (int(seed), 7, 0), np.random.default_rng([int(seed), 8])
     )
+    signature = model_signature(getattr(model, "metadata", None))
     out = []
     for animal in animals:
-        perm = align_channels(animal, reference, max_hours=align_max_hours)
+        perm = align_channels(animal, reference, max_hours=align_max_hours, signature=signature)
         out.append(apply_alignment(animal, perm))
     return out
 

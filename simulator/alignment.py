@@ -32,8 +32,9 @@ no value is ever rescaled, so response-level differences caused by hearing loss 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
@@ -103,6 +104,31 @@ SIGNATURES: tuple[str, ...] = ("rate_correlation", "time_course")
 
 DEFAULT_SIGNATURE: str = SIGNATURES[0]
 """The ground cost used unless one is asked for (cached aligned data should record it)."""
+
+LEGACY_SIGNATURE: str = "time_course"
+"""The ground cost of checkpoints written before they recorded ``metadata["alignment_signature"]``."""
+
+
+def model_signature(metadata: Mapping[str, Any] | None) -> str:
+    """The ground cost a checkpoint's training animals were aligned with, so that new animals are aligned the same way.
+
+    Args:
+        metadata: a checkpoint's metadata (``model.metadata``). Training records ``"alignment_signature"`` next to the
+            per-animal ``"alignment"``; an ``"alignment"`` without it predates the key and used
+            :data:`LEGACY_SIGNATURE`; no ``"alignment"`` at all (a model not trained on a cohort) gets the default.
+
+    Raises:
+        HearloopInputError: the recorded signature is not one of :data:`SIGNATURES`.
+    """
+    metadata = metadata or {}
+    if "alignment_signature" in metadata:
+        signature = metadata["alignment_signature"]
+        if signature not in SIGNATURES:
+            raise HearloopInputError(
+                f"checkpoint metadata names alignment signature {signature!r}; supported: {SIGNATURES}"
+            )
+        return str(signature)
+    return LEGACY_SIGNATURE if "alignment" in metadata else DEFAULT_SIGNATURE
 
 
 def time_course_cost(pairs, segment_bins: int, smooth_bins: int, max_segments: int | None) -> np.ndarray:

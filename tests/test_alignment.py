@@ -206,3 +206,51 @@ def test_alignment_rejects_unknown_signature_and_bad_settings(setup):
         rate_correlation_cost(pairs, quantiles=(0.0, 1.0))
     with pytest.raises(HearloopInputError, match="at least one shared sound"):
         rate_correlation_cost([])
+
+
+def test_model_signature_follows_the_checkpoint_and_falls_back_for_old_ones():
+    from simulator.alignment import DEFAULT_SIGNATURE, LEGACY_SIGNATURE, model_signature
+
+    assert model_signature({"alignment": {"NH01": [0, 1]}, "alignment_signature": "time_course"}) == "time_course"
+    assert model_signature({"alignment": {}, "alignment_signature": "rate_correlation"}) == "rate_correlation"
+    # A checkpoint trained before the key existed was aligned by the time-course cost.
+    assert LEGACY_SIGNATURE == "time_course"
+    assert model_signature({"alignment": {"NH01": [0, 1]}}) == LEGACY_SIGNATURE
+    # A model never trained on a cohort has nothing to match: the default.
+    assert model_signature(None) == model_signature({}) == DEFAULT_SIGNATURE
+    with pytest.raises(HearloopInputError, match="alignment signature 'dtw'"):
+        model_signature({"alignment": {}, "alignment_signature": "dtw"})
+
+
+def test_fit_command_aligns_a_recording_with_the_models_recorded_cost(setup, tmp_path, monkeypatch):
+    import argparse
+    import types
+
+    import simulator.alignment as alignment_module
+    from runners.commands.fit import _file_animal
+    from simulator.recordings import write_animal
+
+    sounds, ch, ref = setup
+    planted = np.random.default_rng(9).permutation(40)
+    recorded = record("B", ch, sounds, seed=13, perm=planted)
+    write_animal(tmp_path / "B.h5", recorded)
+    write_animal(tmp_path / "REF.h5", ref)
+    used = []
+    real = alignment_module.align_channels
+
+    def spy(animal, reference, **kw):
+        used.append(kw.get("signature"))
+        return real(animal, reference, **kw)
+
+    monkeypatch.setattr(alignment_module, "align_channels", spy)
+    args = argparse.Namespace(animal=str(tmp_path / "B.h5"), reference=str(tmp_path / "REF.h5"), aligned=False,
+                              seconds_per_sound=1.0, max_hours=100.0)  # fmt: skip
+    model = types.SimpleNamespace(
+        metadata={"alignment": {"NH01": list(range(40))}, "alignment_signature": "time_course"}
+    )
+    animal, subset = _file_animal(args, model)
+    assert used == ["time_course"]
+    perm = real(recorded, ref, signature="time_course")
+    assert np.mean(planted[perm] == np.arange(40)) >= 0.95
+    np.testing.assert_array_equal(animal.sounds[0].counts, recorded.sounds[0].counts[:, perm, :])
+    assert subset.n_channels == 40

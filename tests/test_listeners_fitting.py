@@ -283,3 +283,36 @@ def test_fit_animal_keeps_a_likelihood_realignment_only_when_it_clearly_helps(se
     assert np.array_equal(fit.animal.sounds[-1].counts, test.counts)  # back in the model's channel order
     assert not plain.realigned and plain.target.loss > fit.target.loss
     assert not kept.realigned and kept.animal is animal
+
+
+SIGNATURE_CASES = [
+    ({"alignment_signature": "time_course"}, "time_course"),
+    ({}, "time_course"),  # a checkpoint from before the key: the legacy cost
+    ({"alignment_signature": "rate_correlation"}, "rate_correlation"),
+]
+
+
+@pytest.mark.parametrize(("recorded", "expected"), SIGNATURE_CASES)
+def test_unseen_animals_are_aligned_with_the_checkpoints_recorded_cost(monkeypatch, recorded, expected):
+    import listeners.unseen as unseen
+    from simulator.alignment import align_channels
+
+    used = []
+
+    def spy(animal, reference, **kw):
+        used.append(kw["signature"])
+        return align_channels(animal, reference, **kw)
+
+    monkeypatch.setattr(unseen, "align_channels", spy)
+    kwargs = {"n_nh": 1, "n_hi": 1, "seed": 4, "n_channels": 6, "train_seconds": 2.0, "sound_duration_s": 0.4}
+    kwargs |= {"n_test_per_class": 1, "test_duration_s": 0.4}
+    model = build_model("tiny", n_params=3, n_animals=2, seed=0)
+    model.metadata = {
+        "cohort": {"generator": "simulator.virtual_ic.generate_cohort", "kwargs": kwargs},
+        "reference_animal": "NH01",
+        "alignment": {"NH01": list(range(6)), "HI01": list(range(6))},
+        **recorded,
+    }
+    fresh = unseen.generate_unseen_animals(model, n_nh=1, n_hi=1, seed=77)
+    assert used == [expected, expected]
+    assert all(sorted(a.ground_truth["alignment"]["permutation"]) == list(range(6)) for a in fresh)

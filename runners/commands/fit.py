@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _file_animal(args: argparse.Namespace, model):
-    from simulator.alignment import align_channels, apply_alignment
+    from simulator.alignment import align_channels, apply_alignment, model_signature
     from simulator.dataset import subset_recording
     from simulator.recordings import read_animal
 
@@ -52,7 +52,7 @@ def _file_animal(args: argparse.Namespace, model):
     subset = subset_recording(args.animal, args.seconds_per_sound, args.max_hours)
     stored = (model.metadata or {}).get("alignment", {}).get(animal.animal_id)
     if args.reference:
-        perm = align_channels(animal, read_animal(args.reference))
+        perm = align_channels(animal, read_animal(args.reference), signature=model_signature(model.metadata))
     elif args.aligned:
         return animal, subset
     elif stored is not None:
