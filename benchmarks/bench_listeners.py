@@ -1,4 +1,4 @@
-"""Virtual-listener benchmark: every must-show number of issue 5 in one run, on the bundled model.
+"""Virtual-listener benchmark: every must-show number of issue 5 in one run, on the bundled model (or ``--model DIR``).
 
 1. nu fitting on fresh unseen virtual-IC animals (same population/probe as training, new profiles, electrodes, sounds,
    noise; 2 NH + 4 HI as in the training cohort, recorded in a 2 h fitting session; :mod:`listeners.unseen`): BO
@@ -11,7 +11,7 @@
    (natural draw, and 2 listeners per class by stratified sampling);
    the largest PTA any nu of the unit cube gives (can the model have severe listeners at all?).
 
-Run:  nice -n 15 .venv/bin/python benchmarks/bench_listeners.py [--quick] [--out DIR]      (about 16 min on 2 cores)
+Run:  nice -n 15 .venv/bin/python benchmarks/bench_listeners.py [--quick] [--out DIR] [--model DIR]   (about 11 min)
 Writes DIR/RESULTS.md, DIR/results.json and figures (default DIR runs/listeners-bench); the fresh animals are cached in
 DIR/unseen-* (they depend on the training cohort's kwargs and the seed, not on the weights).
 """
@@ -131,6 +131,7 @@ def main() -> None:
     ap.add_argument("--n-listeners", type=int, default=24, help="listeners drawn for the strata (default 24)")
     ap.add_argument("--per-stratum", type=int, default=3, help="GP-PTA listeners per stratum present (default 3)")
     ap.add_argument("--trials", type=int, default=40, help="GP-PTA trial budget (default 40)")
+    ap.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
     args = ap.parse_args()
     if args.quick:
         args.n_nh, args.n_hi, args.sobol, args.n_listeners, args.per_stratum = 1, 2, [8], 16, 2
@@ -138,14 +139,16 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
-    model = simulator.load_model()
+    model = simulator.load_model(args.model) if args.model else simulator.load_model()
     meta = model.metadata
     train_seed = int(cohort_kwargs(model)["seed"])
     if args.seed == train_seed:
-        raise SystemExit(f"--seed {args.seed} is the bundled model's training-cohort seed: choose another")
-    cfg = Path(simulator.__file__).parent / "assets" / "nuicnet-small" / "config.json"
+        raise SystemExit(f"--seed {args.seed} is the model's training-cohort seed: choose another")
+    model_dir = Path(args.model) if args.model else Path(simulator.__file__).parent / "assets" / "nuicnet-small"
+    cfg = model_dir / "config.json"
     res: dict = {
         "model": {
+            "path": "bundled nuicnet-small" if args.model is None else str(model_dir),
             "provisional": bool(meta.get("provisional", False)),
             "config_sha256": hashlib.sha256(cfg.read_bytes()).hexdigest()[:16],
             "config_mtime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cfg.stat().st_mtime)),
@@ -323,7 +326,7 @@ def write_markdown(res: dict, args: argparse.Namespace, out: Path) -> None:
     lines = [
         "# Virtual listeners: measured numbers (benchmarks/bench_listeners.py)",
         "",
-        f"Model: bundled nuicnet-small, config sha256 {m['config_sha256']}, written {m['config_mtime']} UTC, "
+        f"Model: {m['path']}, config sha256 {m['config_sha256']}, written {m['config_mtime']} UTC, "
         f"provisional={m['provisional']}. Machine: 2 shared CPU cores. Total runtime {res['timings']['total_s']} s.",
         "",
         "| must show | target | measured |",

@@ -61,6 +61,7 @@ _CORPUS_KEYS = (
     "test_duration_s",
     "level_range_db_spl",
     "test_level_range_db_spl",
+    "tone_frequencies",
 )
 _DEFAULTS: dict[str, Any] = {
     "n_nh": 3,
@@ -77,6 +78,7 @@ _DEFAULTS: dict[str, Any] = {
     "hi_pta_range_db": (10.0, 50.0),
     "shuffle_channels": True,
     "flat_from_pta_db": None,
+    "tone_frequencies": "audiometric",  # cohorts recorded before the key used the audiometric pip set
 }
 
 

@@ -32,7 +32,17 @@ from simulator.errors import HearloopInputError
 from simulator.recording_types import SOUND_CLASSES
 
 TONE_FREQS_HZ: tuple[float, ...] = (250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0)
-"""Pip frequencies of the ``tone`` class (Hz)."""
+"""Pip frequencies of the ``tone`` class with ``tone_frequencies="audiometric"`` (Hz)."""
+
+TONE_FREQUENCY_MODES: tuple[str, ...] = ("audiometric", "continuous")
+"""How pip frequencies are drawn: from :data:`TONE_FREQS_HZ` (``"audiometric"``, the default, as earlier corpora), or
+log-uniformly over :data:`TONE_RANGE_HZ` (``"continuous"``). A model trained on the audiometric set answers tones
+between those frequencies weakly: the neurometric thresholds of its impaired listeners rise by 20-40 dB between 4 and
+6 kHz (a bundled-model HI listener: 28 dB HL at 4 kHz, 44 at 5.5 kHz, 25 at 6 kHz), which GP-PTA, probing any
+frequency, then has to chase. Continuous pips cover the whole range."""
+
+TONE_RANGE_HZ: tuple[float, float] = (250.0, 8000.0)
+"""Frequency range (Hz) of continuous pips."""
 
 _NPERSEG = 512  # STFT window for formant shaping (21 ms at SAMPLE_RATE)
 
@@ -272,15 +282,28 @@ def moving_ripple(
     return set_level(out, level_db_spl), meta
 
 
+def _check_tone_frequencies(mode: str) -> str:
+    if mode not in TONE_FREQUENCY_MODES:
+        raise HearloopInputError(f"tone_frequencies must be one of {TONE_FREQUENCY_MODES}, got {mode!r}")
+    return mode
+
+
 def tone_pips(
-    rng: np.random.Generator | int, duration_s: float, level_db_spl: float, level_span_db: float = 40.0
+    rng: np.random.Generator | int,
+    duration_s: float,
+    level_db_spl: float,
+    level_span_db: float = 40.0,
+    tone_frequencies: str = "audiometric",
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """A train of pure-tone pips (50-150 ms, 5 ms ramps, 50-200 ms gaps) at :data:`TONE_FREQS_HZ`.
+    """A train of pure-tone pips (50-150 ms, 5 ms ramps, 50-200 ms gaps) at :data:`TONE_FREQS_HZ`, or log-uniform
+    over :data:`TONE_RANGE_HZ` with ``tone_frequencies="continuous"`` (:data:`TONE_FREQUENCY_MODES`).
 
     Pip levels are drawn in 10 dB steps from ``level_db_spl - level_span_db`` to ``level_db_spl``; the first pip is at
     ``level_db_spl``. Returns (float32 Pa, meta) with
     ``meta["pips"] = [[onset_s, duration_s, freq_hz, level_db], ...]``.
     """
+    continuous = _check_tone_frequencies(tone_frequencies) == "continuous"
+    log_lo, log_hi = np.log2(TONE_RANGE_HZ)
     rng = np.random.default_rng(rng)
     n = _n_samples(duration_s)
     out = np.zeros(n, dtype=np.float32)
@@ -291,7 +314,7 @@ def tone_pips(
         n_pip = round(dur * SAMPLE_RATE)
         if pos + n_pip > n:
             break
-        freq = float(rng.choice(TONE_FREQS_HZ))
+        freq = float(2.0 ** rng.uniform(log_lo, log_hi)) if continuous else float(rng.choice(TONE_FREQS_HZ))
         lev = float(level_db_spl - (0.0 if not pips else rng.choice(steps)))
         out[pos : pos + n_pip] = tone(freq, lev, n_pip / SAMPLE_RATE, ramp_ms=5.0, phase=rng.uniform(0, 2 * np.pi))
         pips.append([pos / SAMPLE_RATE, n_pip / SAMPLE_RATE, freq, lev])
@@ -299,8 +322,15 @@ def tone_pips(
     return out, {"pips": pips}
 
 
-def synthesise(sound_class: str, rng: np.random.Generator | int, duration_s: float, level_db_spl: float) -> Sound:
-    """Synthesise one sound of ``sound_class`` (see :data:`SOUND_CLASSES`); the name is left empty."""
+def synthesise(
+    sound_class: str,
+    rng: np.random.Generator | int,
+    duration_s: float,
+    level_db_spl: float,
+    tone_frequencies: str = "audiometric",
+) -> Sound:
+    """Synthesise one sound of ``sound_class`` (see :data:`SOUND_CLASSES`); the name is left empty.
+    ``tone_frequencies`` (:data:`TONE_FREQUENCY_MODES`) sets how ``tone`` pips choose their frequencies."""
     rng = np.random.default_rng(rng)
     meta: dict[str, Any] = {}
     if sound_class == "speech":
@@ -312,7 +342,7 @@ def synthesise(sound_class: str, rng: np.random.Generator | int, duration_s: flo
     elif sound_class == "ripple":
         audio, meta = moving_ripple(rng, duration_s, level_db_spl)
     elif sound_class == "tone":
-        audio, meta = tone_pips(rng, duration_s, level_db_spl)
+        audio, meta = tone_pips(rng, duration_s, level_db_spl, tone_frequencies=tone_frequencies)
     elif sound_class == "silence":
         return Sound("", "silence", np.zeros(_n_samples(duration_s), np.float32), None, {})
     else:
@@ -326,6 +356,7 @@ def make_corpus(
     duration_s: float = 3.0,
     level_range_db_spl: tuple[float, float] = (40.0, 90.0),
     prefix: str = "",
+    tone_frequencies: str = "audiometric",
 ) -> list[Sound]:
     """A seeded corpus with ``n_per_class`` sounds of every class, named ``{prefix}{class}_{i:03d}``.
 
@@ -338,6 +369,7 @@ def make_corpus(
         duration_s: duration of every sound in seconds.
         level_range_db_spl: (low, high) presentation levels in dB SPL.
         prefix: prepended to each name (e.g. ``"train_"``).
+        tone_frequencies: pip frequencies of ``tone`` sounds (:data:`TONE_FREQUENCY_MODES`).
 
     Returns:
         list of :class:`Sound`, grouped by class in :data:`SOUND_CLASSES` order.
@@ -350,6 +382,7 @@ def make_corpus(
     if unknown:
         raise HearloopInputError(f"unknown sound classes {sorted(unknown)}; expected {SOUND_CLASSES}")
     _n_samples(duration_s)
+    _check_tone_frequencies(tone_frequencies)
     key = [int(v) for v in np.atleast_1d(seed)]
     sounds = []
     for ci, cls in enumerate(SOUND_CLASSES):
@@ -360,7 +393,7 @@ def make_corpus(
         levels = lo + (hi - lo) * (np.arange(n) + rng.random(n)) / max(n, 1)
         rng.shuffle(levels)
         for i in range(n):
-            snd = synthesise(cls, np.random.default_rng([*key, ci, i]), duration_s, float(levels[i]))
+            snd = synthesise(cls, np.random.default_rng([*key, ci, i]), duration_s, float(levels[i]), tone_frequencies)
             snd.name = f"{prefix}{cls}_{i:03d}"
             sounds.append(snd)
     return sounds

@@ -65,6 +65,29 @@ def test_tone_pips_listed_levels_and_frequencies(corpus):
         assert abs(peak - freq) < 0.01 * freq
 
 
+def test_tone_pips_continuous_frequencies_cover_the_range_between_audiometric_ones():
+    from simulator.corpus import TONE_FREQS_HZ, TONE_RANGE_HZ, tone_pips
+
+    fixed = [p[2] for i in range(4) for p in tone_pips(i, 3.0, 70.0)[1]["pips"]]
+    assert set(fixed) <= set(TONE_FREQS_HZ)  # the default keeps the audiometric set of earlier corpora
+    audio, meta = tone_pips(0, 20.0, 70.0, tone_frequencies="continuous")
+    freqs = np.array([p[2] for p in meta["pips"]])
+    assert len(freqs) > 60 and not set(freqs) & set(TONE_FREQS_HZ)
+    assert TONE_RANGE_HZ[0] <= freqs.min() and freqs.max() <= TONE_RANGE_HZ[1]
+    octaves = np.log2(freqs / TONE_RANGE_HZ[0])  # log-uniform over the 5 octaves: every octave gets pips
+    assert np.all(np.histogram(octaves, bins=5, range=(0.0, 5.0))[0] >= 5)
+    onset, dur, freq, _ = meta["pips"][1]  # the audio carries the listed frequency
+    seg = audio[round((onset + 0.01) * SAMPLE_RATE) : round((onset + dur - 0.01) * SAMPLE_RATE)]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size), 8 * seg.size))
+    assert abs(np.fft.rfftfreq(8 * seg.size, 1 / SAMPLE_RATE)[spec.argmax()] - freq) < 0.01 * freq
+    again = make_corpus(seed=3, n_per_class={"tone": 2}, duration_s=1.0, tone_frequencies="continuous")
+    assert [s.meta for s in again] == [
+        s.meta for s in make_corpus(seed=3, n_per_class={"tone": 2}, duration_s=1.0, tone_frequencies="continuous")
+    ]
+    with pytest.raises(HearloopInputError, match="tone_frequencies must be one of"):
+        make_corpus(seed=3, n_per_class=1, tone_frequencies="octaves")
+
+
 @pytest.mark.parametrize("freq", [250.0, 1000.0, 4000.0, 8000.0])
 def test_tone_frequency_and_level(freq):
     x = tone(freq, 60.0, 0.5, ramp_ms=10.0)

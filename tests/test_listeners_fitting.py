@@ -316,3 +316,14 @@ def test_unseen_animals_are_aligned_with_the_checkpoints_recorded_cost(monkeypat
     fresh = unseen.generate_unseen_animals(model, n_nh=1, n_hi=1, seed=77)
     assert used == [expected, expected]
     assert all(sorted(a.ground_truth["alignment"]["permutation"]) == list(range(6)) for a in fresh)
+
+
+def test_cohort_kwargs_fill_the_tone_frequencies_of_older_checkpoints():
+    from listeners.unseen import cohort_kwargs
+
+    model = build_model("tiny", n_params=3, n_animals=2, seed=0)
+    cohort = {"generator": "simulator.virtual_ic.generate_cohort", "kwargs": {"seed": 4}}
+    model.metadata = {"cohort": cohort}
+    assert cohort_kwargs(model)["tone_frequencies"] == "audiometric"  # recorded before the key: the fixed set
+    cohort["kwargs"]["tone_frequencies"] = "continuous"
+    assert cohort_kwargs(model)["tone_frequencies"] == "continuous"

@@ -248,3 +248,20 @@ def test_synth_cli_flat_from_is_recorded_and_validated(tmp_path, capsys):
     assert config["flat_from_pta_db"] == 50.0
     shapes = [line.split()[2] for line in capsys.readouterr().out.splitlines() if line.startswith("HI")]
     assert shapes == ["flat", "flat"]
+
+
+def test_synth_cli_tone_frequencies_are_recorded_only_when_continuous(tmp_path):
+    from runners.cli import main
+    from simulator.corpus import TONE_FREQS_HZ
+    from simulator.virtual_ic.cohort import cohort_corpus
+
+    base = ["synth", "--n-nh", "1", "--n-hi", "0", "--channels", "4", "--quiet", "--train-seconds", "9"]
+    base += ["--sound-seconds", "1", "--test-seconds", "0.3"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert "tone_frequencies" not in json.loads((tmp_path / "a" / "cohort.json").read_text())["metadata"]["config"]
+    assert main([*base, "--out", str(tmp_path / "c"), "--tone-frequencies", "continuous"]) == 0
+    config = json.loads((tmp_path / "c" / "cohort.json").read_text())["metadata"]["config"]
+    assert config["tone_frequencies"] == "continuous"
+    sounds, _ = cohort_corpus(0, 9.0, 1.0, 1, 0.3, tone_frequencies="continuous")
+    pips = [p[2] for s in sounds if s.sound_class == "tone" for p in s.meta["pips"]]
+    assert pips and not set(pips) & set(TONE_FREQS_HZ)

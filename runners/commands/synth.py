@@ -56,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="HI animals with a target PTA (dB HL) at or above this get a flat loss: notch and sloping losses saturate "
         "near 50 dB HL, so severe targets need flat ones (default: shapes cycle flat/sloping/notch at every severity)",
     )
+    parser.add_argument(
+        "--tone-frequencies",
+        choices=("audiometric", "continuous"),
+        default="audiometric",
+        help="pip frequencies of the tone sounds: the 9 audiometric ones (default, as earlier cohorts) or log-uniform "
+        "250-8000 Hz, so that a model also learns tones between them (smooth neurometric audiograms)",
+    )
     parser.add_argument("--no-shuffle", action="store_true", help="keep channels in tonotopic template order")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
@@ -108,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.flat_from is not None:  # recorded only when used, so older cohort descriptions stay as they were
         config["flat_from_pta_db"] = args.flat_from
+    if args.tone_frequencies != "audiometric":  # likewise
+        config["tone_frequencies"] = args.tone_frequencies
     t0 = time.perf_counter()
     animals = generate_cohort(**config, progress=not args.quiet)
     elapsed = time.perf_counter() - t0

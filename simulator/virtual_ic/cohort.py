@@ -50,16 +50,18 @@ def cohort_corpus(
     test_duration_s: float = 3.0,
     level_range_db_spl: tuple[float, float] = (45.0, 90.0),
     test_level_range_db_spl: tuple[float, float] = (65.0, 90.0),
+    tone_frequencies: str = "audiometric",
 ) -> tuple[list[Sound], list[str]]:
-    """The sounds every animal of a cohort hears, and their split (``"train"``/``"test"``)."""
+    """The sounds every animal of a cohort hears, and their split (``"train"``/``"test"``); ``tone_frequencies`` as in
+    :func:`simulator.corpus.make_corpus`."""
     if train_seconds <= 0:
         raise ValueError(f"train_seconds must be > 0, got {train_seconds}")
     if n_test_per_class < 1:
         raise ValueError(f"n_test_per_class must be >= 1 (test sounds carry the FEVE), got {n_test_per_class}")
     n_train = {c: max(1, round(w * train_seconds / sound_duration_s)) for c, w in TRAIN_CLASS_WEIGHTS.items()}
-    train = make_corpus([seed, 11], n_train, sound_duration_s, level_range_db_spl, prefix="train_")
+    train = make_corpus([seed, 11], n_train, sound_duration_s, level_range_db_spl, "train_", tone_frequencies)
     n_test = {c: (n_test_per_class if c != "silence" else 0) for c in SOUND_CLASSES}
-    test = make_corpus([seed, 12], n_test, test_duration_s, test_level_range_db_spl, prefix="test_")
+    test = make_corpus([seed, 12], n_test, test_duration_s, test_level_range_db_spl, "test_", tone_frequencies)
     return train + test, ["train"] * len(train) + ["test"] * len(test)
 
 
@@ -109,6 +111,7 @@ def generate_cohort(
     shuffle_channels: bool = True,
     progress: bool = True,
     flat_from_pta_db: float | None = None,
+    tone_frequencies: str = "audiometric",
 ) -> list[AnimalRecording]:
     """Generate a virtual-IC cohort with exactly known hearing loss.
 
@@ -126,6 +129,9 @@ def generate_cohort(
             None keeps the shape cycle.
         shuffle_channels: shuffle each animal's recorded channel order (alignment must undo it).
         progress: show tqdm progress bars.
+        tone_frequencies: pip frequencies of the tone sounds, ``"audiometric"`` (default, the fixed set of earlier
+            cohorts) or ``"continuous"`` (log-uniform 250-8000 Hz, so that a model learns tone responses between the
+            audiometric frequencies too; :data:`simulator.corpus.TONE_FREQUENCY_MODES`).
 
     Returns:
         ``n_nh + n_hi`` :class:`AnimalRecording` (NH first, ids ``NH01..``, ``HI01..``), each with ``ground_truth``.
@@ -136,7 +142,7 @@ def generate_cohort(
         raise ValueError(f"n_channels must be >= 1, got {n_channels}")
     sounds, splits = cohort_corpus(
         seed, train_seconds, sound_duration_s, n_test_per_class, test_duration_s, level_range_db_spl,
-        test_level_range_db_spl,
+        test_level_range_db_spl, tone_frequencies,
     )  # fmt: skip
     features = [filterbank_features(s.audio) for s in tqdm(sounds, desc="cochlea", disable=not progress)]
     template = sample_channel_template(np.random.default_rng([seed, 1]), n_channels)
