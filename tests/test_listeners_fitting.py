@@ -180,18 +180,25 @@ def test_cohort_audiometry_scores_gppta_against_the_neurometric_truth():
     assert s["listeners"] == 2 and s["median_final_mae_db"] == pytest.approx(np.median([r.final_mae for r in a]))
 
 
-def test_unseen_animals_are_recorded_in_a_fitting_session_with_the_training_template():
-    from listeners.fit_objective import FIT_WINDOW_HOURS
-    from listeners.unseen import generate_unseen_animals
-    from simulator.virtual_ic import sample_channel_template
-
+def tiny_cohort_model(**metadata):
+    """A tiny nu-ICNet whose metadata describes a 1 NH + 1 HI, 6-channel synthetic cohort (seed 4), and ``metadata``."""
     kwargs = {"n_nh": 1, "n_hi": 1, "seed": 4, "n_channels": 6, "train_seconds": 2.0, "sound_duration_s": 0.4}
     kwargs |= {"n_test_per_class": 1, "test_duration_s": 0.4}
     model = build_model("tiny", n_params=3, n_animals=2, seed=0)
     model.metadata = {
         "cohort": {"generator": "simulator.virtual_ic.generate_cohort", "kwargs": kwargs},
         "reference_animal": "NH01",
+        **metadata,
     }
+    return model
+
+
+def test_unseen_animals_are_recorded_in_a_fitting_session_with_the_training_template():
+    from listeners.fit_objective import FIT_WINDOW_HOURS
+    from listeners.unseen import generate_unseen_animals
+    from simulator.virtual_ic import sample_channel_template
+
+    model = tiny_cohort_model()
     fresh = generate_unseen_animals(model, n_nh=1, n_hi=1, seed=77)
     assert [a.animal_id for a in fresh] == ["U-NH01", "U-HI01"]
     hours = np.array([s.hours for a in fresh for s in a.sounds])
@@ -304,15 +311,7 @@ def test_unseen_animals_are_aligned_with_the_checkpoints_recorded_cost(monkeypat
         return align_channels(animal, reference, **kw)
 
     monkeypatch.setattr(unseen, "align_channels", spy)
-    kwargs = {"n_nh": 1, "n_hi": 1, "seed": 4, "n_channels": 6, "train_seconds": 2.0, "sound_duration_s": 0.4}
-    kwargs |= {"n_test_per_class": 1, "test_duration_s": 0.4}
-    model = build_model("tiny", n_params=3, n_animals=2, seed=0)
-    model.metadata = {
-        "cohort": {"generator": "simulator.virtual_ic.generate_cohort", "kwargs": kwargs},
-        "reference_animal": "NH01",
-        "alignment": {"NH01": list(range(6)), "HI01": list(range(6))},
-        **recorded,
-    }
+    model = tiny_cohort_model(alignment={"NH01": list(range(6)), "HI01": list(range(6))}, **recorded)
     fresh = unseen.generate_unseen_animals(model, n_nh=1, n_hi=1, seed=77)
     assert used == [expected, expected]
     assert all(sorted(a.ground_truth["alignment"]["permutation"]) == list(range(6)) for a in fresh)
