@@ -142,6 +142,25 @@ def test_a_stricter_detection_criterion_raises_thresholds_and_bad_criteria_are_r
             ToneProtocol(criterion=bad)
 
 
+def test_the_bundled_models_training_animals_span_normal_to_severe_listeners_in_order_of_their_true_loss():
+    """Trained on animals up to 65 dB HL, the bundle's listeners reach the severe stratum, ranked by true loss."""
+    from scipy.stats import spearmanr
+
+    import simulator
+    from listeners.reference import animal_nus
+
+    small = simulator.load_model()
+    animals = small.metadata["animals"]
+    listeners = sample_cohort(len(animals), model=small, nus=animal_nus(small), protocol=FAST)
+    ptas = np.array([x.pta() for x in listeners])
+    strata = [listener_stratum(x) for x in listeners]
+    true_loss = np.array([a["severity_db"] for a in animals])
+    assert {"NH", "mild", "moderate", "severe"} <= set(strata), list(zip(strata, ptas.round(1), strict=True))
+    assert all(s == "NH" for s, a in zip(strata, animals, strict=True) if a["status"] == "NH")
+    assert ptas[np.argmax(true_loss)] >= 50.0  # the most impaired animal is a severe listener
+    assert spearmanr(ptas, true_loss).statistic >= 0.9
+
+
 def test_batched_priming_equals_per_listener_thresholds(model):
     cohort = sample_cohort(3, seed=2, model=model, protocol=FAST)
     single = [VirtualListener(x.id, x.nu, model, protocol=FAST).thresholds_db_spl([1000.0]) for x in cohort]
