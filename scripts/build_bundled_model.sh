@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the bundled small nu-ICNet-6 (simulator/assets/nuicnet-small) from nothing: the synthetic cohort, every
-# training stage of Table 1, and the evaluation report. This is the exact recipe of the committed model; see
+# training stage of Table 1, and the evaluation report. This is the recipe of the committed model; see
 # MODEL_CARD.md for its numbers. The committed multibranch encoder and nu-ICNet-6 were trained on one GPU (H200, torch
 # 2.11+cu130; `--device auto` picks CUDA when there is one), about 5 min; the other stages on 2 CPU cores. On 2 CPU cores
 # the whole script takes about 1.5 h, and CPU arithmetic ends the early-stopped stages at other epochs, so a CPU rebuild

@@ -8,6 +8,7 @@ from listeners import (
     NuDensity,
     ToneProtocol,
     VirtualListener,
+    animal_nus,
     detectability,
     listener_stratum,
     load_cohort,
@@ -147,7 +148,6 @@ def test_the_bundled_models_training_animals_span_normal_to_severe_listeners_in_
     from scipy.stats import spearmanr
 
     import simulator
-    from listeners.reference import animal_nus
 
     small = simulator.load_model()
     animals = small.metadata["animals"]
