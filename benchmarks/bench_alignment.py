@@ -1,7 +1,7 @@
 """Channel alignment between brains (Pellatt et al., nu-ICNet, "Alignment between brains"): accuracy by ground cost.
 
 Generates virtual-IC cohorts (seeded, with known electrode placements) whose HI animals span a range of hearing-loss
-severities, aligns every animal to the first NH animal with each ground cost of :mod:`simulator.alignment`
+severities, aligns every animal to the first NH animal with each ground cost of :mod:`simulator.data.alignment`
 (``rate_correlation``, the default, and ``time_course``), and reports, side by side, the fraction of channels mapped
 to the reference channel of the same generator template unit, with the time each cost took. Prints a Markdown table
 and writes ``results.json``.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.alignment import SIGNATURES, align_channels
+from simulator.data.alignment import SIGNATURES, align_channels
 from simulator.virtual_ic import generate_cohort
 
 

@@ -49,10 +49,10 @@ from listeners.nu_fitting import bo_fit
 from listeners.plots import plot_audiogram_fan, plot_loss_surface
 from listeners.population import NH_LIMIT_DB_HL, STRATA, listener_stratum
 from listeners.unseen import cohort_kwargs, generate_unseen_animals, reference_animal_params, true_loss_db_hl
-from simulator.alignment import apply_alignment, model_signature
+from simulator.data.alignment import apply_alignment, model_signature
+from simulator.data.recordings import read_animal, read_cohort, write_cohort
 from simulator.errors import HearloopInputError
-from simulator.evaluation import evaluate_model
-from simulator.recordings import read_animal, read_cohort, write_cohort
+from simulator.evaluation.evaluate import evaluate_model
 from simulator.virtual_ic import generate_cohort
 
 

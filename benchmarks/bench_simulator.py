@@ -8,8 +8,8 @@ many listeners (``model.encode`` + batched ``model.decode``). This benchmark mea
 2. the shared-encoder ratio on ``small``: a naive loop of per-listener ``predict`` calls vs ``encode`` once + one
    batched ``decode``, for 1, 8 and 64 listeners. Ratio = naive time / shared time (goal: >= 5x at 64 listeners).
 
-Also prints the analytic MAC counts (:func:`simulator.presets.macs_per_second`). Prints a Markdown table and writes
-JSON.
+Also prints the analytic MAC counts (:func:`simulator.model.factory.macs_per_second`). Prints a Markdown table and
+writes JSON.
 
     .venv/bin/python benchmarks/bench_simulator.py [--quick] [--json out.json] [--device cpu|cuda] [--threads N]
 """
@@ -23,9 +23,9 @@ import time
 
 import torch
 
-from simulator.combination import class_softmax
 from simulator.constants import SAMPLE_RATE
-from simulator.presets import build_model, macs_per_second
+from simulator.model.combination import class_softmax
+from simulator.model.factory import build_model, macs_per_second
 
 
 def _sync(device: torch.device) -> None:

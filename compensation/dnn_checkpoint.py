@@ -1,6 +1,6 @@
 """DNN compensator checkpoints: safetensors weights + a JSON config with a checksum; bundled compensators by name.
 
-Same scheme as the nu-ICNet checkpoints (:mod:`simulator.checkpoint`). A compensator directory holds
+Same scheme as the nu-ICNet checkpoints (:mod:`simulator.model.checkpoint`). A compensator directory holds
 
     model.safetensors   every parameter and persistent buffer (float32)
     config.json         {"format": "hearloop-compensator", "format_version": 1, "config": DNNConfig.to_dict(),

@@ -20,7 +20,7 @@ did not improve validation FR.) The second term, the loudness penalty, ties the 
 so it cannot win by blasting. Adam with cosine learning-rate decay and gradient clipping.
 
 Data: a pool of non-overlapping ``segment_samples`` crops of a seeded training corpus
-(:func:`simulator.corpus.make_corpus`, silence excluded) whose NH targets are computed once and cached; each step
+(:func:`simulator.data.corpus.make_corpus`, silence excluded) whose NH targets are computed once and cached; each step
 draws ``batch`` (crop, listener) pairs. A fixed validation set of pairs from a different corpus seed is scored every
 ``eval_every`` steps (median fidelity restored at matched loudness is logged) and the best weights are kept.
 Held-out sounds and listeners for reporting come from yet other seeds (:mod:`compensation.strategy_evaluation`).
@@ -95,7 +95,7 @@ def corpus_audio(
     seed: int, per_class: int, duration_s: float, level_range: Sequence[float], classes: Sequence[str] = TRAIN_CLASSES
 ) -> tuple[torch.Tensor, list[str], list[str]]:
     """A seeded corpus as ``sounds x samples`` Pa, with names and classes (silence excluded by default)."""
-    from simulator.corpus import make_corpus
+    from simulator.data.corpus import make_corpus
 
     sounds = make_corpus(seed, dict.fromkeys(classes, int(per_class)), duration_s, tuple(level_range))
     audio = torch.as_tensor(np.stack([s.audio for s in sounds]), dtype=torch.float32)

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from simulator.combination import class_softmax
 from simulator.errors import HearloopInputError
-from simulator.spikes import expected_counts
+from simulator.model.combination import class_softmax
+from simulator.model.spikes import expected_counts
 from simulator.validation import validate_audio, validate_nu
 
 __all__ = ["DISTANCES", "NeuralFidelityObjective", "fidelity_restored"]

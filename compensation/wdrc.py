@@ -18,13 +18,14 @@ level step up, e_A rises with tau_A (attack); on a step down after a segment lon
 tau_R (release): both match the branching detector. They differ on fluctuating
 signals, where the branching detector charges on every peak and so reads above the mean power, while the max of linear
 smoothers reads the mean power (a steady tone of L dB SPL reads L dB SPL, the calibration the thresholds use). Measured
-against the per-sample branching detector (reference loop in tests/test_wdrc.py and benchmarks/bench_wdrc.py) on tones
-of 250-4000 Hz stepping 50->80->50 dB SPL with (tau_A, tau_R) = (5, 50) or (10, 100) ms: a constant offset of 2.1 dB
-(reference higher), at most 2.8 dB difference at any sample after the first tau_A; on white noise the offset is 4.3 dB
-and the difference at most 4.8 dB. The time course (attack/release) agrees: the offset-removed difference stays within
-2.2 dB on tones. The approximation degrades for loud segments shorter than ~3 tau_R (the slow smoother has not charged
-to the peak, so gain recovers sooner: up to 7.6 dB lower level for tau_R = 500 ms after a 200 ms burst).
-The detector runs in the audio's float32: powers are non-negative, so the scan loses no precision to cancellation.
+against the per-sample branching detector (reference loop in tests/compensation/test_wdrc.py and
+benchmarks/bench_wdrc.py) on tones of 250-4000 Hz stepping 50->80->50 dB SPL with (tau_A, tau_R) = (5, 50) or (10, 100)
+ms: a constant offset of 2.1 dB (reference higher), at most 2.8 dB difference at any sample after the first tau_A; on
+white noise the offset is 4.3 dB and the difference at most 4.8 dB. The time course (attack/release) agrees: the
+offset-removed difference stays within 2.2 dB on tones. The approximation degrades for loud segments shorter than ~3
+tau_R (the slow smoother has not charged to the peak, so gain recovers sooner: up to 7.6 dB lower level for tau_R = 500
+ms after a 200 ms burst). The detector runs in the audio's float32: powers are non-negative, so the scan loses no
+precision to cancellation.
 
 Static curve (Giannoulis et al. 2012, eq. 4, quadratic soft knee of width W dB), per band with threshold T (dB SPL),
 compression ratio CR and gain G (dB, the gain below threshold):

@@ -25,9 +25,9 @@ from listeners.fit_result import FitResult
 from listeners.gradient_fit import gradient_fit, target_loss
 from listeners.nu_fitting import bo_fit
 from listeners.reference import nh_reference_nu
-from simulator.alignment import apply_alignment
 from simulator.constants import SAMPLE_RATE
-from simulator.recording_types import AnimalRecording
+from simulator.data.alignment import apply_alignment
+from simulator.data.recording_types import AnimalRecording
 
 __all__ = ["AnimalFit", "fit_animal"]
 
@@ -101,7 +101,7 @@ def fit_animal(
         target_starts: target runs (>= 1): the NH reference nu, the cube centre, then seeded uniform points.
         grad_steps: maximum evaluations of the gradient fit.
         grad_method: ``"lbfgs"`` or ``"adam"`` (:func:`listeners.gradient_fit.gradient_fit`).
-        subset: the fitting data (e.g. from ``simulator.dataset.subset_recording``); default from ``animal``.
+        subset: the fitting data (e.g. from ``simulator.data.dataset.subset_recording``); default from ``animal``.
         realign: refine the channel alignment by maximum likelihood at the target nu (module docstring).
 
     Returns:

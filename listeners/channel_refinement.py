@@ -1,9 +1,9 @@
 """Maximum-likelihood refinement of a new animal's channel alignment, the model frozen (Pellatt et al., nu-ICNet).
 
 nu-ICNet aligns every brain to an NH reference animal by optimal transport before training ("Alignment between
-brains", :mod:`simulator.alignment`). For a *new* impaired animal that alignment is unreliable: its loss changes which
-parts of a sound drive each channel, so the time-course signature no longer matches the NH reference's. Measured on
-fresh virtual-IC animals, the right template unit is found for 100 / 75 / 34 / 53 % of the channels of animals with
+brains", :mod:`simulator.data.alignment`). For a *new* impaired animal that alignment is unreliable: its loss changes
+which parts of a sound drive each channel, so the time-course signature no longer matches the NH reference's. Measured
+on fresh virtual-IC animals, the right template unit is found for 100 / 75 / 34 / 53 % of the channels of animals with
 16 / 30 / 42 / 52 dB HL losses.
 
 Once nu is fitted, the model itself says what each of its output channels should do for this animal. The permutation
@@ -25,8 +25,8 @@ from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 from simulator.constants import N_CLASSES
+from simulator.data.recording_types import AnimalRecording
 from simulator.errors import HearloopInputError
-from simulator.recording_types import AnimalRecording
 
 __all__ = ["likelihood_alignment_cost", "likelihood_permutation"]
 
@@ -65,7 +65,7 @@ def likelihood_permutation(
     model: nn.Module, recording: AnimalRecording, nu: Sequence[float] | np.ndarray
 ) -> np.ndarray:
     """Permutation ``perm`` (``channels``) such that recording channel ``perm[j]`` is the most likely to be model
-    channel ``j`` at ``nu``; apply it with :func:`simulator.alignment.apply_alignment`."""
+    channel ``j`` at ``nu``; apply it with :func:`simulator.data.alignment.apply_alignment`."""
     rows, cols = linear_sum_assignment(likelihood_alignment_cost(model, recording, nu))
     perm = np.empty(cols.size, dtype=np.int64)
     perm[cols] = rows

@@ -3,7 +3,7 @@
 To place a new animal in nu space the network weights stay fixed and only nu is searched. The loss is the model's
 training loss without the conditioning terms: the mean cross-entropy (nats per channel-bin) of the predicted 0..4
 spike-count distribution against the recorded counts, over a short data subset (the paper uses 15 s of every training
-sound presented in the first 2 hours; :func:`recording_subset` / ``simulator.dataset.subset_recording``).
+sound presented in the first 2 hours; :func:`recording_subset` / ``simulator.data.dataset.subset_recording``).
 
 Every sound is encoded once (the encoder and the latent half of the first combination layer do not depend on nu); a
 loss evaluation only re-runs the conditioned rest of the decoder, so Bayesian optimisation, gradient descent and
@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from simulator.constants import DOWNSAMPLE, N_CLASSES, SAMPLE_RATE
+from simulator.data.recording_types import AnimalRecording, SoundRecording
 from simulator.errors import HearloopInputError
-from simulator.evaluation import score_sound
-from simulator.recording_types import AnimalRecording, SoundRecording
+from simulator.evaluation.evaluate import score_sound
 
 __all__ = ["FIT_WINDOW_HOURS", "NuFitObjective", "heldout_feve", "recording_subset"]
 
@@ -35,7 +35,7 @@ FIT_WINDOW_HOURS: float = 2.0
 def recording_subset(
     animal: AnimalRecording, seconds_per_sound: float = 15.0, max_hours: float = FIT_WINDOW_HOURS
 ) -> AnimalRecording:
-    """In-memory twin of ``simulator.dataset.subset_recording``: the first ``seconds_per_sound`` of every training
+    """In-memory twin of ``simulator.data.dataset.subset_recording``: the first ``seconds_per_sound`` of every training
     sound presented at ``hours <= max_hours`` (test sounds are dropped)."""
     if seconds_per_sound <= 0:
         raise HearloopInputError(f"seconds_per_sound must be > 0, got {seconds_per_sound}")
@@ -136,7 +136,7 @@ def heldout_feve(model: nn.Module, animal: AnimalRecording, nu: np.ndarray | Seq
     """FEVE of listener ``nu`` on the animal's held-out two-trial test sounds.
 
     Returns:
-        ``(median FEVE over test sounds, per-sound :class:`simulator.evaluation.SoundScore` list)``.
+        ``(median FEVE over test sounds, per-sound :class:`simulator.evaluation.evaluate.SoundScore` list)``.
     """
     nu_t = torch.as_tensor(np.asarray(nu, dtype=np.float32)).reshape(1, -1)
     scores = []

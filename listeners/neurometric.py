@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from simulator.combination import class_softmax
 from simulator.constants import DOWNSAMPLE, MAX_COUNT, SAMPLE_RATE, db_spl_to_pa_rms
 from simulator.errors import HearloopInputError
+from simulator.model.combination import class_softmax
 
 __all__ = ["DETECTION_D_PRIME", "ToneProtocol", "detectability", "neurometric_thresholds_db_spl"]
 

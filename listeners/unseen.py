@@ -2,8 +2,8 @@
 
 nu-ICNet (Pellatt et al., "Fitting nu to new animals") fits the conditioning of a *new* animal with the network frozen.
 For that the new recording's channels must mean what the model's output channels mean, so it is first aligned (channel
-permutation by optimal transport, :mod:`simulator.alignment`) to the NH reference animal the training cohort was aligned
-to, with the ground cost the checkpoint records (:func:`simulator.alignment.model_signature`).
+permutation by optimal transport, :mod:`simulator.data.alignment`) to the NH reference animal the training cohort was
+aligned to, with the ground cost the checkpoint records (:func:`simulator.data.alignment.model_signature`).
 
 The training cohort is described by ``model.metadata["cohort"]`` (``generate_cohort`` and its exact kwargs). Fresh
 animals come from the same generator with a different seed for everything that makes an animal and its session: hearing
@@ -38,9 +38,9 @@ import numpy as np
 from torch import nn
 
 from listeners.fit_objective import FIT_WINDOW_HOURS
-from simulator.alignment import align_channels, apply_alignment, model_signature
+from simulator.data.alignment import align_channels, apply_alignment, model_signature
+from simulator.data.recording_types import AnimalRecording
 from simulator.errors import CheckpointError, HearloopInputError
-from simulator.recording_types import AnimalRecording
 from simulator.virtual_ic import nh_profile, sample_animal_params, sample_channel_template
 from simulator.virtual_ic.animal import AnimalParams, record_animal
 from simulator.virtual_ic.cohort import cohort_corpus, hi_targets, presentation_hours

@@ -9,12 +9,10 @@ from simulator.constants import BIN_RATE, CONTEXT_SAMPLES, FRAME_SAMPLES, N_CLAS
 from simulator.errors import CheckpointError, HearloopInputError, RecordingFormatError, SpecError
 
 if TYPE_CHECKING:
-    from simulator.alignment import align_channels, align_cohort, apply_alignment
-    from simulator.audio_io import load_audio, resample, save_audio
-    from simulator.checkpoint import load_model, save_model
-    from simulator.dataset import load_test_sounds, make_datasets
-    from simulator.icnet import ICNet
-    from simulator.losses import NuICNetLoss
+    from simulator.data.alignment import align_channels, align_cohort, apply_alignment
+    from simulator.data.audio_io import load_audio, resample, save_audio
+    from simulator.data.dataset import load_test_sounds, make_datasets
+    from simulator.data.recordings import read_cohort, write_cohort
     from simulator.metrics import (
         channel_weights,
         feve,
@@ -22,41 +20,44 @@ if TYPE_CHECKING:
         spike_histogram_kl,
         spike_histogram_kl_per_channel,
     )
-    from simulator.model import ABRNet, NuICNet
-    from simulator.presets import ModelConfig, build_model
-    from simulator.recordings import read_cohort, write_cohort
-    from simulator.spikes import expected_counts, sample_counts
-    from simulator.streaming import StreamingPredictor, stream
+    from simulator.model.checkpoint import load_model, save_model
+    from simulator.model.config import ModelConfig
+    from simulator.model.factory import build_model
+    from simulator.model.icnet import ICNet
+    from simulator.model.nuicnet import ABRNet, NuICNet
+    from simulator.model.spikes import expected_counts, sample_counts
+    from simulator.model.streaming import StreamingPredictor, stream
+    from simulator.training.losses import NuICNetLoss
 
 # Model names are imported lazily (PEP 562) so that `import simulator` (and the CLI's --help) does not load torch.
 _LAZY = {
-    "load_model": "simulator.checkpoint",
-    "save_model": "simulator.checkpoint",
-    "ICNet": "simulator.icnet",
-    "ABRNet": "simulator.model",
-    "NuICNet": "simulator.model",
-    "ModelConfig": "simulator.presets",
-    "build_model": "simulator.presets",
-    "StreamingPredictor": "simulator.streaming",
-    "stream": "simulator.streaming",
+    "load_model": "simulator.model.checkpoint",
+    "save_model": "simulator.model.checkpoint",
+    "ICNet": "simulator.model.icnet",
+    "ABRNet": "simulator.model.nuicnet",
+    "NuICNet": "simulator.model.nuicnet",
+    "ModelConfig": "simulator.model.config",
+    "build_model": "simulator.model.factory",
+    "StreamingPredictor": "simulator.model.streaming",
+    "stream": "simulator.model.streaming",
     "feve": "simulator.metrics",
     "feve_per_channel": "simulator.metrics",
     "channel_weights": "simulator.metrics",
     "spike_histogram_kl": "simulator.metrics",
     "spike_histogram_kl_per_channel": "simulator.metrics",
-    "NuICNetLoss": "simulator.losses",
-    "expected_counts": "simulator.spikes",
-    "sample_counts": "simulator.spikes",
-    "load_audio": "simulator.audio_io",
-    "save_audio": "simulator.audio_io",
-    "resample": "simulator.audio_io",
-    "read_cohort": "simulator.recordings",
-    "write_cohort": "simulator.recordings",
-    "make_datasets": "simulator.dataset",
-    "load_test_sounds": "simulator.dataset",
-    "align_channels": "simulator.alignment",
-    "align_cohort": "simulator.alignment",
-    "apply_alignment": "simulator.alignment",
+    "NuICNetLoss": "simulator.training.losses",
+    "expected_counts": "simulator.model.spikes",
+    "sample_counts": "simulator.model.spikes",
+    "load_audio": "simulator.data.audio_io",
+    "save_audio": "simulator.data.audio_io",
+    "resample": "simulator.data.audio_io",
+    "read_cohort": "simulator.data.recordings",
+    "write_cohort": "simulator.data.recordings",
+    "make_datasets": "simulator.data.dataset",
+    "load_test_sounds": "simulator.data.dataset",
+    "align_channels": "simulator.data.alignment",
+    "align_cohort": "simulator.data.alignment",
+    "apply_alignment": "simulator.data.alignment",
 }
 
 

@@ -132,7 +132,7 @@ def feve(r1: Any, r2: Any, pred: Any, pred2: Any | None = None, *, undefined: st
 
     Args:
         r1, r2: ``channels x bins`` recorded counts of two trials of the same sound.
-        pred: ``channels x bins`` predicted expected counts (e.g. :func:`simulator.spikes.expected_counts`).
+        pred: ``channels x bins`` predicted expected counts (e.g. :func:`simulator.model.spikes.expected_counts`).
         pred2: optional prediction for the second trial (see :func:`feve_per_channel`); default ``pred``.
         undefined: ``"raise"`` (default) raises HearloopInputError when no channel carries a repeatable signal;
             ``"nan"`` returns NaN instead (convenient with ``np.nanmedian`` over many sounds).

@@ -58,26 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def model_fingerprint(model_path, model) -> dict:
-    """Which nu-ICNet a compensator was trained through: checkpoint path, weights SHA-256, provisional flag."""
-    from pathlib import Path
-
-    from simulator.checkpoint import BUNDLED_MODEL_DIR, read_config
-
-    directory = BUNDLED_MODEL_DIR if model_path is None else Path(model_path)
-    directory = directory.parent if directory.is_file() else directory
-    _, _, digest = read_config(directory)
-    meta = getattr(model, "metadata", None) or {}
-    provisional = bool(meta.get("provisional"))
-    return {"path": str(model_path or "bundled"), "weights_sha256": digest, "provisional": provisional}
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from compensation.dnn_checkpoint import save_compensator
     from compensation.dnn_training import TrainConfig, train_compensator
-    from runners.commands.evaluate_strategies import build_listeners, nh_reference_nu, parse_strata
+    from runners.cli_support import build_listeners, model_fingerprint, nh_reference_nu, parse_strata
     from simulator import load_model
 
     t0 = time.time()

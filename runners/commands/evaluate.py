@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give --run (a training run directory) and/or --model (a nu-ICNet-6 checkpoint)")
     import torch
 
-    from simulator.eval_report import evaluate_run
+    from simulator.evaluation.report import evaluate_run
 
     if args.threads:
         torch.set_num_threads(args.threads)

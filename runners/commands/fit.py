@@ -1,6 +1,6 @@
 """``hearloop fit``: fit nu to new animals with the bundled nu-ICNet frozen (Pellatt et al., "Fitting nu").
 
-Animals come from a recording file (HDF5, ``simulator.recordings``; aligned to the model's channel order with a
+Animals come from a recording file (HDF5, ``simulator.data.recordings``; aligned to the model's channel order with a
 reference recording, or stored alignment) or are generated fresh by the virtual-IC generator (never seen in training).
 For each animal it reports the evaluations Bayesian optimisation and the gradient fit needed to come within 2% of the
 target loss (the loss at the animal's best nu found by long gradient fits), their losses, and the FEVE of the fitted nu
@@ -44,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _file_animal(args: argparse.Namespace, model):
-    from simulator.alignment import align_channels, apply_alignment, model_signature
-    from simulator.dataset import subset_recording
-    from simulator.recordings import read_animal
+    from simulator.data.alignment import align_channels, apply_alignment, model_signature
+    from simulator.data.dataset import subset_recording
+    from simulator.data.recordings import read_animal
 
     animal = read_animal(args.animal)
     subset = subset_recording(args.animal, args.seconds_per_sound, args.max_hours)

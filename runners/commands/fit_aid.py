@@ -54,7 +54,7 @@ def speech_sounds(n: int, seconds: float, level_db_spl: float, seed: int = 0):
     import numpy as np
     import torch
 
-    from simulator.corpus import synthesise
+    from simulator.data.corpus import synthesise
 
     if n < 1:
         raise ValueError("--n-sounds must be >= 1")

@@ -49,8 +49,8 @@ def _parse_nu(text: str | None, n_params: int) -> list[float]:
 
 
 def _load(args: argparse.Namespace):
-    from simulator.checkpoint import load_model
-    from simulator.presets import build_model
+    from simulator.model.checkpoint import load_model
+    from simulator.model.factory import build_model
 
     if args.preset is not None:
         if args.model is not None:
@@ -65,12 +65,12 @@ def _load(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from simulator.audio_io import load_audio
     from simulator.constants import DOWNSAMPLE, SAMPLE_RATE
-    from simulator.model import NuICNet
-    from simulator.neurogram_plot import plot_neurogram
-    from simulator.spikes import expected_counts
-    from simulator.streaming import stream
+    from simulator.data.audio_io import load_audio
+    from simulator.evaluation.plots import plot_neurogram
+    from simulator.model.nuicnet import NuICNet
+    from simulator.model.spikes import expected_counts
+    from simulator.model.streaming import stream
 
     if not args.chunk_seconds > 0:
         raise ValueError(f"--chunk-seconds must be > 0, got {args.chunk_seconds}")

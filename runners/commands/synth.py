@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Generate NH and HI virtual animals (cochlear model + modulation-tuned IC units, Binomial spike counts) "
             "hearing a synthesised corpus (speech, speech in noise, music, ripples, tones, silence), write them with "
-            "simulator.recordings.write_cohort, and print a per-animal summary."
+            "simulator.data.recordings.write_cohort, and print a per-animal summary."
         ),
     )
     parser.add_argument("--out", required=True, help="output directory for the cohort")
@@ -87,15 +87,15 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _write(out: str, animals: list, metadata: dict):
-    """Write through the cohort file format of :mod:`simulator.recordings` (HDF5 + JSON metadata)."""
-    from simulator.recordings import write_cohort
+    """Write through the cohort file format of :mod:`simulator.data.recordings` (HDF5 + JSON metadata)."""
+    from simulator.data.recordings import write_cohort
 
     return write_cohort(out, animals, metadata)
 
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    from simulator.recording_types import ABR_FREQS_HZ
+    from simulator.frequencies import ABR_FREQS_HZ
     from simulator.virtual_ic.cohort import cohort_metadata, generate_cohort
 
     config = {

@@ -1,8 +1,8 @@
 """``hearloop train``: train nu-ICNet, ABRNet and the ICNet baselines on a recorded (or synthetic) cohort.
 
 Stages (Pellatt et al., "Training"): a multi-branch ICNet on the NH animals, whose encoder initialises nu-ICNet-6,
-nu-ICNet-3, ABRNet and the single-branch ICNets (see :mod:`simulator.train_stages`). Every stage checkpoints after each
-epoch and resumes when run again with the same ``--out``.
+nu-ICNet-3, ABRNet and the single-branch ICNets (see :mod:`simulator.training.stages`). Every stage checkpoints after
+each epoch and resumes when run again with the same ``--out``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, default=3e-3, help="initial Adam learning rate (default 3e-3)")
     parser.add_argument("--encoder-lr", type=float, default=None, help="learning rate of the multibranch stage")
     parser.add_argument("--batch-size", type=int, default=8, help="frames per step (default 8)")
-    parser.add_argument("--beta", type=float, default=None, help="KL weight beta (default simulator.losses 1e-3)")
+    parser.add_argument(
+        "--beta", type=float, default=None, help="KL weight beta (default simulator.training.losses 1e-3)"
+    )
     parser.add_argument("--lam", type=float, default=None, help="clustering-penalty weight (default 0.1)")
     parser.add_argument("--early-stop", type=int, default=10, help="epochs without improvement before stopping")
     parser.add_argument("--lr-patience", type=int, default=4, help="plateau epochs before the LR halves")
@@ -54,8 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train_config(args: argparse.Namespace, epochs: int, lr: float):
-    from simulator.losses import DEFAULT_BETA, DEFAULT_LAMBDA
-    from simulator.training import TrainConfig
+    from simulator.training.loop import TrainConfig
+    from simulator.training.losses import DEFAULT_BETA, DEFAULT_LAMBDA
 
     return TrainConfig(
         lr=lr, batch_size=args.batch_size, max_epochs=epochs, early_stop=args.early_stop,
@@ -69,10 +71,10 @@ def run(args: argparse.Namespace) -> int:
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     import torch
 
-    from simulator.checkpoint import load_model, save_model
-    from simulator.train_cohort import prepare_cohort
-    from simulator.train_stages import STAGES, StageOptions, run_stages, stage_model_dir
-    from simulator.training import resolve_device
+    from simulator.model.checkpoint import load_model, save_model
+    from simulator.training.cohort import prepare_cohort
+    from simulator.training.loop import resolve_device
+    from simulator.training.stages import STAGES, StageOptions, run_stages, stage_model_dir
 
     bad = [s for s in stages if s not in STAGES]
     if bad or not stages:

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from simulator.constants import SAMPLE_RATE
-from simulator.corpus import tone
+from simulator.data.corpus import tone
 from simulator.errors import HearloopInputError
-from simulator.spikes import expected_counts
+from simulator.model.spikes import expected_counts
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.data.recording_types import SOUND_CLASSES
 from simulator.errors import HearloopInputError
-from simulator.recording_types import SOUND_CLASSES
 
 REWARDS: tuple[str, ...] = ("fidelity", "improvement")
 """Reward modes (see the environment docstring)."""
@@ -45,7 +45,7 @@ class EnvConfig:
         sound_duration_s: duration of every corpus sound, seconds.
         sound_classes: corpus classes to draw from.
         n_per_class: corpus sounds per class.
-        corpus_seed: seed of the synthesised corpus (``simulator.corpus.make_corpus``).
+        corpus_seed: seed of the synthesised corpus (``simulator.data.corpus.make_corpus``).
         level_range_db_spl: presentation levels of the corpus, dB SPL.
         cohort_size: listeners in the seeded cohort episodes draw from (``listeners.sample_cohort``).
         cohort_seed: seed of that cohort.

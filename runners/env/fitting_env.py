@@ -66,8 +66,8 @@ class HearingAidFittingEnv(gym.Env):
 
     A listener drawn uniformly from the cohort (``listeners.sample_cohort(cohort_size, seed=cohort_seed)``) and
     ``n_sounds`` distinct sounds drawn from a seeded synthetic corpus (speech, speech in noise, music, ripples, tones;
-    ``simulator.corpus``), both with ``self.np_random``. The starting parameters are the strategy's prescription from
-    the audiogram estimate (``start="prescription"``), the box centre (``"neutral"``) or uniform (``"random"``).
+    ``simulator.data.corpus``), both with ``self.np_random``. The starting parameters are the strategy's prescription
+    from the audiogram estimate (``start="prescription"``), the box centre (``"neutral"``) or uniform (``"random"``).
     ``reset(options=...)`` may fix ``listener`` (a VirtualListener), ``nu`` (a new listener's D values),
     ``listener_index``, ``sounds`` (corpus names) or ``theta`` (normalised start).
 

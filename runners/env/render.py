@@ -18,7 +18,7 @@ import torch
 
 from runners.env.core import EpisodeState, FittingCore
 from simulator.constants import BIN_RATE
-from simulator.spikes import expected_counts
+from simulator.model.spikes import expected_counts
 
 
 def neurogram_panels(core: FittingCore, state: EpisodeState) -> dict[str, np.ndarray]:

@@ -30,7 +30,7 @@ def get_model(path: str | None, device: str = "cpu") -> Any:
     key = (None if path is None else str(path), str(device))
     with _LOCK:
         if key not in _MODELS:
-            from simulator.checkpoint import load_model
+            from simulator.model.checkpoint import load_model
 
             _MODELS[key] = load_model(path, device=device).eval()
         return _MODELS[key]
@@ -74,8 +74,8 @@ def get_corpus(
     duration_s: float,
     level_range_db_spl: tuple[float, float],
 ) -> Corpus:
-    """``simulator.corpus.make_corpus`` restricted to ``sound_classes``, cached per configuration."""
-    from simulator.corpus import make_corpus
+    """``simulator.data.corpus.make_corpus`` restricted to ``sound_classes``, cached per configuration."""
+    from simulator.data.corpus import make_corpus
 
     sounds = make_corpus(
         seed,

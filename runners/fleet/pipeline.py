@@ -79,7 +79,7 @@ class Rows:
 
 def make_sounds(spec: FleetSpec) -> tuple[torch.Tensor, list[str]]:
     """The spec's sounds: ``S x samples`` float32 Pa (seeded corpus classes at one level) and their names."""
-    from simulator.corpus import synthesise
+    from simulator.data.corpus import synthesise
 
     s = spec.sounds
     audio, names = [], []

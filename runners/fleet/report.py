@@ -154,7 +154,7 @@ def neurogram_panels(manifest: dict[str, Any], table: Any) -> tuple[list[tuple[s
     from runners.fleet.pipeline import make_sounds
     from runners.fleet.spec import parse_spec
     from simulator.constants import BIN_RATE
-    from simulator.spikes import expected_counts
+    from simulator.model.spikes import expected_counts
 
     spec = parse_spec(manifest["spec"])
     job = Job.from_dict(manifest["jobs"][0])

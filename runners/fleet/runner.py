@@ -64,7 +64,7 @@ def make_engine(spec: FleetSpec, **overrides: Any) -> Engine:
 
 
 def model_identity(spec: FleetSpec) -> dict[str, Any]:
-    from simulator.checkpoint import BUNDLED_MODEL_DIR
+    from simulator.model.checkpoint import BUNDLED_MODEL_DIR
 
     path = Path(spec.model.path) if spec.model.path else BUNDLED_MODEL_DIR
     return {

@@ -130,7 +130,7 @@ class HITLSection:
 
 @dataclasses.dataclass
 class SoundsSection:
-    classes: list[str] = _f(["speech", "speech_in_noise"], doc="corpus classes (simulator.corpus)")
+    classes: list[str] = _f(["speech", "speech_in_noise"], doc="corpus classes (simulator.data.corpus)")
     n_per_class: int = _f(1, _at_least(1), "sounds per class")
     duration_s: float = _f(0.5, _at_least(0.05), "duration of every sound (s)")
     level_db_spl: float = _f(65.0, doc="presentation level (dB SPL)")
@@ -297,7 +297,7 @@ def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | 
         if name not in DISTANCES or name == spec.evaluation.distance:
             raise SpecError(f"spec.evaluation.extra_distances[{i}]: {name!r} is not one of {DISTANCES} other than "
                             f"spec.evaluation.distance")  # fmt: skip
-    from simulator.recording_types import SOUND_CLASSES
+    from simulator.data.recording_types import SOUND_CLASSES
 
     for i, cls in enumerate(spec.sounds.classes):
         if cls not in SOUND_CLASSES or cls == "silence":

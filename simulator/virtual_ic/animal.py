@@ -23,7 +23,8 @@ import numpy as np
 from scipy.special import expit
 
 from simulator.constants import MAX_COUNT
-from simulator.recording_types import ABR_FREQS_HZ, AnimalRecording, SoundRecording
+from simulator.data.recording_types import AnimalRecording, SoundRecording
+from simulator.frequencies import ABR_FREQS_HZ
 from simulator.virtual_ic.hearing_profile import HearingProfile, abr_thresholds_db, interp_cf, severity_db
 from simulator.virtual_ic.midbrain import (
     MidbrainChannels,
@@ -183,7 +184,7 @@ def record_animal(
 
     Args:
         params: the animal's ground truth.
-        sounds: corpus :class:`~simulator.corpus.Sound` objects (same list for every animal).
+        sounds: corpus :class:`~simulator.data.corpus.Sound` objects (same list for every animal).
         features: shared periphery features of each sound.
         splits: ``"train"``/``"test"`` per sound.
         hours: presentation time (h) of each sound for this animal.

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from simulator.corpus import Sound, make_corpus
-from simulator.recording_types import SOUND_CLASSES, AnimalRecording
+from simulator.data.corpus import Sound, make_corpus
+from simulator.data.recording_types import SOUND_CLASSES, AnimalRecording
 from simulator.virtual_ic.animal import record_animal, sample_animal_params
 from simulator.virtual_ic.hearing_profile import LOSS_SHAPES, hi_profile, nh_profile
 from simulator.virtual_ic.midbrain import sample_channel_template
@@ -53,7 +53,7 @@ def cohort_corpus(
     tone_frequencies: str = "audiometric",
 ) -> tuple[list[Sound], list[str]]:
     """The sounds every animal of a cohort hears, and their split (``"train"``/``"test"``); ``tone_frequencies`` as in
-    :func:`simulator.corpus.make_corpus`."""
+    :func:`simulator.data.corpus.make_corpus`."""
     if train_seconds <= 0:
         raise ValueError(f"train_seconds must be > 0, got {train_seconds}")
     if n_test_per_class < 1:
@@ -131,7 +131,7 @@ def generate_cohort(
         progress: show tqdm progress bars.
         tone_frequencies: pip frequencies of the tone sounds, ``"audiometric"`` (default, the fixed set of earlier
             cohorts) or ``"continuous"`` (log-uniform 250-8000 Hz, so that a model learns tone responses between the
-            audiometric frequencies too; :data:`simulator.corpus.TONE_FREQUENCY_MODES`).
+            audiometric frequencies too; :data:`simulator.data.corpus.TONE_FREQUENCY_MODES`).
 
     Returns:
         ``n_nh + n_hi`` :class:`AnimalRecording` (NH first, ids ``NH01..``, ``HI01..``), each with ``ground_truth``.
@@ -164,7 +164,7 @@ def generate_cohort(
 
 
 def cohort_metadata(animals: list[AnimalRecording], **config: Any) -> dict[str, Any]:
-    """JSON-serialisable cohort description for :func:`simulator.recordings.write_cohort`."""
+    """JSON-serialisable cohort description for :func:`simulator.data.recordings.write_cohort`."""
     return {
         "generator": "hearloop.virtual_ic",
         "generator_version": GENERATOR_VERSION,

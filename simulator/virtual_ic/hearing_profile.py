@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.recording_types import ABR_FREQS_HZ
+from simulator.frequencies import ABR_FREQS_HZ
 from simulator.virtual_ic.periphery import CF_GRID_HZ, OHC_MAX_GAIN_DB, cochlear_thresholds_db_spl
 
 LOSS_SHAPES: tuple[str, ...] = ("flat", "sloping", "notch")

@@ -1,0 +1,182 @@
+"""The evaluation report of a training run (Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in
+the Auditory Midbrain with Variational Conditioning", Table 1 and Fig. 3).
+
+:func:`evaluate_run` loads the models a run produced (:mod:`simulator.training.stages` layout), re-applies the channel
+alignment stored in their metadata to the cohort's held-out test sounds, scores every model
+(:mod:`simulator.evaluation.evaluate`), and writes to ``out_dir``:
+
+    scores.parquet     one row per (model, animal, test sound): FEVE, KL
+    table1.md          Table 1 (NH / HI median FEVE and KL per model) + per-animal and per-class tables
+    summary.json       the "must show" numbers: nu-ICNet-6 NH/HI median FEVE, gap to the single-branch ICNets,
+                       ABRNet, Spearman rho of ||nu - NH centre|| against true severity
+    neurograms.png     recorded (mean of two trials) against predicted expected counts, one NH and one HI animal
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from simulator.data.alignment import apply_alignment
+from simulator.data.recordings import read_cohort
+from simulator.evaluation.evaluate import (
+    SoundScore,
+    aggregate,
+    evaluate_model,
+    nu_distance_from_nh,
+    predict_sound,
+    severity_spearman,
+)
+from simulator.evaluation.table import TABLE1_MODELS, animal_table, class_table, table1_markdown
+from simulator.model.checkpoint import load_model
+from simulator.model.spikes import expected_counts
+from simulator.training.stages import stage_model_dir
+
+__all__ = ["evaluate_run", "must_show"]
+
+_STAGE_LABEL = {"nuicnet6": "nu-ICNet-6", "nuicnet3": "nu-ICNet-3", "abrnet": "ABRNet"}
+
+
+def _aligned_test_animals(cohort_dir: str | os.PathLike, metadata: dict[str, Any]):
+    index = read_cohort(cohort_dir)
+    perms = metadata.get("alignment", {})
+    animals = []
+    for entry in metadata["animals"]:
+        a = index.load(entry["id"])
+        a.sounds = [s for s in a.sounds if s.split == "test"]
+        perm = perms.get(a.animal_id)
+        animals.append(apply_alignment(a, np.asarray(perm)) if perm is not None else a)
+    return animals
+
+
+def _nu_separation(model, metadata: dict[str, Any]) -> dict[str, Any]:
+    with torch.no_grad():
+        nu = model.animal_nu(torch.arange(model.n_animals), None, sample=False).cpu().numpy()
+    statuses = [a["status"] for a in metadata["animals"]]
+    severity = np.array([a["severity_db"] for a in metadata["animals"]], dtype=np.float64)
+    dist = nu_distance_from_nh(nu, statuses)
+    return {"nu": nu.tolist(), "distance": dist.tolist(), "severity_db": severity.tolist(),
+            "spearman_rho": severity_spearman(dist, severity)}  # fmt: skip
+
+
+def must_show(groups: dict, rho: float | None) -> dict[str, Any]:
+    """The issue's acceptance numbers from Table 1 groups and the Spearman rho, each with a pass flag."""
+    out: dict[str, Any] = {}
+    for status in ("NH", "HI"):
+        nu6 = groups.get(("nu-ICNet-6", status), {}).get("feve", float("nan"))
+        icn = groups.get(("ICNet", status), {}).get("feve", float("nan"))
+        abr = groups.get(("ABRNet", status), {}).get("feve", float("nan"))
+        out[f"nuicnet6_feve_{status}"] = nu6
+        out[f"nuicnet6_feve_{status}_pass"] = bool(nu6 >= 0.6)
+        out[f"icnet_feve_{status}"] = icn
+        out[f"abrnet_feve_{status}"] = abr
+        out[f"gap_to_icnet_{status}"] = icn - nu6
+        out[f"gap_to_icnet_{status}_pass"] = bool(icn - nu6 <= 0.05)
+    out["spearman_rho"] = rho
+    out["spearman_rho_pass"] = bool(rho is not None and rho >= 0.7)
+    return out
+
+
+def _figure(path: Path, model, animals, metadata: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    picks = [next((i for i, a in enumerate(animals) if a.hearing_status == st), None) for st in ("NH", "HI")]
+    picks = [i for i in picks if i is not None]
+    fig, axes = plt.subplots(len(picks), 2, figsize=(11, 3.2 * len(picks)), squeeze=False, sharex=True)
+    for row, i in enumerate(picks):
+        a = animals[i]
+        s = next(s for s in a.sounds if s.sound_class == "speech") if any(
+            s.sound_class == "speech" for s in a.sounds) else a.sounds[0]  # fmt: skip
+        pred = expected_counts(predict_sound(model, s.audio, i, s.hours)).cpu().numpy()
+        true = s.counts[:2].astype(np.float64).mean(axis=0)
+        vmax = max(float(np.percentile(true, 99.5)), float(np.percentile(pred, 99.5)), 0.05)
+        t_end = true.shape[1] / (len(s.audio) / s.counts.shape[2]) if False else len(s.audio) / 24414.0625
+        for col, (img, lab) in enumerate(((true, "recorded (mean of 2 trials)"), (pred, "nu-ICNet-6 E[count]"))):
+            ax = axes[row, col]
+            im = ax.imshow(img, aspect="auto", origin="lower", vmin=0, vmax=vmax, cmap="magma",
+                           extent=(0, t_end, -0.5, img.shape[0] - 0.5), interpolation="nearest")  # fmt: skip
+            ax.set_title(f"{a.animal_id} ({a.hearing_status}) {s.name}: {lab}", fontsize=9)
+            ax.set_ylabel("channel (aligned)")
+            fig.colorbar(im, ax=ax, fraction=0.04)
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike | None,
+    cohort_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    model_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate the models of a run (and/or one nu-ICNet-6 checkpoint) and write the report files (module docstring).
+
+    Args:
+        run_dir: a ``hearloop train --out`` directory (None: only ``model_dir``).
+        cohort_dir: the training cohort (test sounds are read from it).
+        out_dir: where the report goes.
+        model_dir: a nu-ICNet-6 checkpoint to evaluate as "nu-ICNet-6" (e.g. the bundled model); default the run's.
+
+    Returns:
+        the summary dict (also written to ``summary.json``).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm.auto import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = None if run_dir is None else Path(run_dir)
+    models: dict[str, Path] = {}
+    if run is not None:
+        for stage, label in _STAGE_LABEL.items():
+            if stage_model_dir(run, stage).is_dir():
+                models[label] = stage_model_dir(run, stage)
+    if model_dir is not None:
+        models["nu-ICNet-6"] = Path(model_dir)
+    if "nu-ICNet-6" not in models:
+        raise FileNotFoundError(f"no nu-ICNet-6 model found (run {run_dir}, model {model_dir})")
+    main = load_model(models["nu-ICNet-6"])
+    animals = _aligned_test_animals(cohort_dir, main.metadata)
+    scores: list[SoundScore] = []
+    for label, path in tqdm(models.items(), desc="models", disable=not progress):
+        model = main if label == "nu-ICNet-6" else load_model(path)
+        scores += evaluate_model(model, label, animals)
+    if run is not None:
+        for a in tqdm(animals, desc="ICNets", disable=not progress):
+            path = stage_model_dir(run, "icnet", a.animal_id)
+            if path.is_dir():
+                scores += evaluate_model(load_model(path), "ICNet", [a], [0])
+    groups, per_animal = aggregate(scores, "group"), aggregate(scores, "animal")
+    classes = aggregate(scores, "class")
+    sep = {label: _nu_separation(load_model(p) if label != "nu-ICNet-6" else main, main.metadata)
+           for label, p in models.items() if label.startswith("nu-ICNet")}  # fmt: skip
+    rho = sep["nu-ICNet-6"]["spearman_rho"]
+    summary = must_show(groups, rho)
+    summary["spearman_rho_nuicnet3"] = sep.get("nu-ICNet-3", {}).get("spearman_rho")
+    info = [{**a, "nu_distance": d} for a, d in zip(main.metadata["animals"], sep["nu-ICNet-6"]["distance"],
+                                                     strict=True)]  # fmt: skip
+    present = [m for m in TABLE1_MODELS if any(k[0] == m for k in groups)]
+    text = ["## Table 1: median FEVE and KL on held-out test sounds\n", table1_markdown(groups),
+            "\n## Per animal (median FEVE over its test sounds)\n", animal_table(per_animal, present, info),
+            "\n## nu-ICNet-6 per sound class\n", class_table(classes, "nu-ICNet-6")]  # fmt: skip
+    (out / "table1.md").write_text("".join(text))
+    cols = {k: [getattr(s, k) for s in scores] for k in SoundScore.__dataclass_fields__}
+    pq.write_table(pa.table(cols), out / "scores.parquet")
+    doc = {"must_show": summary, "table1": {f"{m}|{s}": v for (m, s), v in groups.items()},
+           "per_animal": {f"{m}|{a}": v for (m, a), v in per_animal.items()}, "nu_separation": sep,
+           "models": {k: str(v) for k, v in models.items()}}  # fmt: skip
+    (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
+    _figure(out / "neurograms.png", main, animals, main.metadata)
+    return doc

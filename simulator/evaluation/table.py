@@ -1,0 +1,77 @@
+"""Markdown tables of evaluation results in the layout of Table 1 of Pellatt et al., "Modelling the Effects of Hearing
+Loss on Neural Coding in the Auditory Midbrain with Variational Conditioning": one row per model (single-branch ICNet,
+nu-ICNet-3, nu-ICNet-6, ABRNet), median FEVE and KL on held-out test sounds, split into NH and HI animals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+__all__ = ["TABLE1_MODELS", "animal_table", "class_table", "table1_markdown"]
+
+TABLE1_MODELS: tuple[str, ...] = ("ICNet", "nu-ICNet-3", "nu-ICNet-6", "ABRNet")
+"""Row order of Table 1 (model labels used by the evaluator)."""
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def table1_markdown(
+    groups: Mapping[tuple[str, str], Mapping[str, float]], models: Sequence[str] = TABLE1_MODELS
+) -> str:
+    """Table 1 as Markdown.
+
+    Args:
+        groups: ``{(model, "NH"|"HI"): {"feve": median, "kl": median, ...}}`` (e.g. from
+            :func:`simulator.evaluation.evaluate.aggregate` with ``by="group"``).
+        models: row order; models without results are shown with dashes.
+
+    Returns:
+        Markdown text: a header, a separator and one row per model with NH FEVE, NH KL, HI FEVE, HI KL.
+    """
+    lines = [
+        "| Model | NH FEVE ↑ | NH KL ↓ | HI FEVE ↑ | HI KL ↓ |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for m in models:
+        cells = []
+        for status in ("NH", "HI"):
+            g = groups.get((m, status), {})
+            cells += [_fmt(g.get("feve")), _fmt(g.get("kl"))]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def animal_table(
+    animals: Mapping[tuple[str, str], Mapping[str, float]],
+    models: Sequence[str],
+    info: Sequence[Mapping[str, object]],
+) -> str:
+    """Per-animal median FEVE of each model, with status and true severity; ``info`` rows have id/status/severity_db
+    and optionally ``nu_distance``."""
+    head = "| Animal | Status | Severity (dB HL) | ‖ν − NH‖ | " + " | ".join(f"{m} FEVE" for m in models) + " |"
+    lines = [head, "|---|---|---:|---:|" + "---:|" * len(models)]
+    for row in info:
+        a = str(row["id"])
+        sev = row.get("severity_db")
+        dist = row.get("nu_distance")
+        cells = [_fmt(animals.get((m, a), {}).get("feve")) for m in models]
+        lines.append(
+            f"| {a} | {row['status']} | {_fmt(sev, 1)} | {_fmt(dist)} | " + " | ".join(cells) + " |"  # type: ignore[arg-type]
+        )
+    return "\n".join(lines) + "\n"
+
+
+def class_table(classes: Mapping[tuple[str, str, str], Mapping[str, float]], model: str) -> str:
+    """Median FEVE and KL of one model per sound class, NH and HI."""
+    names = sorted({k[2] for k in classes if k[0] == model})
+    lines = ["| Sound class | NH FEVE | NH KL | HI FEVE | HI KL |", "|---|---:|---:|---:|---:|"]
+    for c in names:
+        cells = []
+        for status in ("NH", "HI"):
+            g = classes.get((model, status, c), {})
+            cells += [_fmt(g.get("feve")), _fmt(g.get("kl"))]
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

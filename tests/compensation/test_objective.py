@@ -1,0 +1,106 @@
+"""The neural-fidelity objective: zero at the target, correct per-channel values, gradients, weights and errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from compensation.objective import NeuralFidelityObjective, fidelity_restored
+from simulator.constants import SAMPLE_RATE
+from simulator.errors import HearloopInputError
+from simulator.model.spikes import expected_counts
+
+REF_NU = np.array([0.3, 0.4, 0.5, 0.6, 0.5, 0.4], dtype=np.float32)
+HI_NU = np.array([0.9, 0.1, 0.8, 0.2, 0.9, 0.1], dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model):
+    return tiny_model
+
+
+@pytest.fixture(scope="module")
+def clean():
+    t = torch.arange(4096) / SAMPLE_RATE
+    gen = torch.Generator().manual_seed(1)
+    tone = 0.2 * torch.sin(2 * torch.pi * 1000.0 * t)
+    noise = 0.05 * torch.randn(4096, generator=gen)
+    return torch.stack([tone, noise]).float()
+
+
+@pytest.mark.parametrize("distance", ["l1", "l2", "kl"])
+def test_zero_distance_for_the_reference_listener_hearing_the_clean_sound(model, clean, distance):
+    obj = NeuralFidelityObjective(model, REF_NU, distance=distance)
+    d = obj(clean, clean, REF_NU)
+    assert d.shape == (2,)
+    assert torch.allclose(d, torch.zeros(2), atol=1e-6)
+
+
+@pytest.mark.parametrize("distance", ["l1", "l2", "kl"])
+def test_impaired_listener_is_at_positive_distance_and_unaided_restores_nothing(model, clean, distance):
+    obj = NeuralFidelityObjective(model, REF_NU, distance=distance)
+    d_unaided = obj(clean, clean, HI_NU)
+    assert bool((d_unaided > 0).all())
+    assert torch.allclose(fidelity_restored(d_unaided, d_unaided), torch.zeros(2))
+
+
+def test_l1_equals_a_direct_computation_with_channel_weights(model, clean):
+    weights = np.arange(1, model.n_channels + 1, dtype=np.float32)
+    obj = NeuralFidelityObjective(model, REF_NU, distance="l1", channel_weights=weights)
+    aided = clean * 1.7
+    with torch.no_grad():
+        ref = torch.softmax(model.decode(model.encode(clean), torch.as_tensor(REF_NU).expand(2, -1)), -1)
+        lis = torch.softmax(model.decode(model.encode(aided), torch.as_tensor(HI_NU).expand(2, -1)), -1)
+    per_channel = (expected_counts(ref) - expected_counts(lis)).abs().mean(-1)
+    expected = per_channel @ torch.as_tensor(weights / weights.sum())
+    assert torch.allclose(obj(clean, aided, HI_NU), expected, rtol=1e-4, atol=1e-7)
+    assert torch.allclose(obj.per_channel(clean, aided, HI_NU), per_channel, rtol=1e-4, atol=1e-7)
+
+
+def test_cached_target_and_broadcast_clean_give_the_same_distance(model, clean):
+    obj = NeuralFidelityObjective(model, REF_NU, distance="kl")
+    one = clean[:1]
+    aided = torch.cat([one, one * 2.0])
+    nus = torch.as_tensor(np.stack([HI_NU, REF_NU]))
+    d = obj(one, aided, nus, target=obj.target(one))
+    d0 = obj(one, one, HI_NU)
+    d1 = obj(one, one * 2.0, REF_NU)
+    assert torch.allclose(d, torch.cat([d0, d1]), rtol=1e-5, atol=1e-7)
+
+
+def test_gradients_reach_the_aided_audio_and_nu(model, clean):
+    obj = NeuralFidelityObjective(model, REF_NU, distance="l2")
+    aided = (clean * 1.3).requires_grad_(True)
+    nu = torch.as_tensor(HI_NU).clone().requires_grad_(True)
+    obj(clean, aided, nu).sum().backward()
+    assert aided.grad is not None and float(aided.grad.abs().sum()) > 0
+    assert nu.grad is not None and float(nu.grad.abs().sum()) > 0
+
+
+def test_weights_come_from_model_metadata_when_not_given(model, clean):
+    weights = np.zeros(model.n_channels, dtype=np.float32)
+    weights[0] = 1.0
+    model.metadata = {"channel_weights": weights.tolist()}
+    try:
+        obj = NeuralFidelityObjective(model, REF_NU)
+        d = obj(clean, clean * 1.5, HI_NU)
+        assert torch.allclose(d, obj.per_channel(clean, clean * 1.5, HI_NU)[:, 0])
+    finally:
+        del model.metadata
+
+
+def test_bad_input_is_named(model, clean):
+    with pytest.raises(HearloopInputError, match="unknown distance"):
+        NeuralFidelityObjective(model, REF_NU, distance="cosine")
+    with pytest.raises(HearloopInputError, match="channel_weights"):
+        NeuralFidelityObjective(model, REF_NU, channel_weights=[1.0, 2.0])
+    obj = NeuralFidelityObjective(model, REF_NU)
+    bad = clean.clone()
+    bad[0, 10] = float("nan")
+    with pytest.raises(HearloopInputError, match="NaN"):
+        obj(clean, bad, HI_NU)
+    with pytest.raises(HearloopInputError):
+        obj(clean, clean, HI_NU * 2.0)
+    with pytest.raises(HearloopInputError, match="length"):
+        obj(clean, clean[:, :2048], HI_NU)
+    with pytest.raises(HearloopInputError, match="undefined"):
+        fidelity_restored(torch.tensor([0.1]), torch.tensor([0.0]))

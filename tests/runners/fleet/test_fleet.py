@@ -1,0 +1,206 @@
+"""Fleet runs on the local engine: spec validation, run directory, retries, interrupt + resume, report, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from runners.cli import main
+from runners.fleet.engine_local import LocalEngine
+from runners.fleet.faults import FaultyFactory
+from runners.fleet.jobs import ListenerRecord
+from runners.fleet.pipeline import FleetWorker
+from runners.fleet.report import write_report
+from runners.fleet.rundir import RunDir
+from runners.fleet.runner import resume_fleet, run_fleet
+from runners.fleet.spec import load_spec, spec_from_toml
+from simulator.errors import SpecError
+from tests.runners.fleet.support import job_values, same_values, tiny_spec, tiny_spec_text
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_thread():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_model_dir) -> Path:
+    return tiny_model_dir
+
+
+@pytest.fixture(scope="module")
+def reference_run(model_dir, tmp_path_factory) -> Path:
+    """An uninterrupted in-process run of the tiny spec (the reference the other runs are compared with)."""
+    out = tmp_path_factory.mktemp("runs") / "reference"
+    summary = run_fleet(tiny_spec(model_dir), out, progress=False)
+    assert summary.ok and summary.n_computed == 3
+    return out
+
+
+class CountingFactory:
+    """Records which jobs a (in-process) worker computes."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def __call__(self, spec):
+        worker = FleetWorker(spec)
+
+        def job_fn(job):
+            self.ran.append(job.id)
+            return worker(job)
+
+        return job_fn
+
+
+# ----------------------------------------------------------------------------------------------------------- spec
+def test_default_spec_is_the_documented_default_cohort():
+    spec = load_spec()
+    assert spec.cohort.n >= 8 and spec.cohort.file == ""
+    assert spec.pipeline.steps == ["audiometry", "prescription", "hitl", "evaluation"]
+    assert spec.engine.kind == "local" and spec.model.path == ""
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[cohort]\nsize = 3\n", "spec.cohort.size: unknown key"),
+        ("[cohort]\nn = 'three'\n", "spec.cohort.n: expected int, got str"),
+        ("[hitl]\nbudget = 2.5\n", "spec.hitl.budget: expected int, got float"),
+        ("[cohort]\nfile = 'no-such-cohort.toml'\n", "spec.cohort.file: cohort file"),
+        ("[cohorts]\nn = 3\n", "spec.cohorts: unknown section"),
+        ("[hitl]\nmode = 'telepathy'\n", "spec.hitl.mode: expected one of"),
+        ("[strategies]\nnames = ['nalr', 'magic']\n", "spec.strategies.names[1]: unknown strategy"),
+        ("[evaluation]\nextra_distances = ['l1']\n", "spec.evaluation.extra_distances[0]"),
+        ("[hitl]\ntune = 'bands:x'\n", "spec.hitl.tune: tune 'bands:N' needs an integer N"),
+        ("[hitl]\ntune = 'gain_db_band0_164hz,volume'\n", "spec.hitl.tune: tune group 'volume'"),
+    ],
+)
+def test_malformed_spec_errors_name_the_key(toml, key, tmp_path):
+    with pytest.raises(SpecError) as err:
+        spec_from_toml(toml, base_dir=tmp_path)
+    assert key in str(err.value)
+
+
+def test_malformed_spec_on_the_cli_leaves_no_run_directory(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[engine]\nworkers = 'many'\n")
+    out = tmp_path / "runs" / "bad-run"
+    assert main(["fleet", str(bad), "--out", str(out), "--no-progress"]) == 2
+    assert "spec.engine.workers: expected int, got str" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------------------------------------------------------------ run
+def test_run_directory_has_manifest_and_one_result_per_job(reference_run):
+    run = RunDir.open(reference_run)
+    manifest = run.manifest()
+    assert {"spec", "spec_digest", "seeds", "jobs", "model", "git", "versions", "invocations"} <= manifest.keys()
+    assert manifest["versions"]["torch"] and "revision" in manifest["git"] and manifest["model"]["weights_sha256"]
+    assert manifest["seeds"]["master"] == 3 and len({tuple(j["seeds"].values()) for j in manifest["jobs"]}) == 3
+    assert manifest["invocations"][-1]["status"] == "finished" and run.failures() == []
+    ids = [j["id"] for j in manifest["jobs"]]
+    assert sorted(p.stem for p in (reference_run / "jobs").glob("*.parquet")) == sorted(ids)
+    assert not list(reference_run.rglob("*.tmp"))
+    table = pq.read_table(reference_run / "results.parquet")
+    assert table.column("job").unique().to_pylist() == ids
+    rows = table.to_pylist()
+    # every step produced its metrics: audiometry per frequency, prescription, HITL trace, evaluation per strategy
+    est = [r for r in rows if r["metric"] == "threshold_estimate_db_hl"]
+    assert len(est) == 3 * 3 and all(abs(r["value"]) < 130 for r in est)
+    trace = [r for r in rows if r["metric"] == "fraction_of_oracle" and r["job"] == ids[0]]
+    assert [r["query"] for r in trace] == [0, 1, 2]
+    fr = {(r["job"], r["strategy"]) for r in rows if r["metric"] == "fidelity_restored_mean"}
+    assert fr == {(j, s) for j in ids for s in ("nalr", "wdrc", "wdrc+hitl")}
+    fr_l2 = {(r["job"], r["strategy"]): r["value"] for r in rows if r["metric"] == "fidelity_restored_mean_l2"}
+    assert fr_l2.keys() == fr and all(v <= 1.0 for v in fr_l2.values())
+
+
+def test_failed_attempts_are_retried_and_final_failures_reported(model_dir, reference_run, tmp_path):
+    jobs = [j["id"] for j in RunDir.open(reference_run).manifest()["jobs"]]
+    out = tmp_path / "failing"
+    faults = FaultyFactory(FleetWorker, fail={jobs[0]: 1, jobs[1]: 9})  # job 0 fails once, job 1 always
+    summary = run_fleet(tiny_spec(model_dir), out, factory=faults, progress=False)  # retries = 1
+    assert not summary.ok and summary.n_finished == 2
+    assert RunDir(out).job_meta(jobs[0])["attempt"] == 1  # the retry succeeded
+    (failure,) = json.loads((out / "failures.json").read_text())
+    assert failure["job"] == jobs[1] and failure["attempts"] == 2 and "injected failure" in failure["errors"][-1]
+    assert {r["job"] for r in pq.read_table(out / "results.parquet").to_pylist()} == {jobs[0], jobs[2]}
+    # resuming computes only the failed job, and the completed run equals an undisturbed one
+    counter = CountingFactory()
+    resumed = resume_fleet(out, factory=counter, progress=False)
+    assert resumed.ok and counter.ran == [jobs[1]] and resumed.n_skipped == 2
+    assert RunDir(out).failures() == []
+    assert same_values(job_values(out), job_values(reference_run))
+
+
+def test_interrupt_then_resume_completes_without_recomputing_finished_jobs(model_dir, reference_run, tmp_path):
+    spec = tiny_spec(model_dir)
+    jobs = [j["id"] for j in RunDir.open(reference_run).manifest()["jobs"]]
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C while the third job runs
+        run_fleet(spec, out, factory=FaultyFactory(FleetWorker, interrupt={jobs[2]}), progress=False)
+    run = RunDir.open(out)
+    assert run.finished(jobs) == set(jobs[:2])
+    assert run.manifest()["invocations"][-1]["status"] == "interrupted"
+    before = {j: run.job_path(j).read_bytes() for j in jobs[:2]}
+    counter = CountingFactory()
+    summary = resume_fleet(out, factory=counter, progress=False)
+    assert summary.ok and counter.ran == [jobs[2]] and (summary.n_computed, summary.n_skipped) == (1, 2)
+    assert all(run.job_path(j).read_bytes() == before[j] for j in jobs[:2])  # finished jobs untouched
+    assert same_values(job_values(out), job_values(reference_run))
+    assert [i["status"] for i in run.manifest()["invocations"]] == ["interrupted", "finished"]
+
+
+def test_process_pool_survives_a_killed_worker_and_matches_in_process(model_dir, reference_run, tmp_path):
+    first = [ListenerRecord.from_dict(RunDir.open(reference_run).manifest()["jobs"][0]["listener"])]
+    out = tmp_path / "pool"
+    killer = FaultyFactory(FleetWorker, kill={"0000-L000": 1})  # the worker process dies mid-job on attempt 0
+    summary = run_fleet(tiny_spec(model_dir), out, listeners=first, factory=killer, engine=LocalEngine(workers=1),
+                        progress=False)  # fmt: skip
+    assert summary.ok and summary.failures == []
+    meta = RunDir(out).job_meta("0000-L000")
+    assert meta["attempt"] == 1 and meta["worker"] != f"{os.getpid()}@{socket.gethostname()}"
+    reference = {k: v for k, v in job_values(reference_run).items() if k[0] == "0000-L000"}
+    assert same_values(job_values(out), reference)
+
+
+def test_run_directory_refuses_to_overwrite_and_resume_checks_the_spec(model_dir, reference_run):
+    with pytest.raises(FileExistsError):
+        run_fleet(tiny_spec(model_dir), reference_run, progress=False)
+    other = tiny_spec(model_dir, run='name = "tiny"\nseed = 4')
+    with pytest.raises(ValueError, match="spec differs"):
+        resume_fleet(reference_run, other, progress=False)
+
+
+# --------------------------------------------------------------------------------------------------- report / CLI
+def test_report_has_every_section_and_plot(reference_run):
+    path = write_report(reference_run)
+    text = path.read_text()
+    for heading in ("## Audiometry", "## Fidelity restored per strategy", "## HITL fitting", "Neurogram example"):
+        assert heading in text
+    for name in ("audiograms", "fidelity_restored", "hitl_convergence", "neurogram"):
+        png = reference_run / "plots" / f"{name}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG" and f"plots/{name}.png" in text
+    assert "3 of 3 jobs finished, 0 failed" in text
+
+
+def test_cli_fleet_then_report(model_dir, reference_run, tmp_path, capsys):
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(tiny_spec_text(model_dir))
+    out = tmp_path / "cli-run"
+    assert main(["fleet", str(spec_file), "--out", str(out), "--workers", "0", "--no-progress"]) == 0
+    assert "3/3 jobs finished" in capsys.readouterr().out
+    assert same_values(job_values(out), job_values(reference_run))
+    assert main(["report", str(out), "--no-neurogram"]) == 0
+    assert (out / "report.md").is_file() and not (out / "plots" / "neurogram.png").exists()
+    assert main(["fleet", "--resume", str(out), "--no-progress", "--no-report"]) == 0
+    assert "0 computed, 3 already done" in capsys.readouterr().out

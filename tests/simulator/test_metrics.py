@@ -1,0 +1,167 @@
+"""Tests for simulator.metrics (weighted FEVE, spike-histogram KL) and simulator.model.spikes (expected counts,
+sampling)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from simulator.errors import HearloopInputError
+from simulator.metrics import (
+    channel_weights,
+    feve,
+    feve_per_channel,
+    spike_histogram_kl,
+    spike_histogram_kl_per_channel,
+)
+from simulator.model.spikes import count_histogram, counts_to_onehot, expected_counts, sample_counts
+
+
+def _two_trials(seed: int, c: int = 8, t: int = 4000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two Binomial(4, p_t) trials per channel around a slowly varying, channel-specific rate; returns r1, r2, p."""
+    rng = np.random.default_rng(seed)
+    tt = np.arange(t)
+    freqs = rng.uniform(0.002, 0.02, (c, 3))
+    phase = rng.uniform(0, 2 * np.pi, (c, 3))
+    drive = np.sin(2 * np.pi * freqs[..., None] * tt + phase[..., None]).sum(1)
+    p = 1.0 / (1.0 + np.exp(-(rng.uniform(0.5, 2.0, (c, 1)) * drive - 1.0)))
+    return rng.binomial(4, p), rng.binomial(4, p), p
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_feve_is_one_for_noise_free_rate_zero_for_constant_and_between_for_partial(seed: int):
+    r1, r2, p = _two_trials(seed)
+    assert feve(r1, r2, 4 * p) == pytest.approx(1.0, abs=0.03)
+    constant = np.broadcast_to(4 * p.mean(1, keepdims=True), p.shape)
+    assert abs(feve(r1, r2, constant)) < 0.05
+    rng = np.random.default_rng(100 + seed)
+    partial = 4 * (0.5 * p + 0.5 * p.mean(1, keepdims=True)) + rng.normal(0, 0.3, p.shape)
+    value = feve(r1, r2, partial)
+    assert 0.3 < value < 0.9
+    # torch inputs (e.g. expected_counts of model output) give the same float
+    assert feve(torch.from_numpy(r1), torch.from_numpy(r2), torch.from_numpy(partial).float()) == pytest.approx(
+        value, abs=1e-5
+    )
+
+
+def test_channel_weights_follow_the_formula_on_a_hand_made_case():
+    r1 = np.array([[0, 1, 2, 3], [0, 2, 0, 2], [0, 0, 4, 4]])
+    r2 = np.array([[0, 1, 2, 3], [2, 0, 2, 0], [0, 0, 4, 4]])
+    # covariances (population, ddof=0): 1.25, -1 (clipped to 0), 4
+    np.testing.assert_allclose(channel_weights(r1, r2), [1.25 / 5.25, 0.0, 4.0 / 5.25], rtol=1e-12)
+
+
+def test_feve_per_channel_hand_case_and_weighting():
+    r1 = np.array([[0, 2, 0, 2], [1, 3, 1, 3]], dtype=float)
+    r2 = np.array([[0, 2, 0, 2], [1, 1, 3, 3]], dtype=float)
+    pred = np.array([[0.5, 1.5, 0.5, 1.5], [2.0, 2.0, 2.0, 2.0]])
+    # channel 0: noise 0, var 1, mse 0.25 -> 0.75. channel 1: noise 0.5*mean([0,4,4,0]) = 1, var 1 each,
+    # mse 1 -> 1 - (1 - 1) / (1 - 1): no explainable variance -> NaN
+    per = feve_per_channel(r1, r2, pred)
+    assert per[0] == pytest.approx(0.75, abs=1e-12)
+    assert math.isnan(per[1])
+    # cov of channel 1 is 0, so the weighted FEVE is channel 0's alone
+    assert feve(r1, r2, pred) == pytest.approx(0.75, abs=1e-12)
+
+
+def test_feve_weights_channels_by_cross_trial_covariance():
+    r1 = np.array([[0, 1, 2, 3], [0, 0, 4, 4]], dtype=float)
+    r2 = np.array([[0, 1, 2, 3], [0, 0, 4, 4]], dtype=float)
+    pred = np.array([[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 3.0, 3.0]])
+    # noise-free trials: channel 0 predicted exactly (FEVE 1), channel 1: mse 1, var 4 -> FEVE 0.75.
+    # weights 1.25 / 5.25 and 4 / 5.25 (covariances 1.25 and 4)
+    np.testing.assert_allclose(feve_per_channel(r1, r2, pred), [1.0, 0.75], atol=1e-12)
+    assert feve(r1, r2, pred) == pytest.approx((1.25 * 1.0 + 4.0 * 0.75) / 5.25, abs=1e-12)
+    # a per-trial prediction enters only the second trial's mse: 1 - (0.5 * (1 + 0) - 0) / 4 = 0.875 on channel 1
+    np.testing.assert_allclose(feve_per_channel(r1, r2, pred, pred2=r2), [1.0, 0.875], atol=1e-12)
+
+
+def test_feve_rejects_bad_shapes_non_finite_and_undefined_sounds():
+    r1, r2, p = _two_trials(3, c=2, t=50)
+    with pytest.raises(HearloopInputError, match="same shape"):
+        feve(r1, r2[:, :-1], 4 * p)
+    with pytest.raises(HearloopInputError, match="pred must have"):
+        feve(r1, r2, 4 * p[:1])
+    with pytest.raises(HearloopInputError, match=r"\(channels, bins\)"):
+        feve(r1[0], r2[0], 4 * p[0])
+    bad = 4 * p.copy()
+    bad[0, 3] = np.nan
+    with pytest.raises(HearloopInputError, match="non-finite"):
+        feve(r1, r2, bad)
+    silence = np.zeros((2, 50))
+    with pytest.raises(HearloopInputError, match="cross-trial covariance"):
+        feve(silence, silence, silence)
+    assert math.isnan(feve(silence, silence, silence, undefined="nan"))
+
+
+def test_histogram_kl_is_zero_for_identical_distributions():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(5), size=(3, 1)).repeat(200, axis=1)  # (C, T, 5), constant over time
+    counts = np.stack([rng.choice(5, size=200, p=probs[c, 0]) for c in range(3)])
+    exact = np.stack([count_histogram(torch.from_numpy(counts[c])).numpy() for c in range(3)])
+    exact_probs = np.repeat(exact[:, None, :], 200, axis=1)  # predicted probabilities equal to the recorded histogram
+    assert spike_histogram_kl(counts, exact_probs) < 1e-6
+    assert spike_histogram_kl(counts, counts) < 1e-6  # predicted counts path
+    assert spike_histogram_kl(counts, probs) > 1e-4  # sampling noise makes a real difference
+
+
+def test_histogram_kl_matches_hand_computation():
+    recorded = np.array([[0, 0, 1, 2], [4, 4, 4, 4]])
+    q = np.array([0.25, 0.25, 0.25, 0.125, 0.125])
+    predicted = np.broadcast_to(q, (2, 4, 5)).copy()
+    # channel 0: h = [.5, .25, .25, 0, 0] -> .5 ln(.5/.25) = 0.5 ln 2; channel 1: h = e_4 -> ln(1/.125) = ln 8
+    per = spike_histogram_kl_per_channel(recorded, predicted)
+    np.testing.assert_allclose(per, [0.5 * math.log(2), math.log(8)], atol=1e-5)
+    got = spike_histogram_kl(recorded, predicted, weights=[1.0, 3.0])
+    assert got == pytest.approx(0.25 * 0.5 * math.log(2) + 0.75 * math.log(8), abs=1e-5)
+    # a predicted class with zero probability stays finite thanks to the epsilon
+    zero_q = np.broadcast_to(np.array([0.0, 0.0, 0.0, 0.0, 1.0]), (2, 4, 5)).copy()
+    assert np.isfinite(spike_histogram_kl(recorded, zero_q, weights=[1.0, 1.0]))
+    with pytest.raises(HearloopInputError, match="probabilities summing to 1"):
+        spike_histogram_kl(recorded, predicted[:1], predicted_kind="probs")
+    with pytest.raises(HearloopInputError, match="1 channels but recorded has 2"):
+        spike_histogram_kl(recorded, recorded[:1], weights=[1.0, 1.0])
+    with pytest.raises(HearloopInputError, match="integer spike counts"):
+        spike_histogram_kl(recorded, predicted, predicted_kind="counts")
+
+
+def test_histogram_kl_uses_cross_trial_weights_for_trial_stacks():
+    r1, r2, p = _two_trials(4, c=4, t=500)
+    stack = np.stack([r1, r2])
+    probs = np.stack([(1 - p) ** 4, 4 * p * (1 - p) ** 3, 6 * p**2 * (1 - p) ** 2, 4 * p**3 * (1 - p), p**4], axis=-1)
+    per = spike_histogram_kl_per_channel(stack, probs)
+    w = channel_weights(r1, r2)
+    assert spike_histogram_kl(stack, probs) == pytest.approx(float(np.sum(w * per)), rel=1e-12)
+    assert spike_histogram_kl(stack, probs) < 0.02  # binomial model of the data fits its histogram
+
+
+def test_sample_counts_reproducible_and_mean_matches_expected_counts():
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(2, 3, 1, 5, generator=g), dim=-1)
+    probs = probs.expand(2, 3, 20_000, 5).contiguous()
+    a = sample_counts(probs, torch.Generator().manual_seed(7))
+    b = sample_counts(probs, seed=7)
+    c = sample_counts(probs, seed=8)
+    assert a.dtype == torch.int64 and a.shape == (2, 3, 20_000)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert int(a.min()) >= 0 and int(a.max()) <= 4
+    mean = expected_counts(probs)[..., 0]
+    var = (probs[..., 0, :] * (torch.arange(5.0) - mean[..., None]) ** 2).sum(-1)
+    se = (var / 20_000).sqrt()
+    assert bool(((a.double().mean(-1) - mean).abs() < 4 * se + 1e-9).all())
+    hist = count_histogram(a, dim=-1)
+    assert torch.allclose(hist, probs[..., 0, :].double(), atol=0.015)
+
+
+def test_expected_counts_and_onehot():
+    probs = torch.tensor([[[0.0, 0.0, 1.0, 0.0, 0.0], [0.1, 0.2, 0.3, 0.2, 0.2]]])
+    np.testing.assert_allclose(expected_counts(probs).numpy(), [[2.0, 0.2 + 0.6 + 0.6 + 0.8]], atol=1e-6)
+    counts = torch.tensor([[0, 4, 2]])
+    onehot = counts_to_onehot(counts)
+    assert onehot.shape == (1, 3, 5) and torch.equal(onehot.argmax(-1), counts)
+    assert torch.equal(expected_counts(onehot), counts.float())
+    with pytest.raises(HearloopInputError, match=r"0\.\.4"):
+        counts_to_onehot(torch.tensor([5]))
