@@ -50,7 +50,7 @@ from compensation.dnn_checkpoint import load_compensator, save_compensator
 from compensation.loudness import a_weighted_level, loudness_penalty, match_loudness
 from compensation.nalr import interpolate_audiogram
 from compensation.nalr_strategy import NALRStrategy
-from compensation.objective import NeuralFidelityObjective
+from compensation.objective import NeuralFidelityObjective, fidelity_restored
 from compensation.population import ListenerSpec, clinical_audiogram
 from simulator.errors import HearloopInputError
 
@@ -287,7 +287,8 @@ def train_compensator(
             score = float((d_val / norm_val).mean() + cfg.loudness_weight * pen_val.mean())
             state["history"].append(
                 {"step": state["step"], "train_loss": float(loss.detach()), "val_loss": score,
-                 "val_median_fr": float((1.0 - d_val / run.val_unaided).median()), "val_penalty": float(pen_val.mean())}
+                 "val_median_fr": float(fidelity_restored(d_val, run.val_unaided).median()),
+                 "val_penalty": float(pen_val.mean())}
             )  # fmt: skip
             if state["best_val"] is None or score < state["best_val"]:
                 state["best_val"], state["best_step"] = score, state["step"]

@@ -192,6 +192,7 @@ def fidelity_restored(
     unaided = d_unaided.detach() if isinstance(d_unaided, torch.Tensor) else np.asarray(d_unaided)
     if bool((unaided <= 0).any()):
         raise HearloopInputError(
-            "fidelity restored is undefined when the unaided distance is 0 (the listener already matches the NH target)"
+            "fidelity restored is undefined when the unaided distance d_unaided is 0 (the listener already matches the "
+            "NH target)"
         )
     return 1.0 - d_aided / d_unaided

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from compensation.loudness import a_weighted_level, match_loudness
-from compensation.objective import NeuralFidelityObjective
+from compensation.objective import NeuralFidelityObjective, fidelity_restored
 from compensation.population import ListenerSpec, clinical_audiogram
 from compensation.strategy import Strategy
 from simulator.errors import HearloopInputError
@@ -123,9 +123,9 @@ def evaluate_strategies(
                         "matched_loudness_db": a_weighted_level(matched),
                         "d_unaided": d_unaided,
                         "d_aided": d_aided,
-                        "fr": 1.0 - d_aided / d_unaided,
+                        "fr": fidelity_restored(d_aided, d_unaided),
                         "d_matched": d_matched,
-                        "fr_matched": 1.0 - d_matched / d_unaided,
+                        "fr_matched": fidelity_restored(d_matched, d_unaided),
                     }
                     for j, s in enumerate(range(chunk.start, chunk.stop)):
                         rows["listener"].append(lis.id)

@@ -81,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
     import listeners
     import simulator
     from compensation import get_strategy
+    from compensation.objective import fidelity_restored
     from runners.hitl import make_problem, oracle_optimum, parse_tune, run_session
     from runners.hitl.report import plot_convergence, write_json, write_trace_parquet
 
@@ -113,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{'':24}{'D (l1)':>12}{'fidelity restored':>20}")
     for name, d in (("unaided", d_un), ("prescription", res.objective_start), ("HITL incumbent", res.objective_best),
                     ("oracle", res.oracle_objective)):  # fmt: skip
-        print(f"{name:24}{d:12.5g}{1.0 - d / d_un:20.3f}")
+        print(f"{name:24}{d:12.5g}{fidelity_restored(d, d_un):20.3f}")
     q90, q90s = res.queries_to(0.9), res.queries_to(0.9, sustained=True)
     print(
         f"fraction of oracle improvement after {res.queries_used} queries: {res.fraction_of_oracle_reached:.3f}; "

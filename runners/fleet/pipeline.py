@@ -238,6 +238,8 @@ class FleetWorker:
 
     @torch.no_grad()
     def _evaluate(self, lis: Any, thetas: dict[str, torch.Tensor | None], rows: Rows) -> None:
+        from compensation.objective import fidelity_restored
+
         nu = lis.nu_tensor().to(self.device)
         clean = self.sounds
         aided = {"unaided": self.strategies["unaided"](clean)}
@@ -253,7 +255,7 @@ class FleetWorker:
                 if name == "unaided":
                     continue
                 d_aided = objective(clean, audio, nu, target=target).cpu()
-                fr = 1.0 - d_aided / d_unaided
+                fr = fidelity_restored(d_aided, d_unaided)
                 for sound, d, f in zip(self.sound_names, d_aided.tolist(), fr.tolist(), strict=True):
                     rows.add("evaluation", f"d_aided{suffix}", d, strategy=name, sound=sound)
                     rows.add("evaluation", f"fidelity_restored{suffix}", f, strategy=name, sound=sound)

@@ -120,12 +120,14 @@ def run_session(
 def _row(
     problem: FittingProblem, query: int, x_inc: torch.Tensor, d0: float, d_oracle: float, record: dict[str, Any]
 ) -> dict[str, Any]:
+    from compensation.objective import fidelity_restored
+
     d = problem.evaluate(x_inc)
     return {
         "query": query,
         "objective_of_incumbent": d,
         "fraction_of_oracle": fraction_of_oracle(d, d0, d_oracle),
-        "quality_of_incumbent": 1.0 - d / problem.d_unaided,
+        "quality_of_incumbent": fidelity_restored(d, problem.d_unaided),
         "x_incumbent": [float(v) for v in x_inc],
         **record,
     }

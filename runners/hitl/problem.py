@@ -68,9 +68,11 @@ class FittingProblem(abc.ABC):
 
     def quality(self, x: torch.Tensor) -> torch.Tensor:
         """Perceived quality q = 1 - D(x) / d_unaided at ``x`` (``n x k``) -> ``n`` (no grad)."""
+        from compensation.objective import fidelity_restored
+
         x = self.check_points(torch.as_tensor(x).detach())
         d = torch.tensor([self.evaluate(row) for row in x], dtype=torch.float64)
-        return 1.0 - d / self.d_unaided
+        return fidelity_restored(d, self.d_unaided)
 
     def signature(self) -> dict[str, Any]:
         """What identifies the search space (tuned names and box), to check an oracle belongs to this problem."""

@@ -104,3 +104,38 @@ def test_bad_input_is_named(model, clean):
         obj(clean, clean[:, :2048], HI_NU)
     with pytest.raises(HearloopInputError, match="undefined"):
         fidelity_restored(torch.tensor([0.1]), torch.tensor([0.0]))
+
+
+# ------------------------------------------------------------------------------------------------ fidelity restored
+@pytest.mark.parametrize(
+    ("d_aided", "d_unaided", "expected"),
+    [
+        (0.25, 1.0, 0.75),  # 1 - 0.25 / 1 (the inverted 1 - 1 / 0.25 would give -3)
+        (0.0, 2.0, 1.0),  # a perfect restoration
+        (2.0, 2.0, 0.0),  # no change
+        (3.0, 2.0, -0.5),  # the aid makes things worse: 1 - 3 / 2
+        (0.5, 4.0, 0.875),  # 1 - 0.125
+        (1e-3, 1e-12, 1.0 - 1e9),  # any positive unaided distance is defined
+    ],
+)
+def test_fidelity_restored_known_values(d_aided, d_unaided, expected):
+    assert fidelity_restored(d_aided, d_unaided) == pytest.approx(expected, rel=1e-12)
+
+
+def test_fidelity_restored_is_elementwise_and_keeps_the_type():
+    d_aided, d_unaided = np.array([0.1, 0.6, 0.9]), np.array([0.2, 0.3, 0.9])
+    np.testing.assert_allclose(fidelity_restored(d_aided, d_unaided), [0.5, -1.0, 0.0], rtol=1e-12)
+    t = fidelity_restored(torch.tensor([0.1, 0.6]), torch.tensor([0.4, 0.3]))
+    assert isinstance(t, torch.Tensor) and torch.allclose(t, torch.tensor([0.75, -1.0]))
+    # a tensor of aided distances over one unaided float (the HITL quality), gradients pass through
+    d = torch.tensor([0.5, 1.5], requires_grad=True)
+    q = fidelity_restored(d, 2.0)
+    q.sum().backward()
+    assert torch.allclose(q.detach(), torch.tensor([0.75, 0.25])) and torch.allclose(d.grad, torch.full((2,), -0.5))
+
+
+@pytest.mark.parametrize("d_unaided", [0.0, -0.5, [0.3, 0.0], np.array([1.0, -1e-9]), torch.tensor([0.0, 1.0])])
+def test_fidelity_restored_rejects_non_positive_unaided_distances(d_unaided):
+    d_aided = 0.1 if np.ndim(d_unaided) == 0 else torch.full((2,), 0.1)
+    with pytest.raises(HearloopInputError, match="d_unaided"):
+        fidelity_restored(d_aided, d_unaided)

@@ -64,7 +64,7 @@ class CountingFactory:
 # ----------------------------------------------------------------------------------------------------------- spec
 def test_default_spec_is_the_documented_default_cohort():
     spec = load_spec()
-    assert spec.cohort.n >= 8 and spec.cohort.file == ""
+    assert spec.cohort.n == 8 and spec.cohort.seed == 0 and spec.cohort.file == "" and spec.cohort.strata == {}
     assert spec.pipeline.steps == ["audiometry", "prescription", "hitl", "evaluation"]
     assert spec.engine.kind == "local" and spec.model.path == ""
 
@@ -122,6 +122,15 @@ def test_run_directory_has_manifest_and_one_result_per_job(reference_run):
     assert fr == {(j, s) for j in ids for s in ("nalr", "wdrc", "wdrc+hitl")}
     fr_l2 = {(r["job"], r["strategy"]): r["value"] for r in rows if r["metric"] == "fidelity_restored_mean_l2"}
     assert fr_l2.keys() == fr and all(v <= 1.0 for v in fr_l2.values())
+    # per sound, fidelity restored is 1 - D(aided) / D(unaided) of the distances reported beside it
+    for suffix in ("", "_l2"):
+        d_un = {(r["job"], r["sound"]): r["value"] for r in rows if r["metric"] == f"d_unaided{suffix}"}
+        d_aid = {(r["job"], r["strategy"], r["sound"]): r["value"] for r in rows if r["metric"] == f"d_aided{suffix}"}
+        per_sound = [r for r in rows if r["metric"] == f"fidelity_restored{suffix}"]
+        assert len(per_sound) == len(d_aid) == 3 * 3 * len(d_un) // 3 > 0
+        for r in per_sound:
+            expected = 1.0 - d_aid[(r["job"], r["strategy"], r["sound"])] / d_un[(r["job"], r["sound"])]
+            assert r["value"] == pytest.approx(expected, rel=1e-5, abs=1e-6), r
 
 
 def test_failed_attempts_are_retried_and_final_failures_reported(model_dir, reference_run, tmp_path):
