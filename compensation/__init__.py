@@ -2,6 +2,7 @@
 
 from compensation.benefit import benefit, response_scale
 from compensation.comfort import ComfortRange, ComfortRangeError, comfortable_levels, limit_to_comfort
+from compensation.comparison import VOLUME_CONTROL, Comparison, StrategyScores, compare_with_volume_control
 from compensation.dnn import DNNCompensator, DNNConfig
 from compensation.dnn_checkpoint import load_compensator, save_compensator
 from compensation.filterbank import CrossoverFilterbank
@@ -28,9 +29,11 @@ __all__ = [
     "NALR",
     "NALR_FREQS_HZ",
     "STRATEGIES",
+    "VOLUME_CONTROL",
     "WDRC",
     "ComfortRange",
     "ComfortRangeError",
+    "Comparison",
     "CrossoverFilterbank",
     "DNNCompensator",
     "DNNConfig",
@@ -41,12 +44,14 @@ __all__ = [
     "NALRStrategy",
     "OutputLimiter",
     "Strategy",
+    "StrategyScores",
     "Unaided",
     "VolumeControl",
     "a_weighted_level",
     "attack_release_envelope",
     "benefit",
     "comfortable_levels",
+    "compare_with_volume_control",
     "fft_convolve",
     "get_strategy",
     "interpolate_audiogram",
