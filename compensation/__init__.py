@@ -1,7 +1,7 @@
 """hearloop.compensation: hearing-aid strategies and the neural-fidelity objective."""
 
 from compensation.benefit import benefit, response_scale
-from compensation.comfort import ComfortRange, ComfortRangeError, comfortable_levels, limit_to_comfort
+from compensation.comfort import ComfortRange, ComfortRangeError, ListenerComfort, comfortable_levels, limit_to_comfort
 from compensation.comparison import VOLUME_CONTROL, Comparison, StrategyScores, compare_with_volume_control
 from compensation.dnn import DNNCompensator, DNNConfig
 from compensation.dnn_checkpoint import load_compensator, save_compensator
@@ -38,6 +38,7 @@ __all__ = [
     "DNNCompensator",
     "DNNConfig",
     "GainTableFIR",
+    "ListenerComfort",
     "ListenerLoudness",
     "LoudnessSampleRateError",
     "MultibandGain",

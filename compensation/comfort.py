@@ -51,6 +51,7 @@ __all__ = [
     "MEDIUM_PHON",
     "ComfortRange",
     "ComfortRangeError",
+    "ListenerComfort",
     "category_sone",
     "comfortable_levels",
     "limit_to_comfort",
@@ -195,3 +196,46 @@ def comfortable_levels(
             out[key] = rms_db + loudness_gain_db(audio, model, target, sample_rate=sample_rate)
     out["width_db"] = out["upper_db"] - out["lower_db"]
     return out
+
+
+@dataclasses.dataclass
+class ListenerComfort:
+    """One listener's loudness model and comfort range together: what this listener finds too loud.
+
+    Attributes:
+        loudness: the listener's :class:`~compensation.listener_loudness.ListenerLoudness` (one listener).
+        comfort: the comfort range (default :class:`ComfortRange`).
+    """
+
+    loudness: ListenerLoudness
+    comfort: ComfortRange = dataclasses.field(default_factory=ComfortRange)
+
+    def __post_init__(self) -> None:
+        if self.loudness.n_listeners != 1:
+            raise HearloopInputError(f"ListenerComfort is for one listener; got {self.loudness.n_listeners}")
+
+    @classmethod
+    def from_audiogram(cls, audiogram, comfort: ComfortRange | None = None) -> ListenerComfort:
+        """From an audiogram ``{freq_hz: dB HL}`` (the listener's true one, for its own perception)."""
+        return cls(ListenerLoudness.from_audiogram(audiogram), comfort or ComfortRange())
+
+    @property
+    def limit_phon(self) -> float:
+        """The comfort limit as a loudness level (phon)."""
+        return self.comfort.phons()["upper"]
+
+    def phons(self, audio: torch.Tensor) -> torch.Tensor:
+        """The listener's loudness level of each sound (``batch x samples`` Pa) -> ``batch`` phon; differentiable."""
+        return sone_to_phon(self.loudness.sones(audio))
+
+    def excess_phon(self, audio: torch.Tensor) -> torch.Tensor:
+        """How far each sound is above the comfort limit (phon, 0 within the range) -> ``batch``; differentiable."""
+        return (self.phons(audio) - self.limit_phon).clamp(min=0.0)
+
+    def discomfort(self, audio: torch.Tensor) -> torch.Tensor:
+        """:meth:`ComfortRange.discomfort` of each sound (0 within the range, 1 at the UCL) -> ``batch``."""
+        return self.comfort.discomfort(self.loudness.sones(audio))
+
+    def limit(self, audio: torch.Tensor) -> torch.Tensor:
+        """:func:`limit_to_comfort` for this listener."""
+        return limit_to_comfort(audio, self.loudness, self.comfort)

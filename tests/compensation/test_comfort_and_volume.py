@@ -10,6 +10,7 @@ from compensation.comfort import (
     MEDIUM_PHON,
     ComfortRange,
     ComfortRangeError,
+    ListenerComfort,
     category_sone,
     comfortable_levels,
     limit_to_comfort,
@@ -92,6 +93,19 @@ def test_comfort_limit_scales_only_what_is_too_loud_and_lands_on_the_limit():
     limited = limit_to_comfort(x, IMPAIRED, comfort)
     torch.testing.assert_close(limited[0], x[0])
     assert float(IMPAIRED.sones(limited[1:])) == pytest.approx(comfort.limit_sone, rel=3e-3)
+
+
+def test_listener_comfort_measures_excess_and_limits_like_the_functions():
+    lc = ListenerComfort(IMPAIRED)
+    x = _sounds(2) * torch.tensor([[1.0], [40.0]])
+    phons = lc.phons(x)
+    assert float(phons[0]) < lc.limit_phon < float(phons[1])
+    np.testing.assert_allclose(lc.excess_phon(x).numpy(), [0.0, float(phons[1]) - lc.limit_phon], atol=1e-4)
+    assert float(lc.discomfort(x)[0]) == 0.0 and 0.0 < float(lc.discomfort(x)[1])
+    torch.testing.assert_close(lc.limit(x), limit_to_comfort(x, IMPAIRED))
+    assert float(lc.excess_phon(lc.limit(x)).max()) < 0.05
+    with pytest.raises(HearloopInputError, match="one listener"):
+        ListenerComfort(ListenerLoudness.from_audiogram([{250: 0}, {250: 9}]))
 
 
 def test_comfortable_levels_narrow_with_hearing_loss_while_the_ucl_stays_near_normal():
