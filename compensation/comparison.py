@@ -34,6 +34,7 @@ from compensation.comfort import ComfortRange, limit_to_comfort
 from compensation.limiter import OutputLimiter
 from compensation.listener_loudness import ListenerLoudness
 from compensation.loudness_scaling import match_nh_loudness
+from compensation.objective import fidelity_restored
 from compensation.volume_control import VolumeControl, volume_control
 from compensation.zwicker import sone_to_phon
 from simulator.errors import HearloopInputError
@@ -129,7 +130,7 @@ def _score(objective, clean, target, nu, heard, matched, d_unaided, scale, loudn
     d = _numpy(objective(clean, heard, nu, target=target))
     d_m = _numpy(objective(clean, matched, nu, target=target))
     return StrategyScores(
-        d=d, d_matched=d_m, fr=1.0 - d / d_unaided, fr_matched=1.0 - d_m / d_unaided,
+        d=d, d_matched=d_m, fr=fidelity_restored(d, d_unaided), fr_matched=fidelity_restored(d_m, d_unaided),
         benefit=benefit(d_unaided, d, scale), benefit_matched=benefit(d_unaided, d_m, scale),
         loudness_phon=_numpy(sone_to_phon(loudness.sones(heard))), comfort_gain_db=_numpy(comfort_gain),
     )  # fmt: skip
