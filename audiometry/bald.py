@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import entr, ndtr
 
+from audiometry.errors import AudiometryInputError
 from audiometry.likelihood import ProbitLikelihood
 
 _C2 = np.pi * np.log(2.0) / 2.0
@@ -131,7 +132,7 @@ def select_stimulus(
         levels = np.clip(np.concatenate([mean[:, None], mean[:, None] + spread], axis=1), lo, hi)
         scores = bald_quadrature(levels, mean[:, None], var[:, None], sigma[:, None], likelihood)
     else:
-        raise ValueError(f"unknown BALD method {method!r} (expected 'fast' or 'full')")
+        raise AudiometryInputError(f"unknown BALD method {method!r} (expected 'fast' or 'full')")
     best_level_idx = np.argmax(scores, axis=1)
     freq_scores = scores[np.arange(len(mean)), best_level_idx]
     if weight is not None:

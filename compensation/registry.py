@@ -15,6 +15,7 @@ from compensation.nalr_strategy import NALRStrategy
 from compensation.strategy import Strategy
 from compensation.unaided import Unaided
 from compensation.wdrc import WDRC
+from simulator.errors import HearloopInputError
 
 STRATEGIES: dict[str, type[Strategy]] = {
     Unaided.name: Unaided,
@@ -37,7 +38,7 @@ def get_strategy(name: str, **kwargs: Any) -> Strategy:
     """
     key = str(name).strip().lower()
     if key not in STRATEGIES:
-        raise ValueError(f"unknown compensation strategy {name!r}; supported: {', '.join(sorted(STRATEGIES))}")
+        raise HearloopInputError(f"unknown compensation strategy {name!r}; supported: {', '.join(sorted(STRATEGIES))}")
     if key == DNNCompensator.name:
         pretrained = kwargs.pop("pretrained", _UNSET)
         if pretrained is _UNSET and "config" not in kwargs:
@@ -48,8 +49,8 @@ def get_strategy(name: str, **kwargs: Any) -> Strategy:
             try:
                 return load_compensator(pretrained, **kwargs)
             except TypeError as err:
-                raise ValueError(f"bad arguments for strategy {key!r}: {err}") from err
+                raise HearloopInputError(f"bad arguments for strategy {key!r}: {err}") from err
     try:
         return STRATEGIES[key](**kwargs)
     except TypeError as err:
-        raise ValueError(f"bad arguments for strategy {key!r}: {err}") from err
+        raise HearloopInputError(f"bad arguments for strategy {key!r}: {err}") from err

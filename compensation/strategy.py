@@ -48,9 +48,9 @@ class Strategy(nn.Module, abc.ABC):
         """Declare theta: one name and one [lower, upper] interval per parameter."""
         lo, hi = torch.as_tensor(lower, dtype=torch.float32), torch.as_tensor(upper, dtype=torch.float32)
         if not len(names) == lo.numel() == hi.numel():
-            raise ValueError(f"{len(names)} names but {lo.numel()} lower / {hi.numel()} upper bounds")
+            raise HearloopInputError(f"{len(names)} names but {lo.numel()} lower / {hi.numel()} upper bounds")
         if len(set(names)) != len(names):
-            raise ValueError(f"parameter names must be unique: {list(names)}")
+            raise HearloopInputError(f"parameter names must be unique: {list(names)}")
         if bool((hi <= lo).any()):
             raise HearloopInputError(
                 f"every upper bound must exceed its lower bound: lower={lo.tolist()}, upper={hi.tolist()}"

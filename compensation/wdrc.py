@@ -177,7 +177,7 @@ class WDRC(Strategy):
         self.compensate_delay, self.variant = bool(compensate_delay), variant
         unknown = set(bounds or {}) - set(FIELDS)
         if unknown:
-            raise ValueError(f"unknown WDRC bound fields {sorted(unknown)}; choose from {list(FIELDS)}")
+            raise HearloopInputError(f"unknown WDRC bound fields {sorted(unknown)}; choose from {list(FIELDS)}")
         self.bounds = {**self.DEFAULT_BOUNDS, **(bounds or {})}
         centres = [round(fc) for fc in self.filterbank.centres_hz]
         names = [f"{field}_band{b}_{fc}hz" for field in FIELDS for b, fc in enumerate(centres)]

@@ -30,7 +30,7 @@ from torch import nn
 
 from listeners.listener import VirtualListener
 from listeners.reference import nh_reference
-from simulator.errors import SpecError
+from simulator.errors import MissingFileError, SpecError
 
 __all__ = ["COHORT_FORMAT", "COHORT_VERSION", "load_cohort", "save_cohort"]
 
@@ -75,7 +75,7 @@ def load_cohort(path: str | os.PathLike, model: nn.Module | None = None) -> list
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"cohort file not found: {path}")
+        raise MissingFileError(f"cohort file not found: {path}")
     try:
         doc = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:

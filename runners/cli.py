@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 import runners.commands
+from simulator.errors import HearloopError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, RuntimeError, FileNotFoundError) as err:
-        # Expected user errors (bad input, bad files): one clear line, no traceback.
+    except (HearloopError, ValueError, RuntimeError, FileNotFoundError) as err:
+        # Expected user errors (bad input, bad files, HearloopError): one clear line, no traceback.
         if getattr(args, "debug", False):
             raise
         print(f"hearloop {args.command}: error: {err}", file=sys.stderr)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from simulator.errors import HearloopInputError
+
 
 def parse_strata(text: str) -> dict[str, int]:
     """``"NH=2,mild=2,moderate=4"`` -> ``{"NH": 2, "mild": 2, "moderate": 4}``."""
@@ -15,10 +17,10 @@ def parse_strata(text: str) -> dict[str, int]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, count = part.partition("=")
         if not count.strip().isdigit():
-            raise ValueError(f"--strata entries must look like name=count, got {part!r}")
+            raise HearloopInputError(f"--strata entries must look like name=count, got {part!r}")
         out[name.strip()] = int(count)
     if not out:
-        raise ValueError("--strata is empty")
+        raise HearloopInputError("--strata is empty")
     return out
 
 

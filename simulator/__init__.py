@@ -6,7 +6,16 @@ Lowest layer of hearloop: imports nothing from ``listeners``, ``audiometry``, ``
 from typing import TYPE_CHECKING
 
 from simulator.constants import BIN_RATE, CONTEXT_SAMPLES, FRAME_SAMPLES, N_CLASSES, SAMPLE_RATE
-from simulator.errors import CheckpointError, HearloopInputError, RecordingFormatError, SpecError
+from simulator.errors import (
+    CheckpointError,
+    HearloopError,
+    HearloopInputError,
+    HearloopStateError,
+    MissingFileError,
+    RecordingFormatError,
+    SpecError,
+    UnknownNameError,
+)
 
 if TYPE_CHECKING:
     from simulator.data.alignment import align_channels, align_cohort, apply_alignment
@@ -79,14 +88,18 @@ __all__ = [
     "SAMPLE_RATE",
     "ABRNet",
     "CheckpointError",
+    "HearloopError",
     "HearloopInputError",
+    "HearloopStateError",
     "ICNet",
+    "MissingFileError",
     "ModelConfig",
     "NuICNet",
     "NuICNetLoss",
     "RecordingFormatError",
     "SpecError",
     "StreamingPredictor",
+    "UnknownNameError",
     "align_channels",
     "align_cohort",
     "apply_alignment",

@@ -7,6 +7,8 @@ Midbrain with Variational Conditioning" (nu-ICNet): audio at 24414.0625 Hz in pa
 
 from __future__ import annotations
 
+from simulator.errors import HearloopInputError
+
 SAMPLE_RATE: float = 24414.0625
 """Audio sample rate in Hz (the TDT rate used for the recordings)."""
 
@@ -48,5 +50,5 @@ def pa_rms_to_db_spl(rms_pa: float) -> float:
     import math
 
     if not rms_pa > 0:
-        raise ValueError(f"RMS pressure must be positive to express in dB SPL, got {rms_pa!r}")
+        raise HearloopInputError(f"RMS pressure must be positive to express in dB SPL, got {rms_pa!r}")
     return 20.0 * math.log10(rms_pa / REF_PRESSURE_PA)

@@ -13,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+from simulator.errors import HearloopInputError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -62,7 +64,7 @@ def _bench(args: argparse.Namespace) -> int:
         config.trials = args.trials
     config.random_listeners, config.lapse, config.sigma = args.random_listeners, args.lapse, args.sigma
     if config.seeds < 1 or config.trials < 1 or config.random_listeners < 0:
-        raise ValueError("--seeds and --trials must be >= 1 and --random-listeners >= 0")
+        raise HearloopInputError("--seeds and --trials must be >= 1 and --random-listeners >= 0")
     summary = run_benchmark(config, args.out, progress=not args.no_progress)
     print((args.out / "report.md").read_text())
     print(f"wrote {args.out}/report.md, summary.json, sessions.csv, curves.csv, bench.png")

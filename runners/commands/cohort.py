@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from runners.fleet.spec import STRATUM_NAMES as _STRATA
+from simulator.errors import HearloopInputError
 
 
 def _strata(text: str | None) -> dict[str, int] | None:
@@ -22,7 +23,9 @@ def _strata(text: str | None) -> dict[str, int] | None:
     for part in text.split(","):
         name, _, count = part.partition("=")
         if name.strip() not in _STRATA or not count.strip().isdigit():
-            raise ValueError(f"--strata expects NAME=COUNT items with NAME in {', '.join(_STRATA)}; got {part!r}")
+            raise HearloopInputError(
+                f"--strata expects NAME=COUNT items with NAME in {', '.join(_STRATA)}; got {part!r}"
+            )
         out[name.strip()] = int(count)
     return out
 
@@ -50,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.n < 1:
-        raise ValueError(f"--n must be >= 1, got {args.n}")
+        raise HearloopInputError(f"--n must be >= 1, got {args.n}")
     strata = _strata(args.strata)
     import numpy as np
 

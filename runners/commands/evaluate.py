@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from simulator.errors import HearloopInputError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -40,7 +42,7 @@ def _f(x) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.run is None and args.model is None:
-        raise ValueError("give --run (a training run directory) and/or --model (a nu-ICNet-6 checkpoint)")
+        raise HearloopInputError("give --run (a training run directory) and/or --model (a nu-ICNet-6 checkpoint)")
     import torch
 
     from simulator.evaluation.report import evaluate_run

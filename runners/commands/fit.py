@@ -13,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+from simulator.errors import HearloopInputError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -58,7 +60,7 @@ def _file_animal(args: argparse.Namespace, model):
     elif stored is not None:
         perm = stored
     else:
-        raise ValueError(
+        raise HearloopInputError(
             f"{args.animal}: give --reference (a recording in the model's channel order sharing sounds with it) or "
             "--aligned; the model stores no alignment for this animal"
         )
@@ -67,9 +69,9 @@ def _file_animal(args: argparse.Namespace, model):
 
 def run(args: argparse.Namespace) -> int:
     if args.fresh is not None and args.fresh < 1:
-        raise ValueError(f"--fresh must be >= 1, got {args.fresh}")
+        raise HearloopInputError(f"--fresh must be >= 1, got {args.fresh}")
     if args.max_evals < args.n_init:
-        raise ValueError(f"--max-evals ({args.max_evals}) must be >= --n-init ({args.n_init})")
+        raise HearloopInputError(f"--max-evals ({args.max_evals}) must be >= --n-init ({args.n_init})")
     import numpy as np
 
     import simulator

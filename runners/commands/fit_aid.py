@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from simulator.errors import HearloopInputError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -57,7 +59,7 @@ def speech_sounds(n: int, seconds: float, level_db_spl: float, seed: int = 0):
     from simulator.data.corpus import synthesise
 
     if n < 1:
-        raise ValueError("--n-sounds must be >= 1")
+        raise HearloopInputError("--n-sounds must be >= 1")
     return torch.tensor(np.stack([synthesise("speech", [seed, i], seconds, level_db_spl).audio for i in range(n)]))
 
 
@@ -86,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     from runners.hitl.report import plot_convergence, write_json, write_trace_parquet
 
     if args.budget < 1:
-        raise ValueError(f"--budget must be a positive number of queries, got {args.budget}")
+        raise HearloopInputError(f"--budget must be a positive number of queries, got {args.budget}")
     model = simulator.load_model(args.model) if args.model is not None else simulator.load_model()
     strata = None if args.stratum == "any" else {args.stratum: 1}
     listener = listeners.sample_cohort(1, seed=args.listener_seed, model=model, strata=strata)[0]

@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from simulator.errors import HearloopInputError
+
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """Engine overrides shared by ``fleet`` and ``regress`` (they win over the spec's [engine] section)."""
@@ -60,7 +62,7 @@ def _fleet(args: argparse.Namespace) -> int:
         return 0
     if args.resume is not None:
         if args.out is not None:
-            raise ValueError("--out cannot be combined with --resume (the run directory is RUN_DIR)")
+            raise HearloopInputError("--out cannot be combined with --resume (the run directory is RUN_DIR)")
         spec = load_spec(args.spec) if args.spec is not None else None
         run, spec, jobs = open_run(args.resume, spec)
     else:

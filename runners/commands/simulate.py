@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from simulator.errors import HearloopInputError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -40,11 +42,11 @@ def _parse_nu(text: str | None, n_params: int) -> list[float]:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError as err:
-        raise ValueError(f"--nu must be comma-separated numbers, got {text!r}") from err
+        raise HearloopInputError(f"--nu must be comma-separated numbers, got {text!r}") from err
     if len(values) != n_params:
-        raise ValueError(f"--nu has {len(values)} values but the model has D={n_params} parameters")
+        raise HearloopInputError(f"--nu has {len(values)} values but the model has D={n_params} parameters")
     if any(not 0.0 <= v <= 1.0 for v in values):
-        raise ValueError(f"--nu values must lie in [0, 1], got {values}")
+        raise HearloopInputError(f"--nu values must lie in [0, 1], got {values}")
     return values
 
 
@@ -54,9 +56,9 @@ def _load(args: argparse.Namespace):
 
     if args.preset is not None:
         if args.model is not None:
-            raise ValueError("give either --model or --preset, not both")
+            raise HearloopInputError("give either --model or --preset, not both")
         if not args.untrained:
-            raise ValueError(f"--preset {args.preset} builds an UNTRAINED model; add --untrained to confirm")
+            raise HearloopInputError(f"--preset {args.preset} builds an UNTRAINED model; add --untrained to confirm")
         return build_model(args.preset, seed=args.seed), f"UNTRAINED {args.preset} preset (seed {args.seed})"
     model = load_model(args.model, device=args.device)
     return model, f"checkpoint {args.model or 'bundled nuicnet-small'}"
@@ -73,14 +75,14 @@ def run(args: argparse.Namespace) -> int:
     from simulator.model.streaming import stream
 
     if not args.chunk_seconds > 0:
-        raise ValueError(f"--chunk-seconds must be > 0, got {args.chunk_seconds}")
+        raise HearloopInputError(f"--chunk-seconds must be > 0, got {args.chunk_seconds}")
     model, label = _load(args)
     if not isinstance(model, NuICNet):
-        raise ValueError(f"simulate needs a nu-ICNet/ABRNet checkpoint; {label} is a {type(model).__name__}")
+        raise HearloopInputError(f"simulate needs a nu-ICNet/ABRNet checkpoint; {label} is a {type(model).__name__}")
     nu_values = _parse_nu(args.nu, model.n_params)
     audio, file_rate = load_audio(args.sound, full_scale_db_spl=args.full_scale_db, level_db_spl=args.level_db)
     if audio.shape[-1] < DOWNSAMPLE:
-        raise ValueError(f"{args.sound} is too short: {audio.shape[-1]} samples, at least {DOWNSAMPLE} needed")
+        raise HearloopInputError(f"{args.sound} is too short: {audio.shape[-1]} samples, at least {DOWNSAMPLE} needed")
     nu = torch.tensor([nu_values], dtype=torch.float32)
     chunk = max(DOWNSAMPLE, int(args.chunk_seconds * SAMPLE_RATE) // DOWNSAMPLE * DOWNSAMPLE)
     with torch.inference_mode():

@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from simulator.errors import HearloopInputError
+
 RANGE_OPTIONS: tuple[tuple[str, tuple[float, float], str], ...] = (
     ("--level-range", (45.0, 90.0), "presentation levels of the training sounds, dB SPL"),
     ("--test-level-range", (65.0, 90.0), "presentation levels of the held-out test sounds, dB SPL"),
@@ -70,20 +72,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     if args.n_nh < 0 or args.n_hi < 0 or args.n_nh + args.n_hi < 1:
-        raise ValueError(f"--n-nh and --n-hi must be >= 0 with at least one animal, got {args.n_nh}, {args.n_hi}")
+        raise HearloopInputError(
+            f"--n-nh and --n-hi must be >= 0 with at least one animal, got {args.n_nh}, {args.n_hi}"
+        )
     if args.channels < 1:
-        raise ValueError(f"--channels must be >= 1, got {args.channels}")
+        raise HearloopInputError(f"--channels must be >= 1, got {args.channels}")
     for name in ("train_seconds", "sound_seconds", "test_seconds", "session_hours"):
         if not getattr(args, name) > 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+            raise HearloopInputError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
     for flag, _, _ in RANGE_OPTIONS:
         low, high = getattr(args, flag[2:].replace("-", "_"))
         if not (np.isfinite(low) and np.isfinite(high) and low <= high):
-            raise ValueError(f"{flag} must be finite LOW HIGH with LOW <= HIGH, got {low} {high}")
+            raise HearloopInputError(f"{flag} must be finite LOW HIGH with LOW <= HIGH, got {low} {high}")
     if args.flat_from is not None and not np.isfinite(args.flat_from):
-        raise ValueError(f"--flat-from must be a finite PTA in dB HL, got {args.flat_from}")
+        raise HearloopInputError(f"--flat-from must be a finite PTA in dB HL, got {args.flat_from}")
     if args.test_per_class < 1:
-        raise ValueError(f"--test-per-class must be >= 1, got {args.test_per_class}")
+        raise HearloopInputError(f"--test-per-class must be >= 1, got {args.test_per_class}")
 
 
 def _write(out: str, animals: list, metadata: dict):

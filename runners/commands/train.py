@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from simulator.errors import HearloopInputError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     bad = [s for s in stages if s not in STAGES]
     if bad or not stages:
-        raise ValueError(f"--stages: unknown {bad or 'empty'}; choose from {','.join(STAGES)}")
+        raise HearloopInputError(f"--stages: unknown {bad or 'empty'}; choose from {','.join(STAGES)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

@@ -17,6 +17,7 @@ from runners.env import transition
 from runners.env.config import EnvConfig
 from runners.env.core import FittingCore
 from runners.env.spaces import action_space, observation_layout, observation_space
+from simulator.errors import HearloopStateError
 
 
 class HearingAidFittingEnv(gym.Env):
@@ -122,9 +123,9 @@ class HearingAidFittingEnv(gym.Env):
 
     def step(self, action):
         if self.state is None:
-            raise RuntimeError("call reset() before step()")
+            raise HearloopStateError("call reset() before step()")
         if self.state.done:
-            raise RuntimeError("the fitting episode has ended (terminated or truncated); call reset()")
+            raise HearloopStateError("the fitting episode has ended (terminated or truncated); call reset()")
         theta_u = self.core.validate_action(action)
         result = self.core.evaluate([self.state], [theta_u])[0]
         reward, terminated, truncated = transition.advance(self.state, theta_u, result, self.config)
@@ -138,7 +139,7 @@ class HearingAidFittingEnv(gym.Env):
             gym.logger.warn("render() called without render_mode; make the env with render_mode='rgb_array'")
             return None
         if self.state is None:
-            raise RuntimeError("call reset() before render()")
+            raise HearloopStateError("call reset() before render()")
         from runners.env.render import render_rgb
 
         return render_rgb(self.core, self.state)

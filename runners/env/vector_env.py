@@ -33,7 +33,7 @@ from runners.env import transition
 from runners.env.config import EnvConfig
 from runners.env.core import FittingCore
 from runners.env.spaces import action_space, observation_layout, observation_space
-from simulator.errors import HearloopInputError
+from simulator.errors import HearloopInputError, HearloopStateError
 
 
 class HearingAidFittingVectorEnv(VectorEnv):
@@ -74,7 +74,7 @@ class HearingAidFittingVectorEnv(VectorEnv):
             return [int(seed) + i for i in range(self.num_envs)]
         seeds = list(seed)
         if len(seeds) != self.num_envs:
-            raise ValueError(f"a list of seeds must have num_envs={self.num_envs} entries, got {len(seeds)}")
+            raise HearloopInputError(f"a list of seeds must have num_envs={self.num_envs} entries, got {len(seeds)}")
         return seeds
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
@@ -85,7 +85,9 @@ class HearingAidFittingVectorEnv(VectorEnv):
         mask = options.pop("reset_mask", None)
         mask = np.ones(self.num_envs, np.bool_) if mask is None else np.asarray(mask)
         if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
-            raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) with a True")
+            raise HearloopInputError(
+                f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) with a True"
+            )
         for i in np.flatnonzero(mask):
             if seeds[i] is not None or self._rngs[i] is None:
                 self._rngs[i] = seeding.np_random(seeds[i])[0]
@@ -107,7 +109,7 @@ class HearingAidFittingVectorEnv(VectorEnv):
     def step(self, actions):
         """Step every sub-environment (NEXT_STEP autoreset) with one strategy call and one model call."""
         if any(s is None for s in self.states):
-            raise RuntimeError("call reset() before step()")
+            raise HearloopStateError("call reset() before step()")
         actions = np.asarray(actions)
         if actions.ndim != 2 or actions.shape[0] != self.num_envs:
             raise HearloopInputError(

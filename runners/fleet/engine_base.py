@@ -20,6 +20,7 @@ from typing import Any
 
 from runners.fleet.jobs import Job
 from runners.fleet.rundir import now_iso
+from simulator.errors import HearloopInputError, HearloopStateError
 
 WorkerFactory = Callable[[Any], Callable[[Job], dict[str, list]]]
 """``factory(spec) -> job_fn``; ``job_fn(job) -> {column: list}`` (picklable: it is shipped to worker processes)."""
@@ -129,13 +130,13 @@ def drive(
     errors: dict[str, list[str]] = {}
     for job in jobs:
         if job.id in pending:
-            raise ValueError(f"duplicate job id {job.id!r}")
+            raise HearloopInputError(f"duplicate job id {job.id!r}")
         pending[job.id] = job
         engine.submit(job)
     while pending:
         outcomes = engine.poll()
         if not outcomes:
-            raise RuntimeError(f"engine {engine.name!r} lost {len(pending)} queued jobs: {sorted(pending)}")
+            raise HearloopStateError(f"engine {engine.name!r} lost {len(pending)} queued jobs: {sorted(pending)}")
         for outcome in outcomes:
             job = outcome.job
             if pending.get(job.id) is None or pending[job.id].attempt != job.attempt:

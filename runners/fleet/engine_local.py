@@ -17,6 +17,7 @@ from typing import Any
 
 from runners.fleet.engine_base import Engine, Outcome, WorkerFactory, execute, worker_died
 from runners.fleet.jobs import Job
+from simulator.errors import HearloopInputError, HearloopStateError
 
 _WORKER: Any = None
 
@@ -42,7 +43,7 @@ class LocalEngine(Engine):
 
     def __init__(self, workers: int = 0) -> None:
         if int(workers) < 0:
-            raise ValueError(f"workers must be >= 0, got {workers}")
+            raise HearloopInputError(f"workers must be >= 0, got {workers}")
         self.workers = int(workers)
         self._factory: WorkerFactory | None = None
         self._spec: Any = None
@@ -74,7 +75,7 @@ class LocalEngine(Engine):
             self._queue.append(job)
             return
         if self._pool is None:
-            raise RuntimeError("LocalEngine.submit before start")
+            raise HearloopStateError("LocalEngine.submit before start")
         self._futures[self._pool.submit(_run_in_worker, job)] = job
 
     def poll(self) -> list[Outcome]:

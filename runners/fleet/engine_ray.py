@@ -18,6 +18,7 @@ from typing import Any
 
 from runners.fleet.engine_base import Engine, Outcome, WorkerFactory, execute, worker_died
 from runners.fleet.jobs import Job
+from simulator.errors import HearloopInputError
 
 
 class _FleetActor:
@@ -58,7 +59,7 @@ class RayEngine(Engine):
         init_kwargs: dict[str, Any] | None = None,
     ) -> None:
         if int(workers) < 1:
-            raise ValueError(f"the ray engine needs workers >= 1 actors, got {workers}")
+            raise HearloopInputError(f"the ray engine needs workers >= 1 actors, got {workers}")
         self.workers, self.address = int(workers), address or None
         self.num_cpus, self.num_gpus = float(num_cpus), float(num_gpus)
         self.init_kwargs = dict(init_kwargs or {})

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from runners.fleet.spec import FleetSpec
+from simulator.errors import HearloopInputError
 
 SEED_STREAMS: tuple[str, ...] = ("audiometry", "responses", "hitl")
 """Seeded parts of a job: the audiometry agent, the listener's tone responses, the HITL session."""
@@ -82,7 +83,7 @@ def make_jobs(spec: FleetSpec, listeners: list[ListenerRecord]) -> list[Job]:
     """One job per listener, with ids ``{index:04d}-{listener id}`` and seeds from ``spec.run.seed``."""
     ids = [lis.id for lis in listeners]
     if len(set(ids)) != len(ids):
-        raise ValueError(f"listener ids must be unique; got duplicates in {ids}")
+        raise HearloopInputError(f"listener ids must be unique; got duplicates in {ids}")
     return [Job(f"{i:04d}-{_safe(lis.id)}", i, lis, job_seeds(spec.run.seed, i)) for i, lis in enumerate(listeners)]
 
 

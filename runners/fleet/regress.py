@@ -41,6 +41,7 @@ from typing import Any
 
 from runners.fleet.rundir import MANIFEST, RunDir, atomic_write_table, atomic_write_text
 from runners.fleet.spec import FleetSpec
+from simulator.errors import HearloopInputError, HearloopStateError, MissingFileError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 REGRESS_SPEC = ASSETS / "regress-small.toml"
@@ -186,13 +187,13 @@ def compare(baseline: Any, new: Any, overrides: dict[str, dict[str, float]] | No
 def _check_baseline(spec: FleetSpec, baseline: RunDir) -> dict[str, Any]:
     manifest = baseline.manifest()
     if manifest["spec_digest"] != spec.digest():
-        raise ValueError(
+        raise HearloopInputError(
             f"the spec differs from the one baseline {baseline.path} was made with (spec digest "
             f"{spec.digest()[:12]} vs {manifest['spec_digest'][:12]}); regenerate it with "
             f"`hearloop regress SPEC --baseline {baseline.path} --update`"
         )
     if not (baseline.path / "results.parquet").is_file():
-        raise FileNotFoundError(f"baseline {baseline.path} has no results.parquet")
+        raise MissingFileError(f"baseline {baseline.path} has no results.parquet")
     return manifest
 
 
@@ -252,7 +253,7 @@ def update_baseline(spec: FleetSpec, baseline_dir: str | Path, **run_kwargs: Any
         run = run_spec(spec, tmp / "run", **run_kwargs)
         failures = run.failures()
         if failures:
-            raise RuntimeError(f"baseline not updated: {len(failures)} jobs failed: {json.dumps(failures)[:500]}")
+            raise HearloopStateError(f"baseline not updated: {len(failures)} jobs failed: {json.dumps(failures)[:500]}")
         new = tmp / "baseline"
         new.mkdir(mode=0o777)  # tmp itself is 0700 (mkdtemp); the baseline gets the umask's permissions
         for name in BASELINE_FILES:

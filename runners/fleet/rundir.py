@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from simulator.errors import HearloopInputError, HearloopStateError, MissingFileError
+
 MANIFEST = "manifest.json"
 FORMAT = "hearloop-fleet-run"
 FORMAT_VERSION = 1
@@ -159,10 +161,10 @@ class RunDir:
         """Reopen an existing run directory (to resume or report on it)."""
         run = cls(path)
         if not (run.path / MANIFEST).is_file():
-            raise FileNotFoundError(f"{str(run.path)!r} is not a fleet run directory (no {MANIFEST})")
+            raise MissingFileError(f"{str(run.path)!r} is not a fleet run directory (no {MANIFEST})")
         manifest = run.manifest()
         if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{run.path / MANIFEST}: not a {FORMAT} v{FORMAT_VERSION} manifest")
+            raise HearloopInputError(f"{run.path / MANIFEST}: not a {FORMAT} v{FORMAT_VERSION} manifest")
         return run
 
     def manifest(self) -> dict[str, Any]:
@@ -217,7 +219,7 @@ class RunDir:
 
         tables = [self.read_job(j).replace_schema_metadata(None) for j in job_ids if self.job_path(j).is_file()]
         if not tables:
-            raise RuntimeError(f"no finished jobs to combine in {self.path}")
+            raise HearloopStateError(f"no finished jobs to combine in {self.path}")
         path = self.path / "results.parquet"
         atomic_write_table(path, pa.concat_tables(tables))
         return path

@@ -21,6 +21,7 @@ from runners.fleet.engine_base import Engine, Outcome, WorkerFactory, drive
 from runners.fleet.jobs import Job, ListenerRecord, make_jobs, resolve_cohort
 from runners.fleet.rundir import RunDir, file_sha256, git_revision, now_iso, package_versions
 from runners.fleet.spec import FleetSpec, parse_spec
+from simulator.errors import HearloopInputError
 
 
 @dataclasses.dataclass
@@ -57,7 +58,7 @@ def make_engine(spec: FleetSpec, **overrides: Any) -> Engine:
             workers=max(1, e["workers"]), address=e["address"], num_cpus=e["num_cpus"], num_gpus=e["num_gpus"]
         )
     if e["kind"] != "local":
-        raise ValueError(f"unknown engine kind {e['kind']!r} (local, ray)")
+        raise HearloopInputError(f"unknown engine kind {e['kind']!r} (local, ray)")
     from runners.fleet.engine_local import LocalEngine
 
     return LocalEngine(workers=e["workers"])
@@ -106,7 +107,7 @@ def open_run(run_dir: str | Path, spec: FleetSpec | None = None) -> tuple[RunDir
     manifest = run.manifest()
     stored = parse_spec(manifest["spec"])
     if spec is not None and spec.digest() != manifest["spec_digest"]:
-        raise ValueError(f"the spec differs from the one {run.path} was started with; resume without a spec")
+        raise HearloopInputError(f"the spec differs from the one {run.path} was started with; resume without a spec")
     return run, spec or stored, [Job.from_dict(d) for d in manifest["jobs"]]
 
 

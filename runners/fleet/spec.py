@@ -25,7 +25,7 @@ from typing import Any
 
 import tomllib
 
-from simulator.errors import SpecError
+from simulator.errors import MissingFileError, SpecError
 
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "assets" / "fleet-default.toml"
 """The embedded default spec (``hearloop fleet`` with no arguments)."""
@@ -376,7 +376,7 @@ def load_spec(path: str | Path | None = None) -> FleetSpec:
     """
     path = DEFAULT_SPEC_PATH if path is None else Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"spec file {str(path)!r} does not exist")
+        raise MissingFileError(f"spec file {str(path)!r} does not exist")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:

@@ -29,7 +29,7 @@ import torch
 from scipy import signal
 
 from simulator.constants import SAMPLE_RATE, db_spl_to_pa_rms
-from simulator.errors import HearloopInputError
+from simulator.errors import HearloopInputError, MissingFileError
 
 __all__ = [
     "DEFAULT_FULL_SCALE_DB_SPL",
@@ -149,7 +149,7 @@ def load_audio(
     """
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"audio file not found: {p}")
+        raise MissingFileError(f"audio file not found: {p}")
     if not p.is_file():
         raise HearloopInputError(f"audio path is not a file: {p}")
     try:

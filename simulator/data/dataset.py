@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 from simulator.constants import CONTEXT_SAMPLES, DOWNSAMPLE, FRAME_SAMPLES, SAMPLE_RATE
 from simulator.data.recording_types import AnimalRecording, SoundRecording
 from simulator.data.recordings import AnimalFile, CohortIndex, SoundInfo, open_animal, read_cohort
-from simulator.errors import RecordingFormatError
+from simulator.errors import HearloopInputError, RecordingFormatError, UnknownNameError
 
 PathLike = str | os.PathLike
 
@@ -80,7 +80,7 @@ def split_sounds(sounds: Mapping[str, SoundInfo], val_fraction: float = 0.1, see
         seed: seed of the shuffles (same seed and same sound names -> same split).
     """
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction}")
+        raise HearloopInputError(f"val_fraction must lie in [0, 1), got {val_fraction}")
     rng = np.random.default_rng(seed)
     test = tuple(sorted(n for n, s in sounds.items() if s.split == "test"))
     by_class: dict[str, list[str]] = {}
@@ -101,7 +101,7 @@ def split_sounds(sounds: Mapping[str, SoundInfo], val_fraction: float = 0.1, see
     val_set = set(val)
     train = tuple(sorted(n for names in by_class.values() for n in names if n not in val_set))
     if not train and val:
-        raise ValueError("split left no training sound; lower val_fraction or add sounds")
+        raise HearloopInputError("split left no training sound; lower val_fraction or add sounds")
     return SoundSplit(train, tuple(sorted(val)), test)
 
 
@@ -109,7 +109,7 @@ def frame_starts(n_samples: int, frame_samples: int = FRAME_SAMPLES, hop: int | 
     """Start samples of the whole frames of a sound of ``n_samples`` (frames hop by ``hop``, default one frame)."""
     hop = frame_samples if hop is None else hop
     if frame_samples <= 0 or frame_samples % DOWNSAMPLE or hop <= 0 or hop % DOWNSAMPLE:
-        raise ValueError(f"frame ({frame_samples}) and hop ({hop}) must be positive multiples of {DOWNSAMPLE}")
+        raise HearloopInputError(f"frame ({frame_samples}) and hop ({hop}) must be positive multiples of {DOWNSAMPLE}")
     return np.arange(0, max(n_samples - frame_samples + 1, 0), hop, dtype=np.int64)
 
 
@@ -144,12 +144,16 @@ class FrameDataset(Dataset):
         in_memory: bool = False,
     ):
         if context_samples < 0 or context_samples % DOWNSAMPLE:
-            raise ValueError(f"context_samples must be a non-negative multiple of {DOWNSAMPLE}, got {context_samples}")
+            raise HearloopInputError(
+                f"context_samples must be a non-negative multiple of {DOWNSAMPLE}, got {context_samples}"
+            )
         self.paths = [Path(p) for p in paths]
         self.sound_names = list(dict.fromkeys(sound_names))
         self.frame_samples, self.context_samples = int(frame_samples), int(context_samples)
         if channel_order is not None and len(channel_order) != len(self.paths):
-            raise ValueError(f"channel_order needs one entry per animal ({len(self.paths)}), got {len(channel_order)}")
+            raise HearloopInputError(
+                f"channel_order needs one entry per animal ({len(self.paths)}), got {len(channel_order)}"
+            )
         self.channel_order = (
             None if channel_order is None else [o if o is None else np.asarray(o) for o in channel_order]
         )
@@ -177,7 +181,9 @@ class FrameDataset(Dataset):
                         rows.append(np.stack([ones * a, ones * s, ones * t, starts], axis=1))
         missing = [n for n in self.sound_names if n not in found]
         if missing:
-            raise KeyError(f"sounds not found in any animal file: {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+            raise UnknownNameError(
+                f"sounds not found in any animal file: {missing[:5]}{' ...' if len(missing) > 5 else ''}"
+            )
         if len(channels) > 1:
             raise RecordingFormatError(f"animal files have different channel counts {sorted(channels)}")
         self.n_channels = channels.pop() if channels else 0
@@ -270,7 +276,7 @@ def load_test_sounds(path: PathLike, names: Sequence[str] | None = None) -> list
         wanted = [n for n in f.sound_names if f.info(n).split == "test"] if names is None else list(names)
         for n in wanted:
             if f.info(n).split != "test":
-                raise ValueError(f"{path}: sound {n!r} is not a held-out test sound")
+                raise HearloopInputError(f"{path}: sound {n!r} is not a held-out test sound")
         return [f.sound(n) for n in wanted]
 
 
@@ -290,7 +296,7 @@ def subset_recording(
         sound_names: restrict to these training sounds (e.g. a split's ``train``); default all training sounds.
     """
     if seconds_per_sound <= 0:
-        raise ValueError(f"seconds_per_sound must be > 0, got {seconds_per_sound}")
+        raise HearloopInputError(f"seconds_per_sound must be > 0, got {seconds_per_sound}")
     with open_animal(path) as f:
         names = f.sound_names if sound_names is None else [n for n in f.sound_names if n in set(sound_names)]
         n_keep = int(seconds_per_sound * SAMPLE_RATE) // DOWNSAMPLE * DOWNSAMPLE

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from simulator.constants import DOWNSAMPLE, MAX_COUNT
+from simulator.errors import HearloopInputError
 from simulator.frequencies import ABR_FREQS_HZ
 
 SOUND_CLASSES: tuple[str, ...] = ("speech", "speech_in_noise", "music", "ripple", "tone", "silence")
@@ -46,22 +47,26 @@ class SoundRecording:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field that breaks the contract above."""
         if self.sound_class not in SOUND_CLASSES:
-            raise ValueError(f"sound {self.name!r}: sound_class {self.sound_class!r} not in {SOUND_CLASSES}")
+            raise HearloopInputError(f"sound {self.name!r}: sound_class {self.sound_class!r} not in {SOUND_CLASSES}")
         if self.audio.ndim != 1 or not np.isfinite(self.audio).all():
-            raise ValueError(f"sound {self.name!r}: audio must be 1-D and finite, got shape {self.audio.shape}")
+            raise HearloopInputError(f"sound {self.name!r}: audio must be 1-D and finite, got shape {self.audio.shape}")
         if self.counts.ndim != 3:
-            raise ValueError(f"sound {self.name!r}: counts must be (trials, channels, bins), got {self.counts.shape}")
+            raise HearloopInputError(
+                f"sound {self.name!r}: counts must be (trials, channels, bins), got {self.counts.shape}"
+            )
         if self.counts.shape[2] != self.audio.shape[0] // DOWNSAMPLE:
-            raise ValueError(
+            raise HearloopInputError(
                 f"sound {self.name!r}: {self.counts.shape[2]} bins but audio has {self.audio.shape[0]} samples "
                 f"(expected {self.audio.shape[0] // DOWNSAMPLE} bins)"
             )
         if self.counts.size and (self.counts.min() < 0 or self.counts.max() > MAX_COUNT):
-            raise ValueError(f"sound {self.name!r}: counts must lie in 0..{MAX_COUNT}")
+            raise HearloopInputError(f"sound {self.name!r}: counts must lie in 0..{MAX_COUNT}")
         if self.split not in ("train", "test"):
-            raise ValueError(f"sound {self.name!r}: split must be 'train' or 'test', got {self.split!r}")
+            raise HearloopInputError(f"sound {self.name!r}: split must be 'train' or 'test', got {self.split!r}")
         if self.split == "test" and self.counts.shape[0] < 2:
-            raise ValueError(f"sound {self.name!r}: test sounds need 2 repeated trials, got {self.counts.shape[0]}")
+            raise HearloopInputError(
+                f"sound {self.name!r}: test sounds need 2 repeated trials, got {self.counts.shape[0]}"
+            )
 
 
 @dataclass
@@ -92,14 +97,16 @@ class AnimalRecording:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field that breaks the contract."""
         if self.hearing_status not in HEARING_STATUSES:
-            raise ValueError(f"animal {self.animal_id!r}: hearing_status must be one of {HEARING_STATUSES}")
+            raise HearloopInputError(f"animal {self.animal_id!r}: hearing_status must be one of {HEARING_STATUSES}")
         missing = [f for f in ABR_FREQS_HZ if f not in self.abr_thresholds_db]
         if missing:
-            raise ValueError(f"animal {self.animal_id!r}: ABR thresholds missing at {missing} Hz")
+            raise HearloopInputError(f"animal {self.animal_id!r}: ABR thresholds missing at {missing} Hz")
         names = [s.name for s in self.sounds]
         if len(set(names)) != len(names):
-            raise ValueError(f"animal {self.animal_id!r}: duplicate sound names")
+            raise HearloopInputError(f"animal {self.animal_id!r}: duplicate sound names")
         for sound in self.sounds:
             sound.validate()
             if sound.counts.shape[1] != self.n_channels:
-                raise ValueError(f"animal {self.animal_id!r}: sound {sound.name!r} has a different channel count")
+                raise HearloopInputError(
+                    f"animal {self.animal_id!r}: sound {sound.name!r} has a different channel count"
+                )

@@ -30,7 +30,7 @@ import numpy as np
 
 from simulator.constants import BIN_RATE, DOWNSAMPLE, MAX_COUNT, SAMPLE_RATE
 from simulator.data.recording_types import HEARING_STATUSES, SOUND_CLASSES, AnimalRecording, SoundRecording
-from simulator.errors import RecordingFormatError
+from simulator.errors import HearloopInputError, RecordingFormatError, UnknownNameError
 
 SCHEMA_VERSION = 1
 FILE_FORMAT = "hearloop-recording"
@@ -111,7 +111,7 @@ def write_animal(path: str | os.PathLike, animal: AnimalRecording) -> Path:
     try:
         animal.validate()
         if animal.channel_cf_hz is not None and np.shape(animal.channel_cf_hz) != (animal.n_channels,):
-            raise ValueError(f"channel_cf_hz must have {animal.n_channels} values")
+            raise HearloopInputError(f"channel_cf_hz must have {animal.n_channels} values")
     except ValueError as e:
         raise RecordingFormatError(f"refusing to write animal {animal.animal_id!r}: {e}") from e
     return atomic_write(path, lambda tmp: _write_animal_file(tmp, animal))
@@ -222,7 +222,7 @@ class AnimalFile:
 
     def info(self, name: str) -> SoundInfo:
         if name not in self._info:
-            raise KeyError(f"{self.path}: no sound named {name!r}")
+            raise UnknownNameError(f"{self.path}: no sound named {name!r}")
         return self._info[name]
 
     def audio(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -306,7 +306,7 @@ class CohortIndex:
         for a in self.animals:
             if a["animal_id"] == animal:
                 return a
-        raise KeyError(f"{self.root / COHORT_INDEX}: no animal {animal!r} (have {self.animal_ids})")
+        raise UnknownNameError(f"{self.root / COHORT_INDEX}: no animal {animal!r} (have {self.animal_ids})")
 
     def path(self, animal: str | int) -> Path:
         return self.root / self.entry(animal)["file"]

@@ -24,6 +24,7 @@ import torch
 
 from simulator.data.alignment import apply_alignment
 from simulator.data.recordings import read_cohort
+from simulator.errors import MissingFileError
 from simulator.evaluation.evaluate import (
     SoundScore,
     aggregate,
@@ -146,7 +147,7 @@ def evaluate_run(
     if model_dir is not None:
         models["nu-ICNet-6"] = Path(model_dir)
     if "nu-ICNet-6" not in models:
-        raise FileNotFoundError(f"no nu-ICNet-6 model found (run {run_dir}, model {model_dir})")
+        raise MissingFileError(f"no nu-ICNet-6 model found (run {run_dir}, model {model_dir})")
     main = load_model(models["nu-ICNet-6"])
     animals = _aligned_test_animals(cohort_dir, main.metadata)
     scores: list[SoundScore] = []

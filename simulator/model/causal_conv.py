@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simulator.errors import HearloopInputError
+
 __all__ = ["CausalConv1d", "causal_conv1d"]
 
 
@@ -45,12 +47,12 @@ def causal_conv1d(
     k = weight.shape[-1]
     ctx = k - stride
     if x.shape[-1] % stride:
-        raise ValueError(f"causal conv input length {x.shape[-1]} is not a multiple of the stride {stride}")
+        raise HearloopInputError(f"causal conv input length {x.shape[-1]} is not a multiple of the stride {stride}")
     if state is None:
         xp = F.pad(x, (ctx, 0))
     else:
         if state.shape[-1] != ctx or state.shape[1] != x.shape[1]:
-            raise ValueError(f"streaming state shape {tuple(state.shape)} does not match ({x.shape[1]}, {ctx})")
+            raise HearloopInputError(f"streaming state shape {tuple(state.shape)} does not match ({x.shape[1]}, {ctx})")
         if state.shape[0] != x.shape[0]:
             state = state.expand(x.shape[0], -1, -1)
         xp = torch.cat([state, x], dim=-1)
@@ -70,7 +72,7 @@ class CausalConv1d(nn.Conv1d):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, bias: bool = True):
         if kernel_size < stride:
-            raise ValueError(f"kernel_size {kernel_size} must be >= stride {stride} for a causal strided conv")
+            raise HearloopInputError(f"kernel_size {kernel_size} must be >= stride {stride} for a causal strided conv")
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0, bias=bias)
 
     @property

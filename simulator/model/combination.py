@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from simulator.constants import N_CLASSES
+from simulator.errors import HearloopInputError
 from simulator.model.causal_conv import CausalConv1d, causal_conv1d
 from simulator.model.config import ModelConfig
 
@@ -124,7 +125,7 @@ def prior_logits(probs, n_channels: int) -> torch.Tensor:
     """``channels x 5`` log-frequencies from ``5`` or ``channels x 5`` class frequencies (renormalised, floored)."""
     p = torch.as_tensor(probs, dtype=torch.float32)
     if p.shape not in ((N_CLASSES,), (n_channels, N_CLASSES)) or not bool(torch.isfinite(p).all()) or p.min() < 0:
-        raise ValueError(f"output prior must be {N_CLASSES} or ({n_channels}, {N_CLASSES}) frequencies >= 0")
+        raise HearloopInputError(f"output prior must be {N_CLASSES} or ({n_channels}, {N_CLASSES}) frequencies >= 0")
     p = p.clamp_min(1e-4)
     p = p / p.sum(-1, keepdim=True)
     return p.log().expand(n_channels, N_CLASSES).contiguous()

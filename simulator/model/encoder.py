@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from simulator.constants import DOWNSAMPLE, SAMPLE_RATE
+from simulator.errors import HearloopInputError
 from simulator.model.causal_conv import CausalConv1d
 from simulator.model.config import ModelConfig
 from simulator.model.sincnet import SincConv, symlog
@@ -85,7 +86,9 @@ class Encoder(nn.Module):
             ``(latent, new_state)`` with latent ``batch x bottleneck x samples // 32``.
         """
         if audio.shape[-1] % DOWNSAMPLE:
-            raise ValueError(f"streamed chunks must be a multiple of {DOWNSAMPLE} samples, got {audio.shape[-1]}")
+            raise HearloopInputError(
+                f"streamed chunks must be a multiple of {DOWNSAMPLE} samples, got {audio.shape[-1]}"
+            )
         new: EncoderState = []
         x, s = self.sinc.stream(self._front(audio), state[0])
         new.append(s)

@@ -23,6 +23,7 @@ import math
 import torch
 from torch import nn
 
+from simulator.errors import HearloopInputError
 from simulator.model.causal_conv import causal_conv1d
 
 __all__ = ["SincConv", "hz_to_mel", "mel_to_hz", "symlog"]
@@ -68,7 +69,9 @@ class SincConv(nn.Module):
     ) -> None:
         super().__init__()
         if n_filters < 1 or kernel_size < 2:
-            raise ValueError(f"SincConv needs n_filters >= 1 and kernel_size >= 2; got {n_filters}, {kernel_size}")
+            raise HearloopInputError(
+                f"SincConv needs n_filters >= 1 and kernel_size >= 2; got {n_filters}, {kernel_size}"
+            )
         self.n_filters = int(n_filters)
         self.kernel_size = int(kernel_size)
         self.sample_rate = float(sample_rate)
@@ -76,7 +79,7 @@ class SincConv(nn.Module):
         self.min_band_hz = float(min_band_hz)
         nyquist = self.sample_rate / 2.0
         if self.min_low_hz + self.min_band_hz >= nyquist:
-            raise ValueError("min_low_hz + min_band_hz must lie below the Nyquist frequency")
+            raise HearloopInputError("min_low_hz + min_band_hz must lie below the Nyquist frequency")
         # Mel-spaced band edges from min_low_hz up to the highest edge the constraints allow.
         top = nyquist - (self.min_low_hz + self.min_band_hz)
         mel = torch.linspace(hz_to_mel(self.min_low_hz), hz_to_mel(top), self.n_filters + 1, dtype=torch.float64)

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from simulator.errors import HearloopInputError
 from simulator.model.checkpoint import load_model
 from simulator.model.factory import build_model
 from simulator.training.cohort import PreparedCohort
@@ -138,11 +139,13 @@ def run_stages(
     options = options or StageOptions()
     unknown = set(stages) - set(STAGES)
     if unknown:
-        raise ValueError(f"unknown stages {sorted(unknown)}; choose from {STAGES}")
+        raise HearloopInputError(f"unknown stages {sorted(unknown)}; choose from {STAGES}")
     if options.encoder_from not in STAGES or options.encoder_from == "icnet":
-        raise ValueError(f"encoder_from must be one of {STAGES[:-1]}, got {options.encoder_from!r}")
+        raise HearloopInputError(f"encoder_from must be one of {STAGES[:-1]}, got {options.encoder_from!r}")
     if options.encoder_from in stages and options.encoder_from != "multibranch":
-        raise ValueError(f"encoder_from {options.encoder_from!r} must be trained in an earlier call, not with {stages}")
+        raise HearloopInputError(
+            f"encoder_from {options.encoder_from!r} must be trained in an earlier call, not with {stages}"
+        )
     out = Path(out_dir)
     dev = torch.device(options.device)
     train_all = SharedFrames(prepared.train, progress=options.progress)

@@ -24,6 +24,7 @@ from scipy.special import expit
 
 from simulator.constants import MAX_COUNT
 from simulator.data.recording_types import AnimalRecording, SoundRecording
+from simulator.errors import HearloopInputError
 from simulator.frequencies import ABR_FREQS_HZ
 from simulator.virtual_ic.hearing_profile import HearingProfile, abr_thresholds_db, interp_cf, severity_db
 from simulator.virtual_ic.midbrain import (
@@ -158,7 +159,7 @@ def expected_response(params: AnimalParams | dict[str, Any], audio: np.ndarray, 
     """
     audio = np.asarray(audio, dtype=np.float64)
     if audio.ndim != 1 or not np.isfinite(audio).all():
-        raise ValueError(f"audio must be a finite 1-D array in Pa, got shape {audio.shape}")
+        raise HearloopInputError(f"audio must be a finite 1-D array in Pa, got shape {audio.shape}")
     return MAX_COUNT * spike_probability_from_features(params, filterbank_features(audio), hours)
 
 

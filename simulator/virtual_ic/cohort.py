@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from simulator.data.corpus import Sound, make_corpus
 from simulator.data.recording_types import SOUND_CLASSES, AnimalRecording
+from simulator.errors import HearloopInputError
 from simulator.virtual_ic.animal import record_animal, sample_animal_params
 from simulator.virtual_ic.hearing_profile import LOSS_SHAPES, hi_profile, nh_profile
 from simulator.virtual_ic.midbrain import sample_channel_template
@@ -55,9 +56,9 @@ def cohort_corpus(
     """The sounds every animal of a cohort hears, and their split (``"train"``/``"test"``); ``tone_frequencies`` as in
     :func:`simulator.data.corpus.make_corpus`."""
     if train_seconds <= 0:
-        raise ValueError(f"train_seconds must be > 0, got {train_seconds}")
+        raise HearloopInputError(f"train_seconds must be > 0, got {train_seconds}")
     if n_test_per_class < 1:
-        raise ValueError(f"n_test_per_class must be >= 1 (test sounds carry the FEVE), got {n_test_per_class}")
+        raise HearloopInputError(f"n_test_per_class must be >= 1 (test sounds carry the FEVE), got {n_test_per_class}")
     n_train = {c: max(1, round(w * train_seconds / sound_duration_s)) for c, w in TRAIN_CLASS_WEIGHTS.items()}
     train = make_corpus([seed, 11], n_train, sound_duration_s, level_range_db_spl, "train_", tone_frequencies)
     n_test = {c: (n_test_per_class if c != "silence" else 0) for c in SOUND_CLASSES}
@@ -137,9 +138,9 @@ def generate_cohort(
         ``n_nh + n_hi`` :class:`AnimalRecording` (NH first, ids ``NH01..``, ``HI01..``), each with ``ground_truth``.
     """
     if n_nh < 0 or n_hi < 0 or n_nh + n_hi < 1:
-        raise ValueError(f"need at least one animal, got n_nh={n_nh}, n_hi={n_hi}")
+        raise HearloopInputError(f"need at least one animal, got n_nh={n_nh}, n_hi={n_hi}")
     if n_channels < 1:
-        raise ValueError(f"n_channels must be >= 1, got {n_channels}")
+        raise HearloopInputError(f"n_channels must be >= 1, got {n_channels}")
     sounds, splits = cohort_corpus(
         seed, train_seconds, sound_duration_s, n_test_per_class, test_duration_s, level_range_db_spl,
         test_level_range_db_spl, tone_frequencies,

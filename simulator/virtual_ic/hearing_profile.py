@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.errors import HearloopInputError
 from simulator.frequencies import ABR_FREQS_HZ
 from simulator.virtual_ic.periphery import CF_GRID_HZ, OHC_MAX_GAIN_DB, cochlear_thresholds_db_spl
 
@@ -114,7 +115,7 @@ def loss_shape(shape: str, params: dict[str, float], cf_hz: np.ndarray = CF_GRID
         z = np.log2(cf_hz / params["notch_hz"]) / params["width_oct"]
         s = 0.3 + 0.7 * np.exp(-0.5 * z**2)
     else:
-        raise ValueError(f"unknown loss shape {shape!r}; expected one of {LOSS_SHAPES}")
+        raise HearloopInputError(f"unknown loss shape {shape!r}; expected one of {LOSS_SHAPES}")
     return np.clip(s, 0.0, 1.0)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import signal
 
 from simulator.constants import BIN_RATE, MAX_COUNT
+from simulator.errors import HearloopInputError
 from simulator.virtual_ic.periphery import N_CF
 
 BMF_BANK_HZ: np.ndarray = np.array([4.0, 8.0, 16.0, 32.0, 64.0])
@@ -70,7 +71,7 @@ def sample_channel_template(rng: np.random.Generator, n_channels: int, span: tup
     after channel alignment channel ``i`` means the same unit type in every animal, as nu-ICNet's shared decoder needs.
     """
     if n_channels < 1:
-        raise ValueError(f"n_channels must be >= 1, got {n_channels}")
+        raise HearloopInputError(f"n_channels must be >= 1, got {n_channels}")
     p_spont = rng.uniform(0.01, 0.05, n_channels)
     return MidbrainChannels(
         cf_pos=np.linspace(span[0], span[1], n_channels),

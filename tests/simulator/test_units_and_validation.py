@@ -48,3 +48,28 @@ def test_validate_sample_rate_names_the_rates():
     validate_sample_rate(24414.0625)
     with pytest.raises(simulator.HearloopInputError, match="44100"):
         validate_sample_rate(44100)
+
+
+def test_every_hearloop_error_derives_from_one_base_and_keeps_its_builtin_parent():
+    import audiometry.errors as aud
+    import simulator.errors as err
+    from simulator.data.recordings import RecordingNotFoundError
+
+    builtin = {
+        err.HearloopInputError: ValueError,
+        err.RecordingFormatError: ValueError,
+        err.SpecError: ValueError,
+        err.MissingFileError: FileNotFoundError,
+        err.UnknownNameError: KeyError,
+        err.HearloopStateError: RuntimeError,
+        err.CheckpointError: RuntimeError,
+        RecordingNotFoundError: FileNotFoundError,
+        aud.AudiometryInputError: ValueError,
+        aud.AudiometryStateError: RuntimeError,
+        aud.SessionAborted: RuntimeError,
+    }
+    for cls, parent in builtin.items():
+        assert issubclass(cls, err.HearloopError) and issubclass(cls, parent), cls
+    # the families stay apart, so an ``except HearloopInputError`` catches no more than before
+    assert not issubclass(err.RecordingFormatError, err.HearloopInputError)
+    assert not issubclass(err.SpecError, err.HearloopInputError)
