@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from audiometry.errors import AudiometryInputError
+from simulator.atomic_io import atomic_write_text
 
 Z95 = 1.959963984540054
 
@@ -72,7 +73,7 @@ class Audiogram:
         payload["format"] = "hearloop.audiogram/1"
         text = json.dumps(payload, indent=2, allow_nan=False, default=_json_default)
         if path is not None:
-            Path(path).write_text(text)
+            atomic_write_text(path, text)
         return text
 
     @classmethod
@@ -108,7 +109,7 @@ class Audiogram:
             )
         text = buf.getvalue()
         if path is not None:
-            Path(path).write_text(text)
+            atomic_write_text(path, text)
         return text
 
     def format_table(self) -> str:

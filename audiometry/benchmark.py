@@ -17,6 +17,7 @@ plus random audiograms), sigma = 5 dB and a 2% lapse rate, over many seeds. Defi
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
@@ -31,6 +32,7 @@ from audiometry.hughson_westlake import HughsonWestlake
 from audiometry.responders import ProbitResponder, bisgaard_curve, bisgaard_names, random_audiogram_curve
 from audiometry.session import run_session
 from audiometry.warp import STANDARD_FREQS_HZ
+from simulator.atomic_io import atomic_write_text
 
 NOMINAL = (0.5, 0.68, 0.8, 0.9, 0.95, 0.99)
 CHECKPOINTS = (0, 5, 10, 15, 20, 30, 40, 50, 75, 100, 150)
@@ -257,6 +259,39 @@ def _report_md(summary: dict, config: BenchmarkConfig) -> str:
     return "\n".join(lines)
 
 
+def _csv_text(rows: list[list]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue()
+
+
+def _sessions_csv(records: list, config: BenchmarkConfig) -> str:
+    """One row per session: trials to the MAE target, final errors, band coverage, latency."""
+    header = ["group", "listener", "method", "seed", "n_trials", "trials_to_mae5_sustained"]
+    header += ["trials_to_mae5_first", "final_mae", "final_rmse", "coverage95_end", "latency_ms_last"]
+    rows = [header]
+    for r in records:
+        sus, first = trials_to_target(r.mae, config.mae_target)
+        cov = float(np.mean(np.abs(r.z_end) <= 1.959963984540054))
+        last = f"{r.latency_s[-1] * 1e3:.2f}" if len(r.latency_s) else ""
+        row = [r.group, r.listener, r.method, r.seed, r.n_trials, sus, first]
+        rows.append([*row, f"{r.mae[-1]:.3f}", f"{r.rmse[-1]:.3f}", f"{cov:.3f}", last])
+    return _csv_text(rows)
+
+
+def _curves_csv(summary: dict) -> str:
+    """One row per (group, method, trial count): the MAE curve's median, mean, quartiles and the mean RMSE."""
+    rows = [["group", "method", "trials", "mae_median", "mae_mean", "mae_q25", "mae_q75", "rmse_mean"]]
+    for group, g in summary["groups"].items():
+        for method, m in g.items():
+            c = m["curve"]
+            for k in range(len(c["median"])):
+                rows.append(
+                    [group, method, k] + [f"{c[key][k]:.3f}" for key in ("median", "mean", "q25", "q75", "rmse_mean")]
+                )
+    return _csv_text(rows)
+
+
 def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Run the benchmark and write report.md, summary.json, sessions.csv, curves.csv and bench.png into ``out_dir``."""
     from tqdm import tqdm
@@ -285,30 +320,10 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, progress: bool =
         "loadavg_end": [round(v, 2) for v in os.getloadavg()],
         "wall_s": time.perf_counter() - t0,
     }
-    with open(out / "sessions.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        header = ["group", "listener", "method", "seed", "n_trials", "trials_to_mae5_sustained"]
-        header += ["trials_to_mae5_first", "final_mae", "final_rmse", "coverage95_end", "latency_ms_last"]
-        w.writerow(header)
-        for r in records:
-            sus, first = trials_to_target(r.mae, config.mae_target)
-            cov = float(np.mean(np.abs(r.z_end) <= 1.959963984540054))
-            last = f"{r.latency_s[-1] * 1e3:.2f}" if len(r.latency_s) else ""
-            row = [r.group, r.listener, r.method, r.seed, r.n_trials, sus, first]
-            w.writerow([*row, f"{r.mae[-1]:.3f}", f"{r.rmse[-1]:.3f}", f"{cov:.3f}", last])
-    with open(out / "curves.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["group", "method", "trials", "mae_median", "mae_mean", "mae_q25", "mae_q75", "rmse_mean"])
-        for group, g in summary["groups"].items():
-            for method, m in g.items():
-                c = m["curve"]
-                for k in range(len(c["median"])):
-                    w.writerow(
-                        [group, method, k]
-                        + [f"{c[key][k]:.3f}" for key in ("median", "mean", "q25", "q75", "rmse_mean")]
-                    )
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    (out / "report.md").write_text(_report_md(summary, config))
+    atomic_write_text(out / "sessions.csv", _sessions_csv(records, config))
+    atomic_write_text(out / "curves.csv", _curves_csv(summary))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(out / "report.md", _report_md(summary, config))
     from audiometry.plotting import plot_benchmark
 
     main = summary["groups"]["bisgaard"] if "bisgaard" in summary["groups"] else next(iter(summary["groups"].values()))

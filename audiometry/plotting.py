@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from audiometry.warp import STANDARD_FREQS_HZ
+from simulator.atomic_io import atomic_savefig
 
 
 def _figure_target(ax_or_path: Any, figsize: tuple[float, float]):
@@ -74,7 +75,7 @@ def plot_posterior(agent: Any, ax_or_path: Any = None, true_curve: Any = None, n
     if path is not None:
         import matplotlib.pyplot as plt
 
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        atomic_savefig(fig, path, dpi=120, bbox_inches="tight")
         plt.close(fig)
     return fig
 
@@ -109,5 +110,5 @@ def plot_benchmark(curves: dict[str, dict[str, np.ndarray]], calibration: dict[s
     ax2.set_title("calibration of the posterior bands")
     ax2.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from compensation.dnn import DNNCompensator, DNNConfig
+from simulator.atomic_io import atomic_write_bytes
 from simulator.errors import CheckpointError, HearloopInputError
 
 __all__ = ["ASSETS_DIR", "BUNDLED_COMPENSATORS", "load_compensator", "save_compensator"]
@@ -42,15 +43,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def save_compensator(
     model: DNNCompensator, directory: str | os.PathLike, metadata: dict[str, Any] | None = None
 ) -> Path:
@@ -68,8 +60,8 @@ def save_compensator(
         "metadata": json.loads(json.dumps(metadata or {})),
         "weights_sha256": _sha256(blob),
     }
-    _atomic_write(directory / WEIGHTS_FILE, blob)
-    _atomic_write(directory / CONFIG_FILE, (json.dumps(doc, indent=2) + "\n").encode())
+    atomic_write_bytes(directory / WEIGHTS_FILE, blob)
+    atomic_write_bytes(directory / CONFIG_FILE, (json.dumps(doc, indent=2) + "\n").encode())
     return directory
 
 

@@ -52,6 +52,7 @@ from compensation.nalr import interpolate_audiogram
 from compensation.nalr_strategy import NALRStrategy
 from compensation.objective import NeuralFidelityObjective, fidelity_restored
 from compensation.population import ListenerSpec, clinical_audiogram
+from simulator.atomic_io import atomic_write, atomic_write_text
 from simulator.errors import HearloopInputError
 
 __all__ = ["TrainConfig", "corpus_audio", "fit_audiogram_map", "train_compensator"]
@@ -180,12 +181,8 @@ def _save_state(run_dir: Path, dnn, optimizer, state: dict[str, Any], metadata: 
     for pid, param_state in optimizer.state_dict()["state"].items():
         for key, value in param_state.items():
             flat[f"{pid}.{key}"] = torch.as_tensor(value, dtype=torch.float32).reshape(-1).contiguous()
-    tmp = run_dir / f".optimizer.tmp-{os.getpid()}"
-    save_file(flat, str(tmp))
-    os.replace(tmp, run_dir / "optimizer.safetensors")
-    tmp_json = run_dir / f".state.tmp-{os.getpid()}"
-    tmp_json.write_text(json.dumps(state, indent=1))
-    os.replace(tmp_json, run_dir / "state.json")
+    atomic_write(run_dir / "optimizer.safetensors", lambda tmp: save_file(flat, str(tmp)))
+    atomic_write_text(run_dir / "state.json", json.dumps(state, indent=1))
 
 
 def _load_optimizer(run_dir: Path, optimizer: torch.optim.Optimizer) -> None:

@@ -31,6 +31,7 @@ from compensation.loudness import a_weighted_level, match_loudness
 from compensation.objective import NeuralFidelityObjective, fidelity_restored
 from compensation.population import ListenerSpec, clinical_audiogram
 from compensation.strategy import Strategy
+from simulator.atomic_io import atomic_write_table, atomic_write_text
 from simulator.errors import HearloopInputError
 
 __all__ = [
@@ -231,22 +232,11 @@ def headline(table, challenger: str = "dnn", baselines: Sequence[str] = ("nalr",
     return lines
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_results(table, out_dir: str | os.PathLike, *, plots: bool = True, title: str = "Fidelity restored") -> Path:
     """Write ``results.parquet``, ``summary.md`` (and ``fidelity_by_strategy.png``) into ``out_dir``; returns it."""
-    import pyarrow.parquet as pq
-
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".results.parquet.tmp-{os.getpid()}"
-    pq.write_table(table, tmp)
-    os.replace(tmp, out / "results.parquet")
-    _atomic_text(out / "summary.md", summary_markdown(table, title))
+    atomic_write_table(out / "results.parquet", table)
+    atomic_write_text(out / "summary.md", summary_markdown(table, title))
     if plots:
         from compensation.strategy_plots import plot_fidelity
 

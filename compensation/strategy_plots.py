@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator.atomic_io import atomic_write
+
 __all__ = ["plot_fidelity"]
 
 _ORDER = ("NH", "mild", "moderate", "severe")
@@ -44,8 +46,8 @@ def plot_fidelity(table, path: str | os.PathLike) -> Path:
     axes[0][-1].legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     out = Path(path)
-    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{out.suffix}")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png"))
+    finally:
+        plt.close(fig)
     return out

@@ -20,7 +20,6 @@ The file is written atomically (temporary file, then ``os.replace``).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from torch import nn
 
 from listeners.listener import VirtualListener
 from listeners.reference import nh_reference
+from simulator.atomic_io import atomic_write_bytes
 from simulator.errors import MissingFileError, SpecError
 
 __all__ = ["COHORT_FORMAT", "COHORT_VERSION", "load_cohort", "save_cohort"]
@@ -54,15 +54,7 @@ def save_cohort(path: str | os.PathLike, listeners: Sequence[VirtualListener]) -
             entry["hours"] = lis.hours
         doc["listener"].append(entry)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            tomli_w.dump(doc, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, tomli_w.dumps(doc).encode("utf-8"))
     return path
 
 

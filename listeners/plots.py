@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from listeners.loss_surface import LossSurface
+from simulator.atomic_io import atomic_savefig
 
 __all__ = ["plot_audiogram_fan", "plot_loss_surface"]
 
@@ -70,9 +71,8 @@ def plot_audiogram_fan(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -111,8 +111,7 @@ def plot_loss_surface(
     ax.set_title(title)
     ax.legend(fontsize=7, loc="best")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
     return path

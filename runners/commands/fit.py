@@ -13,6 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
+from simulator.atomic_io import atomic_write_text
 from simulator.errors import HearloopInputError
 
 
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         )
     print("('+': the 2% criterion was not reached within --max-evals)")
     results = [{**f.row(), "nu_bo": f.bo.nu.tolist(), "nu_gradient": f.gradient.nu.tolist()} for f in fits]
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2, default=float))
     print(f"results: {out / 'results.json'}")
     if args.grid > 0:
         from listeners.loss_surface import loss_surface

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from listeners.plots import STRATUM_COLOURS
+from simulator.atomic_io import atomic_savefig
 
 
 def _plt():
@@ -28,7 +29,7 @@ def _plt():
 def _save(fig: Any, path: Path) -> Path:
     """Lay out, write (PNG, 110 dpi) and close ``fig``; returns ``path``."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     _plt().close(fig)
     return path
 
@@ -142,6 +143,6 @@ def plot_neurogram(panels: list[tuple[str, np.ndarray]], path: Path, bin_rate: f
         ax.set_xlabel("time (s)")
     axes[0, 0].set_ylabel("channel")
     fig.colorbar(im, ax=axes[0].tolist(), label="expected spikes / bin", shrink=0.9)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    atomic_savefig(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -39,8 +39,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from runners.fleet.rundir import MANIFEST, RunDir, atomic_write_table, atomic_write_text
+from runners.fleet.rundir import MANIFEST, RunDir
 from runners.fleet.spec import FleetSpec
+from simulator.atomic_io import atomic_write_table, atomic_write_text
 from simulator.errors import HearloopInputError, HearloopStateError, MissingFileError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

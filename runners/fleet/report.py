@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from runners.fleet import plots
-from runners.fleet.rundir import RunDir, atomic_write_text
+from runners.fleet.rundir import RunDir
+from simulator.atomic_io import atomic_write_text
 
 REPORT_FILE = "report.md"
 PLOTS_DIR = "plots"

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from simulator.atomic_io import atomic_write_table, atomic_write_text, publish
 from simulator.errors import HearloopInputError, HearloopStateError, MissingFileError
 
 MANIFEST = "manifest.json"
@@ -39,53 +40,6 @@ PACKAGES = ("hearloop", "torch", "numpy", "scipy", "botorch", "gpytorch", "ray",
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _publishable(tmp: str | Path, mode: int = 0o666) -> None:
-    """Give a temporary file (mkstemp: 0600) or directory (mkdtemp: 0700) the permissions ``open`` would have."""
-    os.chmod(tmp, mode & ~_umask())
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _publishable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_table(path: Path, table: Any) -> None:
-    """Write a ``pyarrow.Table`` as Parquet atomically."""
-    import pyarrow.parquet as pq
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        _publishable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def package_versions() -> dict[str, str | None]:
@@ -149,7 +103,7 @@ class RunDir:
             manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest}
             atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False))
             (tmp / "jobs").mkdir()
-            _publishable(tmp, 0o777)
+            publish(tmp, 0o777)
             os.rename(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

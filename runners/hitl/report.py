@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,18 +17,7 @@ from typing import Any
 import numpy as np
 
 from runners.hitl.result import HITLResult
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from simulator.atomic_io import atomic_write, atomic_write_table, atomic_write_text
 
 
 def _jsonable(obj: Any) -> Any:
@@ -50,7 +38,7 @@ def write_json(path: str | os.PathLike, data: dict[str, Any]) -> Path:
     """Write ``data`` as JSON (NaN/inf as null) atomically; returns the path."""
     path = Path(path)
     text = json.dumps(_jsonable(data), indent=2)
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+    atomic_write_text(path, text + "\n")
     return path
 
 
@@ -83,12 +71,7 @@ def write_trace_parquet(
     path: str | os.PathLike, results: Sequence[HITLResult], labels: Sequence[dict[str, Any]] | None = None
 ) -> Path:
     """Write :func:`trace_table` to Parquet atomically; returns the path."""
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    table = trace_table(results, labels)
-    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
-    return path
+    return atomic_write_table(path, trace_table(results, labels))
 
 
 def plot_convergence(
@@ -128,6 +111,6 @@ def plot_convergence(
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png"))
     plt.close(fig)
     return path

@@ -28,6 +28,7 @@ import soundfile as sf
 import torch
 from scipy import signal
 
+from simulator.atomic_io import atomic_write
 from simulator.constants import SAMPLE_RATE, db_spl_to_pa_rms
 from simulator.errors import HearloopInputError, MissingFileError
 
@@ -242,11 +243,5 @@ def save_audio(
             f"audio peaks at {20 * math.log10(peak):.1f} dB above digital full scale and would clip in {subtype} "
             f"{p.name}; raise full_scale_db_spl (now {full_scale_db_spl}) or use a float subtype"
         )
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    try:
-        sf.write(str(tmp), digital, header_rate, subtype=subtype, format=fmt)
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(p, lambda tmp: sf.write(str(tmp), digital, header_rate, subtype=subtype, format=fmt))
     return p

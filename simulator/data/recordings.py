@@ -14,13 +14,10 @@ Every write is atomic (temp file in the same folder, then ``os.replace``); every
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from simulator.atomic_io import atomic_write
 from simulator.constants import BIN_RATE, DOWNSAMPLE, MAX_COUNT, SAMPLE_RATE
 from simulator.data.recording_types import HEARING_STATUSES, SOUND_CLASSES, AnimalRecording, SoundRecording
 from simulator.errors import HearloopInputError, RecordingFormatError, UnknownNameError
@@ -54,25 +52,6 @@ class SoundInfo:
     split: str
     n_samples: int
     n_trials: int
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` then atomically move ``tmp_path`` to ``path``; on any error nothing is left behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _write_sound(group: h5py.Group, key: str, sound: SoundRecording) -> None:

@@ -9,11 +9,11 @@ backend (no display needed).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from simulator.atomic_io import atomic_savefig
 from simulator.constants import BIN_RATE, SAMPLE_RATE
 from simulator.errors import HearloopInputError
 
@@ -76,8 +76,6 @@ def plot_neurogram(
     ax_n.set_ylabel(channel_label)
     fig.colorbar(im, ax=ax_n, label="expected spike count / 1.31 ms bin", shrink=0.9)
     if path is not None:
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=dpi)
+        atomic_savefig(fig, path, dpi=dpi)
         plt.close(fig)
     return fig

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from simulator.atomic_io import atomic_savefig, atomic_write_table, atomic_write_text
 from simulator.data.alignment import apply_alignment
 from simulator.data.recordings import read_cohort
 from simulator.errors import MissingFileError
@@ -110,7 +111,7 @@ def _figure(path: Path, model, animals, metadata: dict[str, Any]) -> None:
     for ax in axes[-1]:
         ax.set_xlabel("time (s)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -133,7 +134,6 @@ def evaluate_run(
         the summary dict (also written to ``summary.json``).
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
     out = Path(out_dir)
@@ -172,12 +172,12 @@ def evaluate_run(
     text = ["## Table 1: median FEVE and KL on held-out test sounds\n", table1_markdown(groups),
             "\n## Per animal (median FEVE over its test sounds)\n", animal_table(per_animal, present, info),
             "\n## nu-ICNet-6 per sound class\n", class_table(classes, "nu-ICNet-6")]  # fmt: skip
-    (out / "table1.md").write_text("".join(text))
+    atomic_write_text(out / "table1.md", "".join(text))
     cols = {k: [getattr(s, k) for s in scores] for k in SoundScore.__dataclass_fields__}
-    pq.write_table(pa.table(cols), out / "scores.parquet")
+    atomic_write_table(out / "scores.parquet", pa.table(cols))
     doc = {"must_show": summary, "table1": {f"{m}|{s}": v for (m, s), v in groups.items()},
            "per_animal": {f"{m}|{a}": v for (m, a), v in per_animal.items()}, "nu_separation": sep,
            "models": {k: str(v) for k, v in models.items()}}  # fmt: skip
-    (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(doc, indent=1) + "\n")
     _figure(out / "neurograms.png", main, animals, main.metadata)
     return doc

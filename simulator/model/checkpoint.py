@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from simulator.atomic_io import atomic_write_bytes
 from simulator.errors import CheckpointError, HearloopInputError
 from simulator.model.config import ModelConfig
 from simulator.model.factory import build_model
@@ -48,15 +49,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def save_model(model: nn.Module, directory: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (with a ``.config`` :class:`ModelConfig`) to ``directory``; returns the directory.
 
@@ -77,7 +69,7 @@ def save_model(model: nn.Module, directory: str | os.PathLike, metadata: dict[st
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    _atomic_write_bytes(out / WEIGHTS_FILE, save(tensors, metadata={"format": FORMAT_NAME}))
+    atomic_write_bytes(out / WEIGHTS_FILE, save(tensors, metadata={"format": FORMAT_NAME}))
     doc = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -85,7 +77,7 @@ def save_model(model: nn.Module, directory: str | os.PathLike, metadata: dict[st
         "metadata": meta_json,
         "weights_sha256": _sha256(out / WEIGHTS_FILE),
     }
-    _atomic_write_bytes(out / CONFIG_FILE, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(out / CONFIG_FILE, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
     return out
 
 

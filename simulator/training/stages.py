@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from simulator.atomic_io import atomic_write_text
 from simulator.errors import HearloopInputError
 from simulator.model.checkpoint import load_model
 from simulator.model.factory import build_model
@@ -112,7 +113,7 @@ def _train_and_save(
                          desc=stage)  # fmt: skip
     model.metadata = {**metadata, "training": _record(result, config, options, stage)}
     save_model(model, stage_dir / "best", metadata=model.metadata)
-    (stage_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+    atomic_write_text(stage_dir / "result.json", json.dumps(result.to_dict(), indent=1) + "\n")
     return result
 
 

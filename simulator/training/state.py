@@ -22,8 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from simulator.atomic_io import atomic_write_bytes
 from simulator.errors import CheckpointError
-from simulator.model.checkpoint import _atomic_write_bytes, _sha256, load_model, save_model
+from simulator.model.checkpoint import _sha256, load_model, save_model
 
 __all__ = ["TRAIN_STATE_FILE", "load_training_state", "save_training_state"]
 
@@ -55,7 +56,7 @@ def save_training_state(
     for i, name in enumerate(names):
         for field, value in opt["state"].get(i, {}).items():
             tensors[f"{name}/{field}"] = torch.as_tensor(value).detach().to("cpu", torch.float32).contiguous()
-    _atomic_write_bytes(out / OPTIMIZER_FILE, save(tensors, metadata={"format": _FORMAT}))
+    atomic_write_bytes(out / OPTIMIZER_FILE, save(tensors, metadata={"format": _FORMAT}))
     groups = [{k: v for k, v in g.items() if k != "params"} for g in opt["param_groups"]]
     doc = {
         "format": _FORMAT,
@@ -69,7 +70,7 @@ def save_training_state(
         text = json.dumps(doc, indent=1, sort_keys=True)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"training state is not JSON-serialisable: {err}") from err
-    _atomic_write_bytes(out / TRAIN_STATE_FILE, (text + "\n").encode())
+    atomic_write_bytes(out / TRAIN_STATE_FILE, (text + "\n").encode())
     return out
 
 
