@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from audiometry.errors import AudiometryInputError
+from simulator.frequencies import AUDIOGRAM_FREQS_HZ
 
-#: The audiogram frequencies every procedure reports (Hz).
-STANDARD_FREQS_HZ: tuple[float, ...] = (250.0, 500.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0)
+#: The audiogram frequencies every procedure reports (Hz, floats): :data:`simulator.frequencies.AUDIOGRAM_FREQS_HZ`.
+STANDARD_FREQS_HZ: tuple[float, ...] = tuple(float(f) for f in AUDIOGRAM_FREQS_HZ)
 
 
 def hz_to_bark(freq_hz: np.ndarray | float) -> np.ndarray:

@@ -54,6 +54,7 @@ from compensation.population import clinical_audiogram
 from compensation.strategy import Strategy
 from simulator.constants import DOWNSAMPLE, REF_PRESSURE_PA, SAMPLE_RATE
 from simulator.errors import HearloopInputError
+from simulator.frequencies import AUDIOGRAM_FREQS_HZ
 
 __all__ = ["DNNCompensator", "DNNConfig"]
 
@@ -91,7 +92,7 @@ class DNNConfig:
     gain_range_db: tuple[float, float] = (-20.0, 60.0)
     level_offset_db: float = 50.0
     level_scale_db: float = 20.0
-    audiogram_freqs_hz: tuple[float, ...] = (250.0, 500.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0)
+    audiogram_freqs_hz: tuple[float, ...] = tuple(float(f) for f in AUDIOGRAM_FREQS_HZ)
     audiogram_map: list[list[float]] | None = None
     version: int = 1
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from simulator.errors import HearloopInputError
+from simulator.frequencies import ABR_FREQS_HZ, PTA_FREQS_HZ
 from simulator.severity import severity_stratum
 
 __all__ = [
@@ -33,11 +34,6 @@ __all__ = [
     "clinical_audiogram",
     "pta_db_hl",
 ]
-
-PTA_FREQS_HZ: tuple[int, ...] = (500, 1000, 2000, 4000)
-"""Frequencies of the four-frequency pure-tone average (dB HL)."""
-
-ABR_FREQS_HZ: tuple[int, ...] = (500, 1000, 2000, 4000, 8000)
 
 AUDIOMETER_RANGE_DB_HL: tuple[float, float] = (-10.0, 120.0)
 """Presentation range of a clinical audiometer (dB HL); prescriptions see audiograms clipped into it."""

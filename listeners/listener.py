@@ -22,6 +22,7 @@ from torch import nn
 
 from listeners.neurometric import ToneProtocol, neurometric_thresholds_db_spl
 from simulator.errors import HearloopInputError
+from simulator.frequencies import AUDIOGRAM_FREQS_HZ, PTA_FREQS_HZ
 from simulator.validation import validate_audio
 
 __all__ = [
@@ -32,12 +33,6 @@ __all__ = [
     "prime_thresholds",
     "validate_listener_nu",
 ]
-
-AUDIOGRAM_FREQS_HZ: tuple[int, ...] = (250, 500, 1000, 2000, 3000, 4000, 6000, 8000)
-"""Standard audiogram frequencies (Hz)."""
-
-PTA_FREQS_HZ: tuple[int, ...] = (500, 1000, 2000, 4000)
-"""Frequencies of the four-frequency pure-tone average (WHO 2021), Hz."""
 
 THRESHOLD_GRID_HZ: tuple[float, ...] = tuple(
     sorted({float(round(250.0 * 2.0 ** (k / 3.0), 1)) for k in range(16)} | {float(f) for f in AUDIOGRAM_FREQS_HZ})

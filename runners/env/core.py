@@ -29,6 +29,7 @@ from runners.env.config import EnvConfig
 from runners.env.resources import get_corpus, get_model, model_cache
 from simulator.constants import REF_PRESSURE_PA
 from simulator.errors import HearloopInputError
+from simulator.frequencies import AUDIOGRAM_FREQS_HZ
 
 CHUNK: int = 16
 """Sounds per model call when filling the target / unaided caches."""
@@ -36,9 +37,6 @@ CHUNK: int = 16
 CPU_CHUNK_ROWS: int = 4
 """Rows per strategy/model call of :meth:`FittingCore.evaluate` on CPU when ``eval_chunk_rows`` is None (measured:
 full-rate activations of many rows at once overflow the caches; on CUDA one call over all rows is used)."""
-
-AUDIOGRAM_FREQS_HZ: tuple[float, ...] = (250.0, 500.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0)
-"""Frequencies of the observed audiogram (the standard audiometric frequencies)."""
 
 _ACTION_TOL = 1e-6
 
@@ -107,7 +105,7 @@ class FittingCore:
         )
         self.corpus = get_corpus(*self.corpus_key)
         self.cohort = list(config.listeners) if config.listeners is not None else self._sample_cohort()
-        self.freqs_hz = np.asarray(AUDIOGRAM_FREQS_HZ)
+        self.freqs_hz = np.asarray(AUDIOGRAM_FREQS_HZ, dtype=np.float64)
 
     # ------------------------------------------------------------------------------------------------------ caches
     def _cached(self, key: tuple, compute):
