@@ -73,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     import torch
 
+    from simulator.device import resolve_device
     from simulator.model.checkpoint import load_model, save_model
     from simulator.training.cohort import prepare_cohort
-    from simulator.training.loop import resolve_device
     from simulator.training.stages import STAGES, StageOptions, run_stages, stage_model_dir
 
     bad = [s for s in stages if s not in STAGES]

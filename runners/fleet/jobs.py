@@ -116,11 +116,6 @@ def _hours(listener: Any) -> float | None:
 
 def load_spec_model(spec: FleetSpec, device: str | None = None) -> Any:
     """The spec's model (bundled when ``spec.model.path`` is empty) on ``device`` (default: the spec's)."""
-    import torch
-
     import simulator
 
-    device = device or spec.model.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return simulator.load_model(spec.model.path or None, device=device)
+    return simulator.load_model(spec.model.path or None, device=device or spec.model.device)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from simulator.atomic_io import atomic_write_bytes
+from simulator.device import resolve_device
 from simulator.errors import CheckpointError, HearloopInputError
 from simulator.model.config import ModelConfig
 from simulator.model.factory import build_model
@@ -81,20 +82,6 @@ def save_model(model: nn.Module, directory: str | os.PathLike, metadata: dict[st
     return out
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise CheckpointError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CheckpointError("device 'cuda' was requested but CUDA is not available; use device='cpu' or 'auto'")
-    if dev.type not in ("cpu", "cuda"):
-        raise CheckpointError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
-    return dev
-
-
 def read_config(directory: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any], str]:
     """Parse and check ``config.json``: returns ``(config, metadata, weights_sha256)``."""
     path = Path(directory) / CONFIG_FILE
@@ -124,7 +111,7 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
 
     Args:
         path: checkpoint directory (or its ``config.json``); None loads :data:`BUNDLED_MODEL_DIR`.
-        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (:func:`simulator.device.resolve_device`).
 
     Returns:
         the model (``NuICNet``, ``ABRNet`` or ``ICNet``) with ``.metadata`` set to the checkpoint metadata.
@@ -149,7 +136,10 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
             directory = directory.parent
         if not directory.is_dir():
             raise CheckpointError(f"checkpoint directory {directory} does not exist")
-    dev = _resolve_device(device)
+    try:
+        dev = resolve_device(device)
+    except HearloopInputError as err:
+        raise CheckpointError(str(err)) from err
     config, metadata, digest = read_config(directory)
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():

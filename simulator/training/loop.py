@@ -31,7 +31,7 @@ from simulator.training.frames import FrameBatch, SharedFrames
 from simulator.training.losses import DEFAULT_BETA, DEFAULT_CLUSTER_EPOCHS, DEFAULT_LAMBDA, NuICNetLoss
 from simulator.training.state import TRAIN_STATE_FILE, load_training_state, save_training_state
 
-__all__ = ["TrainConfig", "TrainResult", "forward_batch", "resolve_device", "train_model"]
+__all__ = ["TrainConfig", "TrainResult", "forward_batch", "train_model"]
 
 
 @dataclass
@@ -83,17 +83,6 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cpu"``/``"cuda"`` as given (clear error without CUDA)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise HearloopInputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise HearloopInputError("device 'cuda' was requested but CUDA is not available; use --device cpu or auto")
-    return torch.device(device)
 
 
 def forward_batch(
