@@ -1,21 +1,16 @@
-"""DNN compensator checkpoints: safetensors weights + a JSON config with a checksum; bundled compensators by name.
+"""DNN compensator checkpoints: the shared checkpoint format, and bundled compensators by name.
 
-Same scheme as the nu-ICNet checkpoints (:mod:`simulator.model.checkpoint`). A compensator directory holds
-
-    model.safetensors   every parameter and persistent buffer (float32)
-    config.json         {"format": "hearloop-compensator", "format_version": 1, "config": DNNConfig.to_dict(),
-                         "metadata": {...training provenance and measured numbers...}, "weights_sha256": "<hex>"}
-
-Nothing is unpickled. Loading checks the JSON keys and format version, the config, the SHA-256 of the weights, that
-the safetensors file parses, and that tensor names and shapes equal those of a freshly built compensator; any failure
-raises :class:`simulator.errors.CheckpointError` naming the problem. Writes go to temporary files and are renamed.
-Bundled compensators live in ``compensation/assets/<name>/`` and load by name: ``load_compensator("dnn-small")``.
+A compensator directory is a checkpoint in the format of :mod:`simulator.model.checkpoint_io` (safetensors weights
+and a ``config.json`` with their SHA-256; nothing is unpickled), of format ``"hearloop-compensator"`` version 1, whose
+``"config"`` is a :meth:`DNNConfig.to_dict` and whose ``"metadata"`` holds the training provenance and measured
+numbers. Loading checks the JSON keys and format version, the config, the SHA-256 of the weights, that the safetensors
+file parses, and that tensor names and shapes equal those of a freshly built compensator; any failure raises
+:class:`simulator.errors.CheckpointError` naming the problem. Bundled compensators live in
+``compensation/assets/<name>/`` and load by name: ``load_compensator("dnn-small")``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,46 +18,28 @@ from typing import Any
 import torch
 
 from compensation.dnn import DNNCompensator, DNNConfig
-from simulator.atomic_io import atomic_write_bytes
 from simulator.errors import CheckpointError, HearloopInputError
+from simulator.model.checkpoint_io import (
+    CONFIG_FILE,
+    CheckpointFormat,
+    load_weights,
+    read_checkpoint,
+    write_checkpoint,
+)
 
 __all__ = ["ASSETS_DIR", "BUNDLED_COMPENSATORS", "load_compensator", "save_compensator"]
 
-FORMAT_NAME = "hearloop-compensator"
-FORMAT_VERSION = 1
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
+COMPENSATOR_FORMAT = CheckpointFormat("hearloop-compensator", 1, "compensator")
 ASSETS_DIR: Path = Path(__file__).resolve().parent / "assets"
 BUNDLED_COMPENSATORS: tuple[str, ...] = ("dnn-small",)
 """Names loadable with :func:`load_compensator` from :data:`ASSETS_DIR`."""
-
-_TOP_KEYS = {"format", "format_version", "config", "metadata", "weights_sha256"}
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def save_compensator(
     model: DNNCompensator, directory: str | os.PathLike, metadata: dict[str, Any] | None = None
 ) -> Path:
     """Write ``model`` to ``directory`` (created if needed) atomically; returns the directory."""
-    from safetensors.torch import save
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    blob = save(state)
-    doc = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "config": model.config.to_dict(),
-        "metadata": json.loads(json.dumps(metadata or {})),
-        "weights_sha256": _sha256(blob),
-    }
-    atomic_write_bytes(directory / WEIGHTS_FILE, blob)
-    atomic_write_bytes(directory / CONFIG_FILE, (json.dumps(doc, indent=2) + "\n").encode())
-    return directory
+    return write_checkpoint(directory, model, COMPENSATOR_FORMAT, model.config.to_dict(), metadata)
 
 
 def resolve_compensator_dir(name_or_path: str | os.PathLike) -> Path:
@@ -87,25 +64,11 @@ def resolve_compensator_dir(name_or_path: str | os.PathLike) -> Path:
 
 def read_compensator_config(directory: Path) -> tuple[DNNConfig, dict[str, Any], str]:
     """Parse and check ``config.json``: (config, metadata, weights digest)."""
+    config, metadata, digest = read_checkpoint(directory, COMPENSATOR_FORMAT)
     try:
-        doc = json.loads((directory / CONFIG_FILE).read_text())
-    except FileNotFoundError as err:
-        raise CheckpointError(f"compensator {directory}: missing {CONFIG_FILE}") from err
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"compensator {directory}: {CONFIG_FILE} is not valid JSON ({err})") from err
-    if not isinstance(doc, dict) or set(doc) != _TOP_KEYS:
-        keys = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
-        raise CheckpointError(f"compensator {directory}: {CONFIG_FILE} must have keys {sorted(_TOP_KEYS)}, got {keys}")
-    if doc["format"] != FORMAT_NAME or doc["format_version"] != FORMAT_VERSION:
-        raise CheckpointError(
-            f"compensator {directory}: format {doc['format']!r} v{doc['format_version']} is not supported "
-            f"(expected {FORMAT_NAME!r} v{FORMAT_VERSION})"
-        )
-    try:
-        config = DNNConfig.from_dict(doc["config"])
+        return DNNConfig.from_dict(config), metadata, digest
     except (HearloopInputError, TypeError) as err:
         raise CheckpointError(f"compensator {directory}: invalid config: {err}") from err
-    return config, dict(doc["metadata"] or {}), str(doc["weights_sha256"])
 
 
 def load_compensator(
@@ -121,31 +84,8 @@ def load_compensator(
     Raises:
         CheckpointError: missing/corrupt files, checksum mismatch, bad config, missing/extra/mis-shaped tensors.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     directory = resolve_compensator_dir(name_or_path)
     config, metadata, digest = read_compensator_config(directory)
-    weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        raise CheckpointError(f"compensator {directory}: missing {WEIGHTS_FILE}")
-    blob = weights.read_bytes()
-    if _sha256(blob) != digest:
-        raise CheckpointError(f"compensator {directory}: {WEIGHTS_FILE} does not match its SHA-256 in {CONFIG_FILE}")
-    try:
-        tensors = load(blob)
-    except (SafetensorError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"compensator {directory}: {WEIGHTS_FILE} is corrupt ({err})") from err
-    model = DNNCompensator(config, **strategy_kwargs)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise CheckpointError(f"compensator {directory}: missing tensors {missing[:5]}, unexpected {extra[:5]}")
-    bad = [f"{k} {tuple(tensors[k].shape)} != {s}" for k, s in expected.items() if tuple(tensors[k].shape) != s]
-    if bad:
-        raise CheckpointError(f"compensator {directory}: mis-shaped tensors: {'; '.join(bad[:5])}")
-    if any(v.is_floating_point() and not bool(torch.isfinite(v).all()) for v in tensors.values()):
-        raise CheckpointError(f"compensator {directory}: non-finite weights")
-    model.load_state_dict(tensors, strict=True)
+    model = load_weights(directory, COMPENSATOR_FORMAT, digest, DNNCompensator(config, **strategy_kwargs))
     model.metadata = metadata
     return model.to(device).eval()

@@ -4,18 +4,28 @@
 one file system), flushes it to disk (``fsync``), gives it the permissions a plain ``open`` would (``0o666`` less the
 umask; ``mkstemp`` creates ``0o600``) and moves it over the destination with ``os.replace``. If anything fails the
 temporary file is removed and an earlier file at the destination is left untouched, so an interrupted run never
-leaves a half-written file and never damages a finished one. A leaf module: it imports nothing of hearloop.
+leaves a half-written file and never damages a finished one. :func:`sha256_file` is how writers record what they
+wrote (checkpoints, cohort indexes, run manifests). A leaf module: it imports nothing of hearloop.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_savefig", "atomic_write", "atomic_write_bytes", "atomic_write_table", "atomic_write_text", "publish"]
+__all__ = [
+    "atomic_savefig",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_table",
+    "atomic_write_text",
+    "publish",
+    "sha256_file",
+]
 
 
 def _umask() -> int:
@@ -86,3 +96,12 @@ def atomic_savefig(fig: Any, path: str | os.PathLike, **savefig_kwargs: Any) -> 
     """Save a matplotlib figure atomically; the format comes from ``path``'s extension (default PNG)."""
     fmt = savefig_kwargs.pop("format", None) or Path(path).suffix.lstrip(".") or "png"
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kwargs))
+
+
+def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in ``block``-byte pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(block), b""):
+            h.update(chunk)
+    return h.hexdigest()

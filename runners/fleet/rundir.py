@@ -17,7 +17,6 @@ file is the only record that it finished, so resuming skips exactly the jobs who
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
@@ -28,7 +27,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from simulator.atomic_io import atomic_write_table, atomic_write_text, publish
+from simulator.atomic_io import atomic_write_table, atomic_write_text, publish, sha256_file
 from simulator.errors import HearloopInputError, HearloopStateError, MissingFileError
 
 MANIFEST = "manifest.json"
@@ -75,13 +74,8 @@ def git_revision(repo: Path | None = None) -> dict[str, Any]:
 
 
 def file_sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """:func:`~simulator.atomic_io.sha256_file` of ``path``, or None when there is no such file."""
+    return sha256_file(path) if path.is_file() else None
 
 
 class RunDir:

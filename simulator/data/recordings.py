@@ -14,7 +14,6 @@ Every write is atomic (temp file in the same folder, then ``os.replace``); every
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,7 +24,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from simulator.atomic_io import atomic_write
+from simulator.atomic_io import atomic_write, sha256_file
 from simulator.constants import BIN_RATE, DOWNSAMPLE, MAX_COUNT, SAMPLE_RATE
 from simulator.data.recording_types import HEARING_STATUSES, SOUND_CLASSES, AnimalRecording, SoundRecording
 from simulator.errors import HearloopInputError, RecordingFormatError, UnknownNameError
@@ -252,14 +251,6 @@ def read_animal(path: str | os.PathLike, load_counts: bool = True) -> AnimalReco
     """Read a whole animal file into memory (``load_counts=False`` skips the counts, see :meth:`AnimalFile.sound`)."""
     with open_animal(path) as f:
         return f.to_recording(load_counts)
-
-
-def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(block), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

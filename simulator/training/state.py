@@ -22,9 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from simulator.atomic_io import atomic_write_bytes
+from simulator.atomic_io import atomic_write_bytes, atomic_write_text, sha256_file
 from simulator.errors import CheckpointError
-from simulator.model.checkpoint import _sha256, load_model, save_model
+from simulator.model.checkpoint import load_model, save_model
+from simulator.model.checkpoint_io import read_json, read_safetensors
 
 __all__ = ["TRAIN_STATE_FILE", "load_training_state", "save_training_state"]
 
@@ -63,14 +64,14 @@ def save_training_state(
         "version": _VERSION,
         "param_names": names,
         "param_groups": groups,
-        "optimizer_sha256": _sha256(out / OPTIMIZER_FILE),
+        "optimizer_sha256": sha256_file(out / OPTIMIZER_FILE),
         **state,
     }
     try:
         text = json.dumps(doc, indent=1, sort_keys=True)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"training state is not JSON-serialisable: {err}") from err
-    atomic_write_bytes(out / TRAIN_STATE_FILE, (text + "\n").encode())
+    atomic_write_text(out / TRAIN_STATE_FILE, text + "\n")
     return out
 
 
@@ -83,17 +84,9 @@ def load_training_state(
         CheckpointError: missing or corrupt files, checksum mismatch, or a checkpoint of a different model / set of
             trained parameters.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     root = Path(directory)
-    path = root / TRAIN_STATE_FILE
-    if not path.is_file():
-        raise CheckpointError(f"training checkpoint {root}: missing {TRAIN_STATE_FILE}")
-    try:
-        doc = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"training checkpoint {root}: {TRAIN_STATE_FILE} is not valid JSON ({err})") from err
+    owner = f"training checkpoint {root}"
+    doc = read_json(root / TRAIN_STATE_FILE, owner)
     if not isinstance(doc, dict) or doc.get("format") != _FORMAT or doc.get("version") != _VERSION:
         raise CheckpointError(f"training checkpoint {root}: not a {_FORMAT} version {_VERSION} file")
     saved = load_model(root / "model", device=model_device(model))
@@ -105,13 +98,7 @@ def load_training_state(
             f"training checkpoint {root}: it trained different parameters (e.g. frozen vs trainable encoder); "
             "start a fresh run directory"
         )
-    opt_path = root / OPTIMIZER_FILE
-    if not opt_path.is_file() or _sha256(opt_path) != doc.get("optimizer_sha256"):
-        raise CheckpointError(f"training checkpoint {root}: {OPTIMIZER_FILE} is missing or fails its SHA-256 check")
-    try:
-        tensors = load(opt_path.read_bytes())
-    except (SafetensorError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"training checkpoint {root}: {OPTIMIZER_FILE} is corrupt ({err})") from err
+    tensors = read_safetensors(root / OPTIMIZER_FILE, owner, str(doc.get("optimizer_sha256")))
     model.load_state_dict(saved.state_dict())
     model.metadata = getattr(saved, "metadata", {})
     dev = model_device(model)
