@@ -23,6 +23,7 @@ import torch
 
 from simulator.errors import HearloopInputError
 from simulator.frequencies import ABR_FREQS_HZ, PTA_FREQS_HZ
+from simulator.model.animals import animal_nus
 from simulator.severity import severity_stratum
 
 __all__ = [
@@ -117,8 +118,7 @@ def animal_listener_specs(model: torch.nn.Module, statuses: Sequence[str] = ("NH
     abr = np.array([a["abr_thresholds_db"] for a in animals], dtype=float)
     nh = [i for i, a in enumerate(animals) if a.get("status") == "NH"]
     reference = abr[nh].mean(0) if nh else abr.min(0)
-    with torch.no_grad():
-        nus = model.animal_nu(torch.arange(len(animals)), sample=False).cpu().numpy()
+    nus = animal_nus(model)
     specs = []
     for i, animal in enumerate(animals):
         if animal.get("status") not in statuses:
@@ -127,15 +127,3 @@ def animal_listener_specs(model: torch.nn.Module, statuses: Sequence[str] = ("NH
         audiogram = {f: float(v) for f, v in zip(ABR_FREQS_HZ, hl, strict=True)}
         specs.append(ListenerSpec(str(animal.get("id", f"animal{i}")), nus[i].clip(0.0, 1.0), audiogram))
     return specs
-
-
-def reference_nu(model: torch.nn.Module) -> np.ndarray:
-    """The NH reference nu: the centre (logit-space mean) of the NH training animals' learned mean nu (DESIGN.md)."""
-    animals = (getattr(model, "metadata", None) or {}).get("animals") or []
-    nh = [i for i, a in enumerate(animals) if a.get("status") == "NH"]
-    if not nh:
-        raise HearloopInputError("the model metadata lists no NH animals to define the NH reference")
-    with torch.no_grad():
-        nus = model.animal_nu(torch.as_tensor(nh), sample=False).cpu().numpy().astype(np.float64)
-    logits = np.log(np.clip(nus, 1e-4, 1 - 1e-4) / np.clip(1 - nus, 1e-4, 1 - 1e-4))
-    return 1.0 / (1.0 + np.exp(-logits.mean(0)))

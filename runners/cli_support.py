@@ -67,17 +67,6 @@ def build_listeners(
     return specs
 
 
-def nh_reference_nu(model):
-    """The NH reference nu: ``listeners.nh_reference`` when available, else the NH animals' centre."""
-    try:
-        from listeners import nh_reference
-    except ImportError:
-        from compensation.population import reference_nu
-
-        return reference_nu(model)
-    return nh_reference(model).nu
-
-
 def warn_if_stale(dnn, model_path, model) -> None:
     """Warn (stderr) when the DNN compensator was trained through a different nu-ICNet than the one evaluated."""
     trained = ((getattr(dnn, "metadata", None) or {}).get("nuicnet") or {}).get("weights_sha256")

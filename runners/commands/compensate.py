@@ -63,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
 
     from compensation.dnn_checkpoint import save_compensator
     from compensation.dnn_training import TrainConfig, train_compensator
-    from runners.cli_support import build_listeners, model_fingerprint, nh_reference_nu, parse_strata
+    from runners.cli_support import build_listeners, model_fingerprint, parse_strata
     from simulator import load_model
+    from simulator.model.animals import nh_reference_nu
 
     t0 = time.time()
     if args.threads:

@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
     from compensation.dnn_training import corpus_audio
     from compensation.registry import get_strategy
     from compensation.strategy_evaluation import evaluate_strategies, summary_markdown, write_results
-    from runners.cli_support import build_listeners, nh_reference_nu, parse_strata, warn_if_stale
+    from runners.cli_support import build_listeners, parse_strata, warn_if_stale
     from simulator import load_model
+    from simulator.model.animals import nh_reference_nu
 
     t0 = time.time()
     torch.set_num_threads(max(1, torch.get_num_threads()))
