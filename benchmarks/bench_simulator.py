@@ -24,7 +24,6 @@ import time
 import torch
 
 from simulator.constants import SAMPLE_RATE
-from simulator.model.combination import class_softmax
 from simulator.model.factory import build_model, macs_per_second
 
 
@@ -90,7 +89,7 @@ def shared_ratio(seconds: float, listeners: int, device: torch.device, repeats: 
         return [model.predict(audio, nu[i : i + 1]) for i in range(listeners)]
 
     def shared():
-        return class_softmax(model.decode(model.encode(audio), nu))
+        return model.predict(audio, nu)  # one encode, decode broadcast over the listeners
 
     with torch.inference_mode():
         ref = torch.cat(naive())

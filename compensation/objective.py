@@ -30,7 +30,6 @@ import torch
 from torch import nn
 
 from simulator.errors import HearloopInputError
-from simulator.model.combination import class_softmax
 from simulator.model.spikes import expected_counts
 from simulator.validation import validate_audio, validate_nu
 
@@ -101,9 +100,7 @@ class NeuralFidelityObjective:
             probabilities ``B x channels x samples // 32 x 5``.
         """
         clean = validate_audio(clean, name="clean")
-        with torch.no_grad():
-            latent = self.model.encode(clean)
-            return class_softmax(self.model.decode(latent, self.reference_nu.expand(latent.shape[0], -1)))
+        return self.model.predict(clean, self.reference_nu.expand(clean.shape[0], -1), grad=False)
 
     def response(self, aided: torch.Tensor, nu: torch.Tensor | np.ndarray) -> torch.Tensor:
         """The listener's response to the aided sound; differentiable w.r.t. ``aided`` and ``nu``.
@@ -126,9 +123,7 @@ class NeuralFidelityObjective:
                 f"nu batch {nu_t.shape[0]} must be 1 or equal the audio batch {aided.shape[0]} (one nu per sound)"
             )
         nu_t = nu_t.to(self.model.device).float().expand(aided.shape[0], -1)
-        grad = aided.requires_grad or nu_t.requires_grad
-        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-            return class_softmax(self.model.decode(self.model.encode(aided), nu_t))
+        return self.model.predict(aided, nu_t, grad=aided.requires_grad or nu_t.requires_grad)
 
     # ---------------------------------------------------------------------------------------------------- distances
     def per_channel(

@@ -33,7 +33,6 @@ from torch import nn
 
 from simulator.constants import DOWNSAMPLE, MAX_COUNT, SAMPLE_RATE, db_spl_to_pa_rms
 from simulator.errors import HearloopInputError
-from simulator.model.combination import class_softmax
 
 __all__ = ["DETECTION_D_PRIME", "ToneProtocol", "detectability", "neurometric_thresholds_db_spl"]
 
@@ -153,14 +152,14 @@ def neurometric_thresholds_db_spl(
     nu_rep = nu_t.repeat_interleave(n_f, dim=0).to(device)  # (L*F) x D, listener-major
     freq_rep = torch.as_tensor(np.tile(freqs, n_lis))
     silence = torch.zeros(1, protocol.n_samples, device=device)
-    silence_probs = class_softmax(model.decode(model.encode(silence), nu_t.to(device)))  # L x C x T x 5
+    silence_probs = model.predict(silence, nu_t.to(device))  # L x C x T x 5
     silence_probs = silence_probs.repeat_interleave(n_f, dim=0)
     lo = torch.full((n_lis * n_f,), protocol.level_range_db_spl[0], dtype=torch.float64)
     hi = torch.full_like(lo, protocol.level_range_db_spl[1])
 
     def d_prime(levels: torch.Tensor) -> torch.Tensor:
         audio = protocol.tones(freq_rep, levels).to(device)
-        probs = class_softmax(model.decode(model.encode(audio), nu_rep))
+        probs = model.predict(audio, nu_rep)
         return detectability(probs, silence_probs, protocol.window).double().cpu()
 
     heard_top = d_prime(hi) >= criterion

@@ -23,7 +23,6 @@ from listeners import (
 from listeners.listener import AUDIOGRAM_FREQS_HZ
 from simulator import build_model
 from simulator.errors import HearloopInputError, SpecError
-from simulator.model.combination import class_softmax
 
 FAST = ToneProtocol(lead_s=0.03, tone_s=0.06, ramp_ms=5.0, tail_s=0.01, iterations=10)
 
@@ -119,10 +118,10 @@ def test_bisection_threshold_matches_a_brute_force_level_sweep():
     fast = neurometric_thresholds_db_spl(small, nu[0].numpy(), freqs, FAST)
     levels = np.arange(-20.0, 130.0, 0.5)
     with torch.no_grad():
-        silence = class_softmax(small.decode(small.encode(torch.zeros(1, FAST.n_samples)), nu))
+        silence = small.predict(torch.zeros(1, FAST.n_samples), nu)
         for f, th in zip(freqs, fast, strict=True):
             audio = FAST.tones(torch.full((levels.size,), f), torch.as_tensor(levels))
-            probs = class_softmax(small.decode(small.encode(audio), nu.expand(levels.size, -1)))
+            probs = small.predict(audio, nu.expand(levels.size, -1))
             d = detectability(probs, silence, FAST.window).numpy()
             above = np.nonzero(d >= FAST.criterion)[0]
             assert above.size > 0, "the bundled model must detect loud tones"
