@@ -41,7 +41,7 @@ import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -55,14 +55,18 @@ from compensation.strategy import Strategy
 from simulator.constants import DOWNSAMPLE, REF_PRESSURE_PA, SAMPLE_RATE
 from simulator.errors import HearloopInputError
 from simulator.frequencies import AUDIOGRAM_FREQS_HZ
+from simulator.validated_config import Interval, ValidatedConfig
 
 __all__ = ["DNNCompensator", "DNNConfig"]
 
 _LEVEL_FLOOR_DB = 0.0
 
 
+_SIZE = [Interval(int, 1, None)]
+
+
 @dataclasses.dataclass
-class DNNConfig:
+class DNNConfig(ValidatedConfig):
     """Architecture of a :class:`DNNCompensator` (JSON-serialisable).
 
     Attributes:
@@ -79,6 +83,12 @@ class DNNConfig:
             ``audiogram_freqs_hz``) to nu, or None when no map was fitted.
         version: config schema version.
     """
+
+    _config_name: ClassVar[str] = "DNN compensator config"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **{name: _SIZE for name in ("n_cond", "n_bands", "hidden", "kernel", "cond_hidden")},
+        "level_scale_db": [Interval(float, 0.0, None, closed="neither")],
+    }
 
     n_cond: int = 6
     n_bands: int = 8
@@ -104,16 +114,16 @@ class DNNConfig:
 
     def validate(self) -> None:
         """Raise HearloopInputError for an inconsistent config."""
-        sizes = [self.n_cond, self.n_bands, self.hidden, self.kernel, self.cond_hidden, *self.dilations]
         if self.version != 1:
             raise HearloopInputError(f"DNN compensator config version {self.version} is not supported (expected 1)")
-        if any(int(v) < 1 for v in sizes) or not self.dilations:
-            raise HearloopInputError(f"DNN compensator sizes must be >= 1 with at least one layer; got {sizes}")
+        self.validate_parameters()
+        if not self.dilations or any(d not in _SIZE[0] for d in self.dilations):
+            raise HearloopInputError(
+                f"DNN compensator dilations must be one or more integers >= 1, got {self.dilations}"
+            )
         lo, hi = self.gain_range_db
         if not (lo < 0.0 < hi):
             raise HearloopInputError(f"gain_range_db must contain 0 dB, got {self.gain_range_db}")
-        if self.level_scale_db <= 0:
-            raise HearloopInputError(f"level_scale_db must be > 0, got {self.level_scale_db}")
         if self.audiogram_map is not None:
             shape = np.asarray(self.audiogram_map, dtype=float).shape
             if shape != (self.n_cond, len(self.audiogram_freqs_hz) + 1):
@@ -124,15 +134,6 @@ class DNNConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
         return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DNNConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise HearloopInputError(f"unknown DNN compensator config keys: {unknown}")
-        return cls(**dict(data))
 
 
 class CausalConv1d(nn.Conv1d):

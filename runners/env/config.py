@@ -3,17 +3,19 @@
 Every option has a default, so ``HearingAidFittingEnv()`` and ``HearingAidFittingEnv({"strategy": "nalr"})`` both work;
 unknown keys and out-of-range values raise :class:`simulator.errors.HearloopInputError` naming the key.
 Objects that cannot live in a JSON config (a loaded ``model``, a list of ``listeners``) may be passed too.
+``EnvConfig.from_dict(env_config, **overrides)`` (:class:`simulator.validated_config.ValidatedConfig`) takes an
+RLlib-style ``env_config`` (an ``EnvContext``'s extra attributes such as ``worker_index`` are not keys and are ignored).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from simulator.data.recording_types import SOUND_CLASSES
 from simulator.errors import HearloopInputError
+from simulator.validated_config import Interval, Options, ValidatedConfig
 
 REWARDS: tuple[str, ...] = ("fidelity", "improvement")
 """Reward modes (see the environment docstring)."""
@@ -28,8 +30,11 @@ DEFAULT_SOUND_CLASSES: tuple[str, ...] = ("speech", "speech_in_noise", "music", 
 """Corpus classes used by default (silence is left out: nothing to restore)."""
 
 
+_COUNT = [Interval(int, 1, None)]
+
+
 @dataclass
-class EnvConfig:
+class EnvConfig(ValidatedConfig):
     """Options of :class:`runners.env.fitting_env.HearingAidFittingEnv` (and of the vector env).
 
     Attributes:
@@ -66,6 +71,19 @@ class EnvConfig:
         device: torch device of the model.
         render_mode: None or ``"rgb_array"``.
     """
+
+    _config_name: ClassVar[str] = "env option"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "reward": [Options(REWARDS)],
+        "audiometry": [Options(AUDIOMETRY)],
+        "start": [Options(STARTS)],
+        "distance": [Options(("l1", "l2", "kl"))],
+        **{name: _COUNT for name in ("max_steps", "n_sounds", "n_per_class", "n_bands", "audiometry_trials")},
+        "eval_chunk_rows": [None, *_COUNT],
+        "sound_duration_s": [Interval(float, 0.05, None, closed="neither")],
+        "loudness_weight": [Interval(float, 0.0, None)],
+        "render_mode": [None, Options(("rgb_array",))],
+    }
 
     strategy: str = "wdrc"
     strategy_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -104,24 +122,10 @@ class EnvConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise :class:`HearloopInputError` naming the first bad option."""
-        choices = {"reward": REWARDS, "audiometry": AUDIOMETRY, "start": STARTS, "distance": ("l1", "l2", "kl")}
-        for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise HearloopInputError(f"env option {key}={getattr(self, key)!r} is not one of {allowed}")
-        positive_ints = ("max_steps", "n_sounds", "n_per_class", "n_bands", "audiometry_trials")
-        for key in positive_ints:
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise HearloopInputError(f"env option {key} must be an integer >= 1, got {value!r}")
-        if self.eval_chunk_rows is not None and (not isinstance(self.eval_chunk_rows, int) or self.eval_chunk_rows < 1):
-            raise HearloopInputError(
-                f"env option eval_chunk_rows must be None or an integer >= 1, got {self.eval_chunk_rows!r}"
-            )
+        """Raise :class:`HearloopInputError` naming the first bad option (declared constraints first)."""
+        self.validate_parameters()
         if self.listeners is None and (not isinstance(self.cohort_size, int) or self.cohort_size < 1):
             raise HearloopInputError(f"env option cohort_size must be an integer >= 1, got {self.cohort_size!r}")
-        if not (self.sound_duration_s > 0.05):
-            raise HearloopInputError(f"env option sound_duration_s must exceed 0.05 s, got {self.sound_duration_s!r}")
         unknown = sorted(set(self.sound_classes) - set(SOUND_CLASSES))
         if unknown or not self.sound_classes:
             raise HearloopInputError(f"env option sound_classes must be a non-empty subset of {SOUND_CLASSES}")
@@ -137,21 +141,5 @@ class EnvConfig:
             raise HearloopInputError(
                 f"env option level_range_db_spl must be (low, high), got {self.level_range_db_spl}"
             )
-        if self.loudness_weight < 0:
-            raise HearloopInputError(f"env option loudness_weight must be >= 0, got {self.loudness_weight}")
-        if self.render_mode not in (None, "rgb_array"):
-            raise HearloopInputError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
         if self.listeners is not None and len(self.listeners) == 0:
             raise HearloopInputError("env option listeners must not be empty")
-
-    @classmethod
-    def from_dict(cls, env_config: Mapping[str, Any] | None = None, **overrides: Any) -> EnvConfig:
-        """Build from an RLlib-style ``env_config`` mapping (extra attributes such as ``worker_index`` of an RLlib
-        ``EnvContext`` are not dict keys and are ignored) updated by keyword ``overrides``."""
-        data = dict(env_config or {})
-        data.update(overrides)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise HearloopInputError(f"unknown env option(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)

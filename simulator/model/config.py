@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from simulator.constants import DEFAULT_N_PARAMS, DOWNSAMPLE, REF_PRESSURE_PA
 from simulator.errors import HearloopInputError
+from simulator.validated_config import Interval, Options, ValidatedConfig
 
 __all__ = ["CONFIG_VERSION", "KINDS", "ModelConfig"]
 
@@ -24,8 +25,12 @@ KINDS: tuple[str, ...] = ("nuicnet", "abrnet", "icnet", "multibranch_icnet")
 """Model kinds: nu-ICNet, ABRNet (nu from ABR thresholds), single-branch ICNet, multi-branch ICNet."""
 
 
+_SIZE = [Interval(int, 1, None)]
+_SCALE = [Interval(float, 0.0, None, closed="neither")]
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(ValidatedConfig):
     """Every size and constant needed to rebuild a model; stored as ``config.json`` in checkpoints.
 
     Attributes:
@@ -44,6 +49,21 @@ class ModelConfig:
         abr_range_db: (lo, hi) dB SPL mapped onto nu = 0..1 by ABRNet.
         version: :data:`CONFIG_VERSION`.
     """
+
+    _config_name: ClassVar[str] = "model config"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "kind": [Options(KINDS)],
+        "n_params": [Interval(int, 0, None)],
+        **{
+            name: _SIZE
+            for name in (
+                *("n_animals", "n_channels", "sinc_filters", "sinc_kernel", "conv_stride"),
+                *("bottleneck_channels", "bottleneck_kernel", "combine_kernel"),
+            )
+        },
+        "input_scale": _SCALE,
+        "feature_scale": _SCALE,
+    }
 
     preset: str = "custom"
     kind: str = "nuicnet"
@@ -73,13 +93,12 @@ class ModelConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise :class:`HearloopInputError` naming the first inconsistent field."""
-        if self.kind not in KINDS:
-            raise HearloopInputError(f"model kind must be one of {KINDS}, got {self.kind!r}")
+        """Raise :class:`HearloopInputError` naming the first inconsistent field (declared constraints first)."""
         if self.version != CONFIG_VERSION:
             raise HearloopInputError(
                 f"model config version {self.version} is not supported (expected {CONFIG_VERSION})"
             )
+        self.validate_parameters()
         if len(self.conv_channels) != len(self.conv_kernels) or not self.conv_channels:
             raise HearloopInputError("conv_channels and conv_kernels must be non-empty and of equal length")
         if self.conv_stride ** len(self.conv_channels) != DOWNSAMPLE:
@@ -90,10 +109,9 @@ class ModelConfig:
             raise HearloopInputError(f"every conv kernel must be >= the stride {self.conv_stride}")
         if len(self.cond_widths) != 3 or len(self.combine_widths) != 4:
             raise HearloopInputError("cond_widths needs 3 entries and combine_widths 4 (paper architecture)")
-        sizes = [self.n_channels, self.sinc_filters, self.sinc_kernel, self.bottleneck_channels, self.bottleneck_kernel]
-        sizes += [*self.conv_channels, *self.cond_widths, *self.combine_widths, self.combine_kernel, self.n_animals]
-        if any(int(v) < 1 for v in sizes):
-            raise HearloopInputError(f"all model sizes must be >= 1; got {sizes}")
+        widths = [*self.conv_channels, *self.conv_kernels, *self.cond_widths, *self.combine_widths]
+        if any(v not in _SIZE[0] for v in widths):
+            raise HearloopInputError(f"every layer width and kernel must be {_SIZE[0]}; got {widths}")
         needs_nu = self.kind in ("nuicnet", "abrnet")
         if needs_nu and self.n_params < 1:
             raise HearloopInputError(f"a {self.kind} model needs n_params >= 1, got {self.n_params}")
@@ -101,21 +119,10 @@ class ModelConfig:
             raise HearloopInputError(f"a {self.kind} model has no conditioning: n_params must be 0")
         if self.kind == "icnet" and self.n_animals != 1:
             raise HearloopInputError("a single-branch ICNet models exactly one animal (n_animals=1)")
-        if not (self.input_scale > 0 and self.feature_scale > 0) or self.abr_range_db[1] <= self.abr_range_db[0]:
-            raise HearloopInputError("input_scale and feature_scale must be > 0 and abr_range_db increasing")
+        if self.abr_range_db[1] <= self.abr_range_db[0]:
+            raise HearloopInputError(f"abr_range_db must be increasing, got {self.abr_range_db}")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (tuples become lists)."""
         out = dataclasses.asdict(self)
         return json.loads(json.dumps(out))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error (they would mean a different architecture)."""
-        if not isinstance(data, dict):
-            raise HearloopInputError(f"model config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise HearloopInputError(f"unknown model config keys: {unknown}")
-        return cls(**data)
