@@ -175,6 +175,7 @@ class DNNCompensator(Strategy):
     """
 
     name = "dnn"
+    prescribed_from = "nu"
 
     def __init__(
         self,

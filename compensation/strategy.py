@@ -13,6 +13,7 @@ import abc
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -33,6 +34,9 @@ class Strategy(nn.Module, abc.ABC):
     """
 
     name: ClassVar[str] = "strategy"
+    prescribed_from: ClassVar[str] = "audiogram"
+    """What :meth:`prescribe_for` starts from: ``"audiogram"`` (the fitting formulas) or ``"nu"`` (a strategy
+    conditioned on the listener's nu, such as the DNN compensator)."""
 
     def __init__(self, *, max_output_db_spl: float = DEFAULT_MAX_OUTPUT_DB_SPL, sample_rate: float = SAMPLE_RATE):
         super().__init__()
@@ -160,6 +164,11 @@ class Strategy(nn.Module, abc.ABC):
     @abc.abstractmethod
     def prescribe(self, audiogram: Mapping[int | float, float]) -> torch.Tensor:
         """Theta0 (``P``, physical units, within bounds) from an audiogram ``{freq_hz: dB HL}``."""
+
+    def prescribe_for(self, audiogram: Mapping[int | float, float], nu: Sequence[float] | np.ndarray) -> torch.Tensor:
+        """Theta0 for a listener with this (clinical) ``audiogram`` and conditioning ``nu``: the strategy declares
+        which of the two it prescribes from (:attr:`prescribed_from`), so callers need not know strategies by name."""
+        return self.prescribe(np.asarray(nu) if self.prescribed_from == "nu" else audiogram)
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, n_params={self.n_params}"

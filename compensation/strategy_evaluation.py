@@ -54,9 +54,7 @@ COLUMNS: tuple[str, ...] = (
 def _theta(strategy: Strategy, listener: ListenerSpec) -> torch.Tensor | None:
     if strategy.n_params == 0:
         return None
-    if strategy.name == "dnn":
-        return strategy.prescribe(listener.nu)
-    return strategy.prescribe(clinical_audiogram(listener.audiogram))
+    return strategy.prescribe_for(clinical_audiogram(listener.audiogram), listener.nu)
 
 
 def evaluate_strategies(

@@ -198,8 +198,7 @@ class FleetWorker:
             if strategy.n_params == 0:
                 thetas[name] = None
                 continue
-            source = np.asarray(lis.nu) if name == "dnn" else audiogram
-            theta = torch.as_tensor(strategy.prescribe(source), dtype=torch.float32).reshape(-1)
+            theta = torch.as_tensor(strategy.prescribe_for(audiogram, lis.nu), dtype=torch.float32).reshape(-1)
             thetas[name] = theta
             for pname, v in zip(strategy.param_names, theta.tolist(), strict=True):
                 rows.add("prescription", "theta0", v, strategy=name, param=pname)

@@ -173,3 +173,16 @@ def test_theta_broadcasts_and_batches_independently():
     torch.testing.assert_close(out[1:2], strategy(audio[1:2], mixed[1]))
     with pytest.raises(HearloopInputError, match="batch 2"):
         strategy(audio, theta.repeat(2, 1))
+
+
+def test_a_strategy_declares_what_it_prescribes_from():
+    from compensation import DNNConfig
+
+    audiogram = {500: 30.0, 1000: 40.0, 2000: 50.0, 4000: 60.0}
+    nu = np.full(6, 0.3)
+    nalr = get_strategy("nalr", numtaps=257)
+    assert nalr.prescribed_from == "audiogram"
+    assert torch.equal(nalr.prescribe_for(audiogram, nu), nalr.prescribe(audiogram))
+    dnn = get_strategy("dnn", pretrained=None, config=DNNConfig(hidden=8, dilations=(1, 2), cond_hidden=8))
+    assert dnn.prescribed_from == "nu"
+    assert torch.equal(dnn.prescribe_for(audiogram, nu), torch.full((6,), 0.3))  # the listener's nu, not a map
