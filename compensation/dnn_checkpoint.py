@@ -19,6 +19,7 @@ import torch
 
 from compensation.dnn import DNNCompensator, DNNConfig
 from simulator.errors import CheckpointError, HearloopInputError
+from simulator.model.checkpoint import weights_fingerprint
 from simulator.model.checkpoint_io import (
     CONFIG_FILE,
     CheckpointFormat,
@@ -89,3 +90,23 @@ def load_compensator(
     model = load_weights(directory, COMPENSATOR_FORMAT, digest, DNNCompensator(config, **strategy_kwargs))
     model.metadata = metadata
     return model.to(device).eval()
+
+
+def nuicnet_provenance(model_path: str | os.PathLike | None, model: torch.nn.Module) -> dict[str, Any]:
+    """Which nu-ICNet a compensator is trained through: checkpoint path (None: bundled), weights SHA-256, provisional
+    flag; stored in the compensator's metadata as ``"nuicnet"``."""
+    provisional = bool((getattr(model, "metadata", None) or {}).get("provisional"))
+    digest = weights_fingerprint(model_path)
+    return {"path": str(model_path or "bundled"), "weights_sha256": digest, "provisional": provisional}
+
+
+def stale_message(dnn: DNNCompensator, model_path: str | os.PathLike | None, model: torch.nn.Module) -> str | None:
+    """Why ``dnn``'s numbers would mean little with ``model`` (trained through another nu-ICNet), or None."""
+    trained = ((getattr(dnn, "metadata", None) or {}).get("nuicnet") or {}).get("weights_sha256")
+    current = nuicnet_provenance(model_path, model)["weights_sha256"]
+    if trained and trained != current:
+        return (
+            f"the DNN compensator was trained through nu-ICNet {trained[:12]}, not the evaluated {current[:12]}; "
+            "retrain it (hearloop compensate train) for meaningful numbers"
+        )
+    return None

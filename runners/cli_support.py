@@ -1,23 +1,33 @@
-"""Helpers shared by several ``hearloop`` commands: listener cohorts for strategy work, strata, the NH reference and
-which nu-ICNet a compensator was trained through.
+"""Command-line helpers shared by several ``hearloop`` commands: the ``--strata`` option, the engine options of
+``fleet`` and ``regress``, the listener cohort of strategy work (listeners turned into compensation's listener specs),
+and the stale-compensator warning.
 
-Commands import this module, never one another.
+Commands import this module, never one another; what is not about the command line lives in its layer
+(:func:`simulator.model.animals.nh_reference_nu`, :func:`compensation.dnn_checkpoint.nuicnet_provenance`).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from simulator.errors import HearloopInputError
+from simulator.severity import STRATA
 
 
-def parse_strata(text: str) -> dict[str, int]:
-    """``"NH=2,mild=2,moderate=4"`` -> ``{"NH": 2, "mild": 2, "moderate": 4}``."""
+def parse_strata(text: str | None) -> dict[str, int] | None:
+    """``--strata "NH=2,mild=2,moderate=4"`` -> ``{"NH": 2, "mild": 2, "moderate": 4}``; empty or None -> None.
+
+    Raises:
+        HearloopInputError: an item that is not ``NAME=COUNT`` with NAME one of the severity strata.
+    """
+    if not text:
+        return None
     out: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, count = part.partition("=")
-        if not count.strip().isdigit():
-            raise HearloopInputError(f"--strata entries must look like name=count, got {part!r}")
+        if name.strip() not in STRATA or not count.strip().isdigit():
+            raise HearloopInputError(f"--strata expects NAME=COUNT with NAME in {', '.join(STRATA)}; got {part!r}")
         out[name.strip()] = int(count)
     if not out:
         raise HearloopInputError("--strata is empty")
@@ -40,7 +50,6 @@ def build_listeners(
     (with a warning on stderr); the table still reports every listener under its measured stratum.
     """
     from compensation.population import animal_listener_specs, as_listener_spec
-    from simulator.errors import HearloopInputError
 
     if source == "animals":
         return animal_listener_specs(model, statuses=("HI",) if strata is None else ("NH", "HI"))
@@ -69,25 +78,25 @@ def build_listeners(
 
 def warn_if_stale(dnn, model_path, model) -> None:
     """Warn (stderr) when the DNN compensator was trained through a different nu-ICNet than the one evaluated."""
-    trained = ((getattr(dnn, "metadata", None) or {}).get("nuicnet") or {}).get("weights_sha256")
-    current = model_fingerprint(model_path, model)["weights_sha256"]
-    if trained and trained != current:
-        print(
-            f"warning: the DNN compensator was trained through nu-ICNet {trained[:12]}, not the evaluated "
-            f"{current[:12]}; retrain it (hearloop compensate train) for meaningful numbers",
-            file=sys.stderr,
-        )
+    from compensation.dnn_checkpoint import stale_message
+
+    message = stale_message(dnn, model_path, model)
+    if message:
+        print(f"warning: {message}", file=sys.stderr)
 
 
-def model_fingerprint(model_path, model) -> dict:
-    """Which nu-ICNet a compensator was trained through: checkpoint path, weights SHA-256, provisional flag."""
-    from pathlib import Path
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Engine overrides shared by ``fleet`` and ``regress`` (they win over the spec's [engine] section)."""
+    g = parser.add_argument_group("engine (overrides the spec's [engine] section)")
+    g.add_argument("--engine", choices=("local", "ray"), default=None, help="local (default) or ray")
+    g.add_argument("--workers", type=int, default=None, help="local: processes (0 = in-process); ray: actors")
+    g.add_argument("--address", default=None, help="ray: cluster address to join (default: start a local cluster)")
+    g.add_argument("--num-cpus", type=float, default=None, help="ray: CPUs per actor")
+    g.add_argument("--num-gpus", type=float, default=None, help="ray: GPUs per actor (the model goes to the GPU)")
+    g.add_argument("--retries", type=int, default=None, help="retries of a failed job before it is reported")
 
-    from simulator.model.checkpoint import BUNDLED_MODEL_DIR, read_config
 
-    directory = BUNDLED_MODEL_DIR if model_path is None else Path(model_path)
-    directory = directory.parent if directory.is_file() else directory
-    _, _, digest = read_config(directory)
-    meta = getattr(model, "metadata", None) or {}
-    provisional = bool(meta.get("provisional"))
-    return {"path": str(model_path or "bundled"), "weights_sha256": digest, "provisional": provisional}
+def engine_overrides(args: argparse.Namespace) -> dict:
+    kind = args.engine or ("ray" if args.address else None)
+    return {"kind": kind, "workers": args.workers, "address": args.address, "num_cpus": args.num_cpus,
+            "num_gpus": args.num_gpus}  # fmt: skip

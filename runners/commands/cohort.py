@@ -11,23 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from runners.fleet.spec import STRATUM_NAMES as _STRATA
+from runners.cli_support import parse_strata
 from simulator.errors import HearloopInputError
-
-
-def _strata(text: str | None) -> dict[str, int] | None:
-    """``"NH=2,mild=2"`` -> ``{"NH": 2, "mild": 2}``."""
-    if not text:
-        return None
-    out = {}
-    for part in text.split(","):
-        name, _, count = part.partition("=")
-        if name.strip() not in _STRATA or not count.strip().isdigit():
-            raise HearloopInputError(
-                f"--strata expects NAME=COUNT items with NAME in {', '.join(_STRATA)}; got {part!r}"
-            )
-        out[name.strip()] = int(count)
-    return out
+from simulator.severity import STRATA
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise HearloopInputError(f"--n must be >= 1, got {args.n}")
-    strata = _strata(args.strata)
+    strata = parse_strata(args.strata)
     import numpy as np
 
     import simulator
@@ -78,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{lis.id:6s} {cls:9s} {pta:6.1f}  " + " ".join(f"{v:6.1f}" for v in row))
     print()
     print(f"{'stratum':9s} {'n':>3s} {'PTA min':>8s} {'median':>7s} {'max':>6s}")
-    for s in _STRATA:
+    for s in STRATA:
         p = [x for x, c in zip(ptas, classes, strict=True) if c == s]
         if p:
             print(f"{s:9s} {len(p):3d} {min(p):8.1f} {np.median(p):7.1f} {max(p):6.1f}")

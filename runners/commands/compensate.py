@@ -61,9 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from compensation.dnn_checkpoint import save_compensator
+    from compensation.dnn_checkpoint import nuicnet_provenance, save_compensator
     from compensation.dnn_training import TrainConfig, train_compensator
-    from runners.cli_support import build_listeners, model_fingerprint, parse_strata
+    from runners.cli_support import build_listeners, parse_strata
     from simulator import load_model
     from simulator.model.animals import nh_reference_nu
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(int(args.threads))
     model = load_model(args.model)
-    strata = parse_strata(args.strata) if args.strata else None
+    strata = parse_strata(args.strata)
     specs = build_listeners(
         model, source=args.listeners_from, n=args.n_listeners, seed=args.cohort_seed, strata=strata, cohort_file=None
     )
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     metadata = {
         "command": "hearloop " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "torch_threads": torch.get_num_threads(),
-        "nuicnet": model_fingerprint(args.model, model),
+        "nuicnet": nuicnet_provenance(args.model, model),
         "train_config": state["provenance"]["train_config"],
         "train_listeners": [{"id": s.id, "stratum": s.stratum, "pta_db_hl": round(s.pta, 1)} for s in specs],
         "cohort_seed": args.cohort_seed,

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     strategies = {n: (get_strategy(n, pretrained=args.dnn) if n == "dnn" else get_strategy(n)) for n in names}
     if "dnn" in strategies:
         warn_if_stale(strategies["dnn"], args.model, model)
-    strata = parse_strata(args.strata) if args.strata else None
+    strata = parse_strata(args.strata)
     specs = build_listeners(
         model, source=args.listeners_from, n=args.n_listeners, seed=args.cohort_seed, strata=strata,
         cohort_file=args.cohort_file, fallback=not args.strict_strata,

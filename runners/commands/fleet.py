@@ -13,24 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from runners.cli_support import add_engine_arguments, engine_overrides
 from simulator.errors import HearloopInputError
-
-
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Engine overrides shared by ``fleet`` and ``regress`` (they win over the spec's [engine] section)."""
-    g = parser.add_argument_group("engine (overrides the spec's [engine] section)")
-    g.add_argument("--engine", choices=("local", "ray"), default=None, help="local (default) or ray")
-    g.add_argument("--workers", type=int, default=None, help="local: processes (0 = in-process); ray: actors")
-    g.add_argument("--address", default=None, help="ray: cluster address to join (default: start a local cluster)")
-    g.add_argument("--num-cpus", type=float, default=None, help="ray: CPUs per actor")
-    g.add_argument("--num-gpus", type=float, default=None, help="ray: GPUs per actor (the model goes to the GPU)")
-    g.add_argument("--retries", type=int, default=None, help="retries of a failed job before it is reported")
-
-
-def engine_overrides(args: argparse.Namespace) -> dict:
-    kind = args.engine or ("ray" if args.address else None)
-    return {"kind": kind, "workers": args.workers, "address": args.address, "num_cpus": args.num_cpus,
-            "num_gpus": args.num_gpus}  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

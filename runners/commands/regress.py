@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from runners.commands.fleet import add_engine_arguments, engine_overrides
+from runners.cli_support import add_engine_arguments, engine_overrides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

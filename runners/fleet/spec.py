@@ -26,6 +26,7 @@ from typing import Any
 import tomllib
 
 from simulator.errors import MissingFileError, SpecError
+from simulator.severity import STRATA
 
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "assets" / "fleet-default.toml"
 """The embedded default spec (``hearloop fleet`` with no arguments)."""
@@ -39,8 +40,8 @@ DISTANCES: tuple[str, ...] = ("l1", "l2", "kl")
 KNOWN_STRATEGIES: tuple[str, ...] = ("nalr", "multiband", "wdrc", "dnn")
 """Strategies a fleet can prescribe and evaluate (``unaided`` is always the reference)."""
 
-STRATUM_NAMES: tuple[str, ...] = ("NH", "slight", "mild", "moderate", "severe")
-"""Severity strata a cohort can ask for: ``listeners.STRATA`` (spelled out so that spec checks need no model import)."""
+STRATUM_NAMES: tuple[str, ...] = tuple(STRATA)
+"""Severity strata a cohort can ask for: :data:`simulator.severity.STRATA` (a leaf module: no model import)."""
 
 
 def _choice(*options: str):
