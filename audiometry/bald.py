@@ -1,8 +1,8 @@
-"""Trial selection of GP-PTA: Bayesian active learning by disagreement (seed 002, Sec. 4; Houlsby et al. 2011).
+"""Trial selection of GP-PTA: Bayesian active learning by disagreement ([CoxDeVries2015]_, Sec. 4; Houlsby et al. 2011).
 
 BALD picks the stimulus (z, l) maximising the mutual information between the response y and the latent threshold t:
 
-    I(z, l) = H[y | D] - E_{t ~ q(t | D)} H[y | t]                                              (paper eq. 12)
+    I(z, l) = H[y | D] - E_{t ~ q(t | D)} H[y | t]                        (eq. (12) of [CoxDeVries2015]_)
 
 with q(t(z) | D) = N(mu*(z), v*(z)) from the Laplace posterior. Two evaluations:
 
@@ -12,6 +12,12 @@ with q(t(z) | D) = N(mu*(z), v*(z)) from the Laplace posterior. Two evaluations:
   frequency = argmax v*(z), level = mu*(z).
 - ``bald_quadrature``: the exact expression for any likelihood (lapse/false-alarm mixture, sigma per frequency), by
   quadrature that stays accurate both when sd >> sigma and when sd << sigma (see its docstring).
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Accuracy-versus-trials benchmark of GP-PTA (seed 002, Sec. 6) against the modified Hughson-Westlake procedure.
+"""Accuracy-versus-trials benchmark of GP-PTA ([CoxDeVries2015]_, Sec. 6) against the modified Hughson-Westlake
+procedure.
 
 Simulated listeners answer with the probit model around known true curves (every Bisgaard 2010 audiogram, optionally
 plus random audiograms), sigma = 5 dB and a 2% lapse rate, over many seeds. Definitions (also written into the report):
@@ -12,6 +13,12 @@ plus random audiograms), sigma = 5 dB and a 2% lapse rate, over many seeds. Defi
   pooled over trials 91-100. The load average of the machine is recorded next to it.
 - Calibration: fraction of (session, frequency) pairs whose true threshold lies inside GP-PTA's 95% band at the end of
   the session (trial budget), and the coverage of central intervals at other nominal levels.
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

@@ -1,10 +1,16 @@
-"""GP-PTA: Bayesian pure-tone audiometry by GP binary classification (seed 002: "A Bayesian binary classification
-approach to pure tone audiometry").
+"""GP-PTA: Bayesian pure-tone audiometry by GP binary classification ([CoxDeVries2015]_: "A Bayesian binary
+classification approach to pure tone audiometry").
 
 The threshold curve t(z) over Bark z = 6 asinh(f/600) (eq. 3) has a GP prior (``prior``); answers follow the probit
 response model with optional lapse / false-alarm rates (eq. 2, ``likelihood``); the posterior is the Laplace
 approximation (App. B, ``laplace``) whose SE-kernel hyperparameters are refit by marginal likelihood (Sec. 6,
 ``hyperparameters``); the next stimulus maximises BALD (Sec. 4, ``bald``). Levels are clamped to a safe range.
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Modified Hughson-Westlake procedure (Carhart & Jerger 1959; ASHA 2005 manual pure-tone audiometry guideline): the
-clinical baseline GP-PTA is measured against (seed 002, Sec. 1: the "up-down" staircase).
+clinical baseline GP-PTA is measured against ([CoxDeVries2015]_, Sec. 1: the "up-down" staircase).
 
 Exact rules implemented here (same protocol and outputs as ``GPPTA``):
 - Frequency order 1000, 2000, 4000, 8000, 1000 (retest), 500, 250 Hz, restricted to ``freq_range``.
@@ -22,6 +22,12 @@ Exact rules implemented here (same protocol and outputs as ``GPPTA``):
   ends). SD = ``step_up_db`` (5 dB): the procedure only resolves a threshold to one ascending step; the 95% band is
   +/- 1.96 steps. Before any frequency finishes the estimate is the current tracking level with SD 20 dB.
 - ``done`` once every frequency in the order has finished (or ``max_trials`` presentations were made).
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

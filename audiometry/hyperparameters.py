@@ -1,4 +1,5 @@
-"""Kernel hyperparameters of GP-PTA refit by maximising the Laplace marginal likelihood (seed 002, Sec. 3.2 and Sec. 6).
+"""Kernel hyperparameters of GP-PTA refit by maximising the Laplace marginal likelihood ([CoxDeVries2015]_, Sec. 3.2 and
+Sec. 6).
 
 theta = (log lengthscale [Bark], log outputscale [dB]). The objective is the MAP of
 log q(y | theta) + log p(theta), with independent log-normal priors, so the estimate cannot run away when a handful of
@@ -8,6 +9,12 @@ removing each audiogram's offset have SD ~9 dB (outputscale median 10 dB) and be
 3 Bark, log-SD 0.3: long lengthscales over-smooth the corners of steep audiograms and make the 95% bands overconfident;
 measured in the benchmark). L-BFGS-B runs from the previous optimum (warm
 start, including the Newton mode in a-space) with analytic gradients (R&W Alg. 5.1, ``laplace.hyper_gradient``).
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

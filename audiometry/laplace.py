@@ -1,8 +1,9 @@
-"""Laplace approximation of the GP-PTA posterior (seed 002, Sec. 3.2, App. B; Rasmussen & Williams 2006, Alg. 3.1/3.2).
+"""Laplace approximation of the GP-PTA posterior ([CoxDeVries2015]_, Sec. 3.2, App. B; Rasmussen & Williams 2006, Alg.
+3.1/3.2).
 
 The latent vector f holds the threshold at the n distinct trial frequencies (trials at the same frequency share one
 latent value, their likelihood terms add). With prior f ~ N(m, K) and log-likelihood L(f), the mode is found by Newton
-iterations in the stable form of R&W Alg. 3.1 extended with a mean function (paper eq. 26):
+iterations in the stable form of R&W Alg. 3.1 extended with a mean function (eq. (26) of [CoxDeVries2015]_):
 
     W = -diag(d2 L) clipped at >= 0,  B = I + W^1/2 K W^1/2 = L L^T (Cholesky, jitter fallback)
     b = W (f - m) + dL,  a = b - W^1/2 L^-T L^-1 W^1/2 K b,  f_new = m + K a
@@ -11,8 +12,14 @@ B has eigenvalues >= 1, so no inverse of K is ever formed. With lapse / false-al
 log-concave; clipping W at 0 keeps B positive definite, and a backtracking line search on the Newton direction in
 a-space guarantees that Psi(f) = L(f) - 1/2 (f - m)^T K^-1 (f - m) = L(f) - 1/2 a^T (f - m) never decreases.
 
-The approximate log marginal likelihood (R&W eq. 3.32) is log q(y) = Psi(f_hat) - sum log diag L. Predictions at z*
-(paper eq. 10): mu* = m* + k*^T a, v* = k** - |L^-1 W^1/2 k*|^2.
+The approximate log marginal likelihood (R&W eq. 3.32) is log q(y) = Psi(f_hat) - sum log diag L. Predictions at z* (eq.
+(10) of [CoxDeVries2015]_): mu* = m* + k*^T a, v* = k** - |L^-1 W^1/2 k*|^2.
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations
@@ -137,7 +144,7 @@ def find_mode(
 
 
 def predict(state: LaplaceState, k_star: np.ndarray, k_star_diag: np.ndarray, mean_star: np.ndarray):
-    """Posterior mean and variance of the latent threshold at test points (paper eq. 10; R&W Alg. 3.2).
+    """Posterior mean and variance of the latent threshold at test points (eq. (10) of [CoxDeVries2015]_; R&W Alg. 3.2).
 
     Args:
         state: converged Laplace state over n latent points.

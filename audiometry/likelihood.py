@@ -1,4 +1,5 @@
-"""Response model of GP-PTA (seed 002, Sec. 2, eq. 2) with an optional lapse / false-alarm mixture (beyond the paper).
+"""Response model of GP-PTA ([CoxDeVries2015]_, Sec. 2, eq. 2) with an optional lapse / false-alarm mixture (beyond the
+paper).
 
 p(heard | f, l) = gamma + (1 - gamma - lambda) Phi((l - t(z)) / sigma)
 
@@ -10,6 +11,12 @@ h' = r, h'' = -r (v + r), h''' = -r + r (v + r)(v + 2r); derivatives w.r.t. t fo
 (eq. 24 of the paper for gamma = lambda = 0). Everything runs in log space (``scipy.special.log_ndtr``) so extreme
 levels neither overflow nor lose the gradient. With gamma or lambda > 0 the likelihood is not log-concave
 (h'' > 0 far from threshold); the Laplace step handles that (``audiometry.laplace``).
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

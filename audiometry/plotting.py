@@ -1,5 +1,12 @@
-"""Figures: the GP-PTA posterior over (frequency, level) as clinicians read audiograms (seed 002, Fig. 2), and the
-accuracy-versus-trials benchmark figure. Matplotlib with the Agg backend; imported lazily by callers."""
+"""Figures: the GP-PTA posterior over (frequency, level) as clinicians read audiograms ([CoxDeVries2015]_, Fig. 2), and
+the accuracy-versus-trials benchmark figure. Matplotlib with the Agg backend; imported lazily by callers.
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
+"""
 
 from __future__ import annotations
 

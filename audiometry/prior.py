@@ -1,4 +1,5 @@
-"""GP prior of GP-PTA (seed 002, Sec. 3.1.2 and Sec. 6): threshold t(z) ~ GP(m, k) over the Bark-warped frequency z.
+"""GP prior of GP-PTA ([CoxDeVries2015]_, Sec. 3.1.2 and Sec. 6): threshold t(z) ~ GP(m, k) over the Bark-warped
+frequency z.
 
 - Mean m(z) = c0 + c1 z: linear regression in z on the AVERAGE of the standard audiograms of Bisgaard et al. (2010)
   (``data/bisgaard_2010.csv``; the file has no 8 kHz column, so the fit uses 250..6000 Hz), as in the paper's Sec. 6.
@@ -14,6 +15,12 @@ Bisgaard audiograms (95% bands covered ~82% of true thresholds instead of 95% in
 
 The kernel is evaluated in numpy (the hot path has ~100 points; numpy beats a torch round trip there); it equals
 ``gpytorch.kernels.ScaleKernel(RBFKernel())`` + constant, which the tests check.
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

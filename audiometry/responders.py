@@ -1,8 +1,8 @@
 """Responders: who answers the tones. Any object with ``respond(freq_hz, level_db_hl, rng) -> bool`` will do
 (``Responder`` protocol); virtual listeners of ``listeners`` implement it without importing this package.
 
-Simulated responders follow the response model of seed 002 (eq. 2) with lapse and false-alarm rates:
-p(heard) = gamma + (1 - gamma - lambda) Phi((l - T(f)) / sigma), around a true threshold curve T(f) in dB HL.
+Simulated responders follow the response model of [CoxDeVries2015]_ (eq. 2) with lapse and false-alarm rates: p(heard) =
+gamma + (1 - gamma - lambda) Phi((l - T(f)) / sigma), around a true threshold curve T(f) in dB HL.
 
 True curves:
 - ``bisgaard_curve(name)``: a Bisgaard (2010) standard audiogram, linear in log frequency between its 10 points, held
@@ -15,6 +15,12 @@ True curves:
     w ~ U(1, 3) Bark (steep: U(0.5, 1.2)),
   * notch: Gaussian bump of depth U(15, 40) dB at z(4 kHz) +/- 1 Bark, width U(0.8, 1.8) Bark (noise-induced loss),
   * ripple: sum of 3 cosines in z, amplitudes U(0, 2.5) dB, periods U(4, 12) Bark, random phases.
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

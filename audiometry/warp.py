@@ -1,7 +1,13 @@
-"""Frequency warp of GP-PTA (seed 002, Sec. 3.1.1, eq. 3): the Bark scale of Wang, Sekey & Gersho (1991).
+"""Frequency warp of GP-PTA ([CoxDeVries2015]_, Sec. 3.1.1, eq. 3): the Bark scale of Wang, Sekey & Gersho (1991).
 
 z = 6 asinh(f / 600), f in Hz, z in Bark. The GP prior on the threshold curve lives in z, where the smoothness of
 hearing thresholds is closer to constant than on a linear (or even logarithmic) frequency axis.
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Channel alignment between brains (Pellatt et al., nu-ICNet, "Alignment between brains"): accuracy by ground cost.
+"""Channel alignment between brains ([Pellatt2025]_, nu-ICNet, "Alignment between brains"): accuracy by ground cost.
 
 Generates virtual-IC cohorts (seeded, with known electrode placements) whose HI animals span a range of hearing-loss
 severities, aligns every animal to the first NH animal with each ground cost of :mod:`simulator.data.alignment`
@@ -7,6 +7,12 @@ to the reference channel of the same generator template unit, with the time each
 and writes ``results.json``.
 
     .venv/bin/python benchmarks/bench_alignment.py [--seeds 0 1] [--hi-pta-range 10 70] [--out runs/alignment-bench]
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

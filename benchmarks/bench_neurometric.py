@@ -1,6 +1,6 @@
 """Neurometric calibration: how well the model's tone thresholds track the true hearing loss, per d' criterion.
 
-For the bundled nu-ICNet (Pellatt et al.) the training cohort is regenerated from the model's metadata
+For the bundled nu-ICNet ([Pellatt2025]_) the training cohort is regenerated from the model's metadata
 (``listeners.unseen.cohort_kwargs``; bitwise the cohort it was trained on), and each training animal becomes a listener
 at its learned nu. Its neurometric thresholds (``listeners.neurometric``) in dB HL re the NH reference are compared with
 the generator's true cochlear threshold shift re the reference animal, at 6 frequencies, for several d' criteria:
@@ -9,6 +9,12 @@ Pearson r, least-squares slope (1 = thresholds grow dB for dB with the loss), me
 smallest error. Prints a Markdown table and writes ``results.json``.
 
     .venv/bin/python benchmarks/bench_neurometric.py [--criteria 1 3 5 10 20] [--out runs/neurometric-bench]
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

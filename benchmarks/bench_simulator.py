@@ -1,6 +1,6 @@
 """nu-ICNet inference throughput and the shared-encoder speed-up, measured side by side in one run.
 
-Pellatt et al. (nu-ICNet): the encoder does not depend on the listener, so one sound is encoded once and decoded for
+[Pellatt2025]_ (nu-ICNet): the encoder does not depend on the listener, so one sound is encoded once and decoded for
 many listeners (``model.encode`` + batched ``model.decode``). This benchmark measures, on one device:
 
 1. forward throughput (``predict``, one listener) in seconds of audio per wall-clock second, for the ``paper`` and
@@ -12,6 +12,12 @@ Also prints the analytic MAC counts (:func:`simulator.model.factory.macs_per_sec
 writes JSON.
 
     .venv/bin/python benchmarks/bench_simulator.py [--quick] [--json out.json] [--device cpu|cuda] [--threads N]
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

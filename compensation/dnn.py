@@ -1,7 +1,7 @@
 """DNN hearing-aid compensator: a causal conv encoder-decoder conditioned on the listener, trained through nu-ICNet.
 
 This is the "parametrised hearing compensation model, fitted by a small set of control parameters" that the nu-ICNet
-paper (Pellatt et al., Discussion) and the GP-PTA paper point to as future work, in the spirit of the differentiable
+paper ([Pellatt2025]_, Discussion) and the GP-PTA paper point to as future work, in the spirit of the differentiable
 closed-loop compensation of Drakopoulos & Verhulst (2023, "A neural-network framework for the design of individualised
 hearing-loss compensation", IEEE/ACM TASLP 31:2395-2409): a network processes sound for a listener and is trained
 through a frozen auditory model so that the impaired response to the aided sound matches the normal response to the
@@ -33,6 +33,12 @@ control parameters" a fitting procedure (HITL, the Gymnasium environment) can ad
 accepts a nu directly, or an audiogram mapped to nu by a ridge regression fitted on the training listeners
 (``audiogram_map`` in the config; documented in :mod:`compensation.dnn_training`). At initialisation every gain is
 0 dB: the untrained compensator is the unaided condition (up to its latency).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

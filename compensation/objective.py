@@ -1,23 +1,31 @@
 """The neural-fidelity objective: how far a listener's midbrain response to aided sound is from normal hearing.
 
-Implements the closed-loop criterion that both source papers point to as future work (Pellatt et al., nu-ICNet,
+Implements the closed-loop criterion that both source papers point to as future work ([Pellatt2025]_, nu-ICNet,
 "parametrised hearing compensation"): the nu-ICNet model, frozen, simulates the inferior-colliculus response of
 
 * the NH reference listener (``reference_nu``, centre of the NH animals' learned nu) to the CLEAN sound: the target;
 * the impaired listener (``nu``) to the AIDED sound -- what the hearing aid achieves;
 
 and the objective is a channel-weighted distance between the two spike-count distributions ``channels x bins x 5``.
-"Fidelity restored" = 1 - D(aided) / D(unaided) (DESIGN.md): 0 for no benefit, 1 for a perfect restoration, negative
-when the aid makes things worse.
+"Fidelity restored" = 1 - D(aided) / D(unaided): 0 for no benefit, 1 for a perfect restoration, negative when the aid
+makes things worse.
 
-Distances, per channel i and bin t, with p the 5-class count distribution and E[n] = sum_n n p(n) (paper eq. 4):
+Distances, per channel i and bin t, with p the 5-class count distribution and E[n] = sum_n n p(n) (eq. (4) of
+[Pellatt2025]_):
 
 * ``"l1"``: |E_ref[n] - E_lis[n]| (spikes per bin), averaged over bins;
 * ``"l2"``: (E_ref[n] - E_lis[n])^2 (spikes^2 per bin), averaged over bins;
 * ``"kl"``: KL(p_ref || p_lis) in nats, averaged over bins (the categorical KL of the whole count distribution).
 
-Channels are weighted by reliability w_i >= 0, sum w_i = 1 (DESIGN.md, the FEVE weights: the positive two-trial
-covariance of each recorded channel), taken from the bundled model's ``metadata["channel_weights"]`` unless given.
+Channels are weighted by reliability w_i >= 0, sum w_i = 1 (the FEVE weights of eq. (4) of [Pellatt2025]_: the positive
+two-trial covariance of each recorded channel), taken from the bundled model's ``metadata["channel_weights"]`` unless
+given.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations
@@ -176,7 +184,7 @@ class NeuralFidelityObjective:
 def fidelity_restored(
     d_aided: torch.Tensor | np.ndarray | float, d_unaided: torch.Tensor | np.ndarray | float
 ) -> torch.Tensor | np.ndarray | float:
-    """Fidelity restored = 1 - D(aided) / D(unaided) (DESIGN.md); elementwise for arrays and tensors.
+    """Fidelity restored = 1 - D(aided) / D(unaided); elementwise for arrays and tensors.
 
     1 means the aided response matches the NH target exactly, 0 means no change from unaided, < 0 means worse.
 

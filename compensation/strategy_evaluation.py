@@ -2,12 +2,12 @@
 
 For every listener (nu + audiogram), sound and strategy the aided sound is scored with the neural-fidelity objective
 (:mod:`compensation.objective`): D = distance between the NH reference's response to the clean sound and the listener's
-response to the aided sound, and fidelity restored FR = 1 - D(aided) / D(unaided) (DESIGN.md). Fitting-formula
-strategies are prescribed from the listener's audiogram (NAL-R, Byrne & Dillon 1986; WDRC and multiband gain from the
-same insertion gains), the DNN compensator from the listener's nu.
+response to the aided sound, and fidelity restored FR = 1 - D(aided) / D(unaided). Fitting-formula strategies are
+prescribed from the listener's audiogram (NAL-R, Byrne & Dillon 1986; WDRC and multiband gain from the same insertion
+gains), the DNN compensator from the listener's nu.
 
-Matched output loudness. A strategy can raise FR by raising overall level (audibility), so the comparison that counts
-is at equal loudness: each aided output is rescaled by one broadband gain so that its A-weighted level L_Aeq
+Matched output loudness. A strategy can raise FR by raising overall level (audibility), so the comparison that counts is
+at equal loudness: each aided output is rescaled by one broadband gain so that its A-weighted level L_Aeq
 (:mod:`compensation.loudness`) equals that of the NAL-R output for the same listener and sound (``match_to``), then
 passed through the strategy's output limiter again. Both numbers are reported: ``fr`` (as prescribed) and
 ``fr_matched``, with the raw output loudness ``loudness_db`` beside them. Silence is excluded by default (D(unaided)

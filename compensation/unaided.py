@@ -1,7 +1,7 @@
 """The unaided condition: no amplification, only the output limiter (the baseline of "fidelity restored").
 
-In the neural-fidelity objective (DESIGN.md, "Compensation and the neural-fidelity objective") the unaided response
-defines D(unaided), so this strategy is the identity with an empty parameter vector (P = 0).
+In the neural-fidelity objective (:mod:`compensation.objective`) the unaided response defines D(unaided), so this
+strategy is the identity with an empty parameter vector (P = 0).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fit nu to one new animal end to end (Pellatt et al., "Fitting nu to new animals"): subset, target, BO, gradient,
+"""Fit nu to one new animal end to end ([Pellatt2025]_, "Fitting nu to new animals"): subset, target, BO, gradient,
 held-out FEVE.
 
 1. The loss data: 15 s of every training sound presented in the first 2 hours (:func:`recording_subset`).
@@ -10,6 +10,12 @@ held-out FEVE.
 3. Bayesian optimisation (:func:`listeners.nu_fitting.bo_fit`) and a gradient fit from the NH reference nu
    (:func:`listeners.gradient_fit.gradient_fit`), both stopped by the 2% rule.
 4. FEVE of each fitted nu on the animal's held-out two-trial test sounds.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

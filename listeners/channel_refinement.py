@@ -1,4 +1,4 @@
-"""Maximum-likelihood refinement of a new animal's channel alignment, the model frozen (Pellatt et al., nu-ICNet).
+"""Maximum-likelihood refinement of a new animal's channel alignment, the model frozen ([Pellatt2025]_, nu-ICNet).
 
 nu-ICNet aligns every brain to an NH reference animal by optimal transport before training ("Alignment between
 brains", :mod:`simulator.data.alignment`). For a *new* impaired animal that alignment is unreliable: its loss changes
@@ -13,6 +13,12 @@ linear assignment problem:
     C[i, j] = - sum over sounds and bins of log p_j(count_i)      (animal channel i -> model channel j)
 
 solved exactly by ``scipy.optimize.linear_sum_assignment``. It uses only the fitting data, never held-out sounds.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

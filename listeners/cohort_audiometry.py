@@ -1,5 +1,5 @@
-"""Audiometry of a cohort of virtual listeners: GP-PTA (seed 002) on every listener, scored against its neurometric
-truth.
+"""Audiometry of a cohort of virtual listeners: GP-PTA ([CoxDeVries2015]_) on every listener, scored against its
+neurometric truth.
 
 Each listener answers the agent's tones through its probit responder around its true (neurometric) threshold curve
 (:meth:`listeners.VirtualListener.respond`). After every trial the agent's posterior-mean audiogram at the standard
@@ -7,6 +7,12 @@ frequencies is compared with the listener's true neurometric thresholds there (d
 per listener. "Trials to MAE <= 5 dB" is the first trial after which the MAE stays <= 5 dB up to the end of the session
 (``audiometry.benchmark.trials_to_target``, "sustained"). All listeners' true curves are computed first in one batched
 bisection (:func:`listeners.prime_thresholds`).
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The loss of a candidate nu on a new animal's recordings, with nu-ICNet frozen (Pellatt et al., "Fitting nu").
+"""The loss of a candidate nu on a new animal's recordings, with nu-ICNet frozen ([Pellatt2025]_, "Fitting nu").
 
 To place a new animal in nu space the network weights stay fixed and only nu is searched. The loss is the model's
 training loss without the conditioning terms: the mean cross-entropy (nats per channel-bin) of the predicted 0..4
@@ -9,6 +9,12 @@ Every sound is encoded once (the encoder and the latent half of the first combin
 loss evaluation only re-runs the conditioned rest of the decoder, so Bayesian optimisation, gradient descent and
 loss-surface maps share the cached work. Held-out quality is the covariance-weighted FEVE (:mod:`simulator.metrics`)
 of the expected count on the animal's two-trial test sounds.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

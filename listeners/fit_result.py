@@ -1,11 +1,17 @@
-"""Result of fitting nu to an animal, and the paper's stopping rule (Pellatt et al., "Fitting nu": stop within 2% of
-the target loss).
+"""Result of fitting nu to an animal, and the paper's stopping rule ([Pellatt2025]_, "Fitting nu": stop within 2% of the
+target loss).
 
 The *target loss* of an animal is the lowest loss reachable with the frozen model: the loss at the animal's
 ground-truth-best nu, found by multi-start L-BFGS fits run to convergence (:func:`listeners.gradient_fit.target_loss`).
 A fit has reached the criterion after evaluation ``k`` when its best loss so far satisfies
 
     best_k - target <= tol * |target|        (tol = 0.02)
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

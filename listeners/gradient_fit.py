@@ -1,4 +1,4 @@
-"""Gradient fit of nu to a new animal through the differentiable, frozen nu-ICNet (Pellatt et al., "Fitting nu").
+"""Gradient fit of nu to a new animal through the differentiable, frozen nu-ICNet ([Pellatt2025]_, "Fitting nu").
 
 The paper fits nu by Bayesian optimisation because it treats the network as a black box; the model is differentiable,
 so nu can also be fitted by gradient descent. nu is parameterised in logit space, nu = sigmoid(z) (the model's own
@@ -13,6 +13,12 @@ Every loss evaluation (one forward and one backward pass; line-search trial poin
 
 :func:`target_loss` runs long multi-start L-BFGS fits to find the animal's ground-truth-best nu: its loss is the target
 of the 2% stopping rule (:mod:`listeners.fit_result`).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

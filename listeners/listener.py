@@ -1,7 +1,6 @@
-"""A virtual listener: a nu-ICNet midbrain model set by its conditioning parameters nu (Pellatt et al., nu-ICNet).
+"""A virtual listener: a nu-ICNet midbrain model set by its conditioning parameters nu ([Pellatt2025]_, nu-ICNet).
 
-A listener is ``{id, nu, optional recording time}`` paired with the model (DESIGN.md, "Virtual listeners"). It
-answers three kinds of question:
+A listener is ``{id, nu, optional recording time}`` paired with the model. It answers three kinds of question:
 
 * its simulated inferior-colliculus response to any sound (``response``), batched;
 * its neurometric pure-tone thresholds (``thresholds_db_spl``, and ``thresholds`` in dB HL relative to the NH reference
@@ -9,6 +8,12 @@ answers three kinds of question:
 * yes/no answers to audiometric trials (``respond``): a probit psychometric function around its threshold curve with
   lapses and false alarms, p = gamma + (1 - gamma - lambda) * Phi((L - T(f)) / sigma), so it plugs straight into
   ``audiometry.GPPTA`` and ``audiometry.HughsonWestlake``.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,8 +1,14 @@
-"""The nu-fitting loss over the plane of the two principal components of nu (Pellatt et al., Fig. 4).
+"""The nu-fitting loss over the plane of the two principal components of nu ([Pellatt2025]_, Fig. 4).
 
 The principal axes are those of the training animals' learned nu (centred at their mean); the loss of a new animal is
 mapped on a grid in that plane (other directions held at the centre, nu clipped to [0, 1]), and fitted points are
 projected onto it, as in the paper's picture of the fitting landscape.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,26 +1,32 @@
 """Neurometric audibility: the tone level a simulated midbrain can tell from silence, found by bisection.
 
-Pellatt et al. (nu-ICNet) simulate a listener's inferior-colliculus response to any sound; here that response defines
-the listener's pure-tone audiogram, as a neurometric threshold (DESIGN.md, "Virtual listeners"). For a tone at level L
-and for silence, the model gives per-bin spike-count distributions p(n) over counts 0..4. Over the tone's analysis
-window of T bins the spike count S_c = sum_t n_ct of channel c has (bins taken as independent)
+[Pellatt2025]_ (nu-ICNet) simulate a listener's inferior-colliculus response to any sound; here that response defines
+the listener's pure-tone audiogram, as a neurometric threshold. For a tone at level L and for silence, the model gives
+per-bin spike-count distributions p(n) over counts 0..4. Over the tone's analysis window of T bins the spike count S_c =
+sum_t n_ct of channel c has (bins taken as independent)
 
     E[S_c] = sum_t E[n_ct],   Var[S_c] = sum_t Var[n_ct],
 
-and the channel's sensitivity index is d'_c = (E_tone[S_c] - E_silence[S_c]) / sqrt((Var_tone + Var_silence) / 2).
-An ideal observer combining independent channels reaches d' = sqrt(sum_c max(d'_c, 0)^2). The threshold is the level at
+and the channel's sensitivity index is d'_c = (E_tone[S_c] - E_silence[S_c]) / sqrt((Var_tone + Var_silence) / 2). An
+ideal observer combining independent channels reaches d' = sqrt(sum_c max(d'_c, 0)^2). The threshold is the level at
 which d' = ``criterion`` (:data:`DETECTION_D_PRIME` by default), found by bisection in dB SPL on a grid of frequencies,
 all frequencies (and all listeners) in one batched model call per step.
 
 Why the criterion is d' = 10 and not 1: summed over 32 channels and ~170 bins, this ideal observer reaches d' = 1 on
-mean-count changes far below what the model predicts reliably. A trained nu-ICNet leaks small, smooth responses to
-tones below an impaired animal's true threshold, so at d' = 1 its impaired listeners' thresholds sit 10-40 dB too low
-(the bundled model: HL slope 0.41 against the generator's true loss of its training animals, MAE 12.6 dB). The
-virtual-IC generator's own d'(L) rises from 1 to 40 within 10-20 dB, so for noise-free responses the criterion barely
-matters; for the model it decides whether thresholds track hearing loss. Calibrated on the bundled model's training
-animals (MODEL_CARD.md, "Neurometric calibration"; criteria 1, 3, 5, 10, 20): d' = 10 has the smallest error against
-the true loss (slope 0.92, r = 0.96, MAE 4.3 dB, NH animals within 0.1 dB of the reference), and is validated on
-fresh animals by ``benchmarks/bench_listeners.py``.
+mean-count changes far below what the model predicts reliably. A trained nu-ICNet leaks small, smooth responses to tones
+below an impaired animal's true threshold, so at d' = 1 its impaired listeners' thresholds sit 10-40 dB too low (the
+bundled model: HL slope 0.41 against the generator's true loss of its training animals, MAE 12.6 dB). The virtual-IC
+generator's own d'(L) rises from 1 to 40 within 10-20 dB, so for noise-free responses the criterion barely matters; for
+the model it decides whether thresholds track hearing loss. Calibrated on the bundled model's training animals
+(MODEL_CARD.md, "Neurometric calibration"; criteria 1, 3, 5, 10, 20): d' = 10 has the smallest error against the true
+loss (slope 0.92, r = 0.96, MAE 4.3 dB, NH animals within 0.1 dB of the reference), and is validated on fresh animals by
+``benchmarks/bench_listeners.py``.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Bayesian optimisation of an unseen animal's nu with the model frozen (Pellatt et al., nu-ICNet, "Fitting nu to new
-brains"; DESIGN.md).
+"""Bayesian optimisation of an unseen animal's nu with the model frozen ([Pellatt2025]_, nu-ICNet, "Fitting nu to new
+brains").
 
 The paper fits nu to a new animal by Bayesian optimisation over the unit hypercube, starting from 4, 8 or 16 Sobol
 points, and reports 15 to 35 loss evaluations to come within 2% of the target loss. Here (botorch):
@@ -10,6 +10,12 @@ points, and reports 15 to 35 loss evaluations to come within 2% of the target lo
    restarts; evaluate the proposed nu;
 3. stop as soon as the best loss is within ``tol`` of the target loss (:func:`listeners.fit_result.within_tolerance`,
    relative), or after ``max_evals`` evaluations.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

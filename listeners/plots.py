@@ -1,6 +1,12 @@
-"""Figures of virtual listeners: the cohort's audiogram fan and the nu-fitting loss landscape (Pellatt et al., Fig. 4).
+"""Figures of virtual listeners: the cohort's audiogram fan and the nu-fitting loss landscape ([Pellatt2025]_, Fig. 4).
 
 Both draw with matplotlib's Agg backend into a file and return its path.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

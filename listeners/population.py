@@ -1,4 +1,4 @@
-"""Population sampling of virtual listeners from the learned nu of the training animals (Pellatt et al., nu-ICNet).
+"""Population sampling of virtual listeners from the learned nu of the training animals ([Pellatt2025]_, nu-ICNet).
 
 The paper's "population of virtual listeners produced by sampling nu-ICNet conditioning parameters": a Gaussian
 density is fitted to the training animals' learned nu in logit space, z = logit(nu) ~ N(m, S), with S shrunk towards
@@ -11,6 +11,12 @@ shared scale of :mod:`simulator.severity` (WHO 2021 grades; NH < 20 <= mild < 35
 Strata are filled by drawing candidates in seeded batches (thresholds of a whole batch in one model call) and keeping
 those of the wanted class; if a class is rare under the fitted density, the draw widens the density (temperature 1,
 1.5, 2, 3) and says so in a warning. ``nus`` gives explicit listeners instead.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

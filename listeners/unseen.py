@@ -1,6 +1,6 @@
 """Unseen animals: fresh virtual-IC animals, never seen in training, aligned to the model's channel order.
 
-nu-ICNet (Pellatt et al., "Fitting nu to new animals") fits the conditioning of a *new* animal with the network frozen.
+nu-ICNet ([Pellatt2025]_, "Fitting nu to new animals") fits the conditioning of a *new* animal with the network frozen.
 For that the new recording's channels must mean what the model's output channels mean, so it is first aligned (channel
 permutation by optimal transport, :mod:`simulator.data.alignment`) to the NH reference animal the training cohort was
 aligned to, with the ground cost the checkpoint records (:func:`simulator.data.alignment.model_signature`).
@@ -28,6 +28,12 @@ noise-free responses without degradation reach a median held-out FEVE of only 0.
 The training reference animal is regenerated from the cohort seed (its profile and electrodes are drawn from its own
 seeded streams, independent of the corpus) and "re-recorded" on the fresh sounds, so both share the sounds alignment
 needs.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
 """Units and fixed sizes shared by every layer of hearloop.
 
-Follows the conventions of Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory
-Midbrain with Variational Conditioning" (nu-ICNet): audio at 24414.0625 Hz in pascals, neural activity in 1.31 ms bins
+Follows the conventions of [Pellatt2025]_ (nu-ICNet): audio at 24414.0625 Hz in pascals, neural activity in 1.31 ms bins
 (a factor 32 below the audio rate) as multi-unit spike counts 0..4 (5 classes).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Evaluation metrics of nu-ICNet: covariance-weighted FEVE and spike-count-histogram KL divergence.
 
-Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain with Variational
-Conditioning", paper eqs. 4 and 5 (restated in DESIGN.md "nu-ICNet: Metrics"). For channel i with two repeated
-recordings r1_i, r2_i of one sound (counts per bin) and a prediction y_i = E[count] under the model:
+Eqs. (4) and (5) of [Pellatt2025]_. For channel i with two repeated recordings r1_i, r2_i of one sound (counts per bin)
+and a prediction y_i = E[count] under the model:
 
     w_i      = max(cov(r1_i, r2_i), 0) / sum_j max(cov(r1_j, r2_j), 0)
     noise_i  = 0.5 mean((r1_i - r2_i)^2)
@@ -13,6 +12,12 @@ recordings r1_i, r2_i of one sound (counts per bin) and a prediction y_i = E[cou
 Means, variances and covariances are population moments over time (ddof = 0), matching the ``mean`` in noise_i and the
 mse terms. Inputs may be numpy arrays or torch tensors (any device); the computation is float64 numpy and results are
 Python floats. Medians over sounds/animals are left to the evaluator.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ def _cross_trial_cov(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def channel_weights(r1: Any, r2: Any) -> np.ndarray:
-    """Cross-trial-covariance weights w_i (paper eq. 4).
+    """Cross-trial-covariance weights w_i (eq. (4) of [Pellatt2025]_).
 
     Args:
         r1, r2: ``channels x bins`` counts of two repeated trials of the same sound.
@@ -94,7 +99,7 @@ def channel_weights(r1: Any, r2: Any) -> np.ndarray:
 
 
 def feve_per_channel(r1: Any, r2: Any, pred: Any, pred2: Any | None = None) -> np.ndarray:
-    """Fraction of explainable variance explained, per channel (paper eq. 4 before weighting).
+    """Fraction of explainable variance explained, per channel (eq. (4) of [Pellatt2025]_ before weighting).
 
     Args:
         r1, r2: ``channels x bins`` recorded counts of two trials.
@@ -125,7 +130,8 @@ def feve_per_channel(r1: Any, r2: Any, pred: Any, pred2: Any | None = None) -> n
 
 
 def feve(r1: Any, r2: Any, pred: Any, pred2: Any | None = None, *, undefined: str = "raise") -> float:
-    """Covariance-weighted FEVE = sum_i w_i FEVE_i (paper eq. 4); 1 is a perfect noise-free prediction, 0 a constant.
+    """Covariance-weighted FEVE = sum_i w_i FEVE_i (eq. (4) of [Pellatt2025]_); 1 is a perfect noise-free prediction, 0
+    a constant.
 
     Channels with positive weight but no positive explainable variance (possible when the two trials' means differ)
     have an undefined FEVE_i; they are left out and the remaining weights renormalised.
@@ -198,7 +204,8 @@ def _predicted_histograms(pred: np.ndarray, n_channels: int, kind: str) -> np.nd
 def spike_histogram_kl_per_channel(
     recorded: Any, predicted: Any, *, eps: float = HISTOGRAM_EPS, predicted_kind: str = "auto"
 ) -> np.ndarray:
-    """KL(h_i || h_hat_i) in nats per channel between recorded and predicted 0..4 count histograms (paper eq. 5).
+    """KL(h_i || h_hat_i) in nats per channel between recorded and predicted 0..4 count histograms (eq. (5) of
+    [Pellatt2025]_).
 
     Args:
         recorded: ``channels x bins`` or ``trials x channels x bins`` recorded counts; histograms pool trials and time.
@@ -234,7 +241,8 @@ def spike_histogram_kl(
     eps: float = HISTOGRAM_EPS,
     predicted_kind: str = "auto",
 ) -> float:
-    """Covariance-weighted spike-count-histogram KL divergence sum_i w_i KL(h_i || h_hat_i), in nats (paper eq. 5).
+    """Covariance-weighted spike-count-histogram KL divergence sum_i w_i KL(h_i || h_hat_i), in nats (eq. (5) of
+    [Pellatt2025]_).
 
     Args:
         recorded: ``channels x bins`` or ``trials x channels x bins`` recorded counts 0..4.

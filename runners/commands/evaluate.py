@@ -1,8 +1,14 @@
 """``hearloop evaluate``: score trained models on the held-out two-trial test sounds of their training animals.
 
-Prints Table 1 of Pellatt et al. (single-branch ICNet, nu-ICNet-3, nu-ICNet-6, ABRNet; median FEVE and KL, NH / HI),
+Prints Table 1 of [Pellatt2025]_ (single-branch ICNet, nu-ICNet-3, nu-ICNet-6, ABRNet; median FEVE and KL, NH / HI),
 per-animal and per-class medians, and the acceptance numbers: nu-ICNet-6 median FEVE (NH, HI), its gap to the
 single-branch ICNets, ABRNet beside them, and the Spearman rho of ||nu - NH centre|| against true severity.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

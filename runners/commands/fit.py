@@ -1,10 +1,16 @@
-"""``hearloop fit``: fit nu to new animals with the bundled nu-ICNet frozen (Pellatt et al., "Fitting nu").
+"""``hearloop fit``: fit nu to new animals with the bundled nu-ICNet frozen ([Pellatt2025]_, "Fitting nu").
 
 Animals come from a recording file (HDF5, ``simulator.data.recordings``; aligned to the model's channel order with a
 reference recording, or stored alignment) or are generated fresh by the virtual-IC generator (never seen in training).
 For each animal it reports the evaluations Bayesian optimisation and the gradient fit needed to come within 2% of the
 target loss (the loss at the animal's best nu found by long gradient fits), their losses, and the FEVE of the fitted nu
 on held-out two-trial test sounds; it writes results.json and the Fig. 4-style loss-surface plot.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
 """``hearloop simulate``: run a sound file through nu-ICNet for one listener and plot the simulated neurogram.
 
-The model is the nu-ICNet of Pellatt et al. ("Modelling the Effects of Hearing Loss on Neural Coding in the Auditory
-Midbrain with Variational Conditioning"): by default the bundled pretrained ``small`` model, or any checkpoint
+The model is the nu-ICNet of [Pellatt2025]_: by default the bundled pretrained ``small`` model, or any checkpoint
 directory (``--model``), or an untrained preset (``--preset tiny|small|paper --untrained``, clearly labelled).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

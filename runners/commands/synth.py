@@ -1,7 +1,13 @@
 """``hearloop synth``: generate a synthetic virtual-IC cohort with known hearing loss and write it to disk.
 
-The cohort (see :mod:`simulator.virtual_ic.cohort`) mirrors the nu-ICNet data design (Pellatt et al.): NH and
+The cohort (see :mod:`simulator.virtual_ic.cohort`) mirrors the nu-ICNet data design ([Pellatt2025]_): NH and
 noise-exposed animals hearing the same sound corpus, with two-trial held-out test sounds and ABR thresholds.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

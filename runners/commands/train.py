@@ -1,8 +1,14 @@
 """``hearloop train``: train nu-ICNet, ABRNet and the ICNet baselines on a recorded (or synthetic) cohort.
 
-Stages (Pellatt et al., "Training"): a multi-branch ICNet on the NH animals, whose encoder initialises nu-ICNet-6,
+Stages ([Pellatt2025]_, "Training"): a multi-branch ICNet on the NH animals, whose encoder initialises nu-ICNet-6,
 nu-ICNet-3, ABRNet and the single-branch ICNets (see :mod:`simulator.training.stages`). Every stage checkpoints after
 each epoch and resumes when run again with the same ``--out``.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

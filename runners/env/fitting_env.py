@@ -1,8 +1,18 @@
 """``hearloop/HearingAidFitting-v0``: fit a hearing aid so that a virtual listener's midbrain response matches NH.
 
-The closed loop of DESIGN.md ("Environment"): a virtual listener (nu-ICNet conditioned on nu, Pellatt et al.), an
-audiogram measured by GP-PTA (seed 002), a compensation strategy with a bounded parameter vector, and the
-neural-fidelity objective (``compensation.objective``) as the reward.
+The closed loop of hearloop: a virtual listener (nu-ICNet conditioned on nu, [Pellatt2025]_), an audiogram measured by
+GP-PTA ([CoxDeVries2015]_), a compensation strategy with a bounded parameter vector, and the neural-fidelity objective
+(``compensation.objective``) as the reward.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

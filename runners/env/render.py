@@ -1,7 +1,7 @@
 """``render()`` of the fitting environment: NH target, unaided and aided neurograms as an RGB array.
 
-Draws, for the first sound of the episode's batch, the expected spike counts (``channels x bins``, Pellatt et al.
-Fig. 3 style, channels ordered by estimated CF) of
+Draws, for the first sound of the episode's batch, the expected spike counts (``channels x bins``, [Pellatt2025]_ Fig. 3
+style, channels ordered by estimated CF) of
 
 1. the NH reference listener hearing the clean sound (the target),
 2. the listener hearing the clean sound (unaided),
@@ -9,6 +9,12 @@ Fig. 3 style, channels ordered by estimated CF) of
 
 on one colour scale, titled with the distance and fidelity restored. Uses matplotlib's Agg canvas directly (no pyplot
 state, no display) and returns ``height x width x 3`` uint8.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Fault injection for fleet engines: make chosen job attempts raise, kill their worker process, or press Ctrl-C.
 
-Reliability claims (DESIGN.md, "Reliability principles": a fleet hit by a dead worker or an interrupt finishes on
-resume with every result, none twice) are only as good as the tests that break things on purpose. A
-:class:`FaultyFactory` wraps any worker factory; it is picklable, so it travels to process-pool and Ray workers::
+Reliability claims (README, "Fleet runs": a fleet hit by a dead worker or an interrupt finishes on resume with every
+result, none twice) are only as good as the tests that break things on purpose. A :class:`FaultyFactory` wraps any
+worker factory; it is picklable, so it travels to process-pool and Ray workers::
 
     factory = FaultyFactory(FleetWorker, kill={"0001-L001": 1})      # SIGKILL the worker on attempt 0 of that job
     run_fleet(spec, factory=factory)

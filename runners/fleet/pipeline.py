@@ -1,8 +1,8 @@
-"""The per-listener fleet pipeline: audiometry -> prescription -> HITL fitting -> evaluation (DESIGN.md, "Fleet").
+"""The per-listener fleet pipeline: audiometry -> prescription -> HITL fitting -> evaluation.
 
 For one virtual listener (a nu-ICNet conditioning, interface B) a job
 
-1. **audiometry**: measures the audiogram with GP-PTA (seed 002; or Hughson-Westlake) through the listener's
+1. **audiometry**: measures the audiogram with GP-PTA ([CoxDeVries2015]_; or Hughson-Westlake) through the listener's
    neurometric responder ``listener.respond`` (seeded), and compares it with the neurometric truth
    ``listener.audiogram(freqs)`` (mean absolute error, dB);
 2. **prescription**: each strategy's ``prescribe(audiogram)`` (NAL-R, Byrne & Dillon 1986; multiband; WDRC) from the
@@ -25,6 +25,12 @@ A job returns a tidy table (:data:`COLUMNS`), one value per row. Metrics by step
 * evaluation: ``d_unaided`` (per ``sound``), ``d_aided`` and ``fidelity_restored`` (per ``strategy`` and ``sound``),
   ``fidelity_restored_mean`` (per ``strategy``), and the same four with a ``_<distance>`` suffix for every
   ``evaluation.extra_distances``. The HITL-tuned aid appears as strategy ``"<name>+hitl"``.
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The Markdown report of a fleet run, rebuilt at any time from its run directory (``hearloop report RUN_DIR``).
 
 The report reads only the run directory (manifest and Parquet results) plus, for the neurogram example, the model the
-manifest names. It states what was run (spec digest, model hash, git revision, package versions, engines), how many
-jobs finished and which failed (with their errors), and summarises each pipeline step:
+manifest names. It states what was run (spec digest, model hash, git revision, package versions, engines), how many jobs
+finished and which failed (with their errors), and summarises each pipeline step:
 
 * audiometry: GP-PTA audiogram error against the neurometric truth (mean absolute error over frequencies, dB);
-* evaluation: fidelity restored 1 - D(aided) / D(unaided) (DESIGN.md, "Objective") per strategy and severity stratum;
+* evaluation: fidelity restored 1 - D(aided) / D(unaided) (:mod:`compensation.objective`) per strategy and
+  severity stratum;
 * HITL fitting: fraction of the oracle improvement reached and the queries needed to reach 90 % of it.
 
     path = write_report("runs/fleet/default-cohort-20250101-120000")    # -> <run>/report.md (+ plots/*.png)

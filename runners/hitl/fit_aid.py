@@ -1,4 +1,4 @@
-"""Human-in-the-loop fitting of a hearing aid for a virtual listener: ``fit_aid`` (DESIGN.md, "HITL fitting").
+"""Human-in-the-loop fitting of a hearing aid for a virtual listener: ``fit_aid``.
 
 The session starts from theta0, the strategy's prescription from the listener's GP-PTA audiogram (computed by the
 caller), and fine-tunes (part of) theta by Bayesian optimisation from the virtual listener's feedback:
@@ -7,9 +7,9 @@ caller), and fine-tunes (part of) theta by Bayesian optimisation from the virtua
   (:mod:`runners.hitl.pairwise_bo`);
 * ``mode="rating"``: noisy ratings, SingleTaskGP + noisy log-EI (:mod:`runners.hitl.rating_bo`).
 
-After every query the session's incumbent is scored with the true (noise-free) neural-fidelity distance and expressed
-as the fraction of the oracle improvement (:mod:`runners.hitl.result`, :mod:`runners.hitl.oracle`). The whole session
-runs under a forked, seeded torch RNG and seeded feedback, so the same seed gives the same trajectory.
+After every query the session's incumbent is scored with the true (noise-free) neural-fidelity distance and expressed as
+the fraction of the oracle improvement (:mod:`runners.hitl.result`, :mod:`runners.hitl.oracle`). The whole session runs
+under a forked, seeded torch RNG and seeded feedback, so the same seed gives the same trajectory.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 A real listener's percept has no gradient, but the virtual listener's does: the neural-fidelity objective is
 differentiable through the frozen model and the (differentiable) strategy, so projected Adam (Kingma & Ba 2015) on the
-normalised search coordinates, from the prescription and from ``restarts - 1`` scrambled-Sobol starts in the search
-box, finds the best setting a fitting session could hope to reach (DESIGN.md, "measured against an oracle optimum").
-All restarts run as one batch (one model call per step). Each restart keeps its best iterate, and the prescription
-itself is a candidate, so the oracle never reports a worse objective than theta0.
+normalised search coordinates, from the prescription and from ``restarts - 1`` scrambled-Sobol starts in the search box,
+finds the best setting a fitting session could hope to reach (the yardstick of every session). All restarts run as one
+batch (one model call per step). Each restart keeps its best iterate, and the prescription itself is a candidate, so the
+oracle never reports a worse objective than theta0.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The fitting problem a human-in-the-loop session solves: a bounded search box over (part of) a strategy's theta.
 
-A hearing-aid fine-tuning session adjusts a strategy's parameters theta around the fitting-formula prescription theta0
-(DESIGN.md, "Human-in-the-loop fitting"). Every optimiser in :mod:`runners.hitl` works in the strategy's normalised
-space u = 2 (theta - lower) / (upper - lower) - 1 in [-1, 1]^P (:meth:`compensation.Strategy.to_normalized`), on
-search coordinates x that are offsets from the prescription u0:
+A hearing-aid fine-tuning session adjusts a strategy's parameters theta around the fitting-formula prescription theta0.
+Every optimiser in :mod:`runners.hitl` works in the strategy's normalised space
+u = 2 (theta - lower) / (upper - lower) - 1 in [-1, 1]^P (:meth:`compensation.Strategy.to_normalized`), on search
+coordinates x that are offsets from the prescription u0:
 
 * each coordinate moves one parameter, or a group of parameters together (e.g. bass / mid / treble gain controls over
   an 8-band aid); the other parameters stay at the prescription;
@@ -12,8 +12,8 @@ search coordinates x that are offsets from the prescription u0:
 
 The quantity optimised is the neural-fidelity objective D (:class:`compensation.objective.NeuralFidelityObjective`,
 lower is better) of the listener's response to the aided sounds, averaged over the sound batch. The listener's
-*perceived quality* is the fidelity restored q(x) = 1 - D(x) / D(unaided) (DESIGN.md): 0 unaided, 1 a perfect
-restoration. Virtual feedback (:mod:`runners.hitl.feedback`) is a noisy read-out of q.
+*perceived quality* is the fidelity restored q(x) = 1 - D(x) / D(unaided): 0 unaided, 1 a perfect restoration. Virtual
+feedback (:mod:`runners.hitl.feedback`) is a noisy read-out of q.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Writing fitting sessions out: a JSON record, a Parquet trace table and the convergence plot.
 
 Files are written atomically (temporary file + ``os.replace``), so an interrupted run never leaves a half-written one.
-The convergence plot shows the fraction of the oracle improvement reached by the incumbent against the number of
-queries (DESIGN.md, "measured against an oracle optimum"), one line per session, with the 90 % level marked.
+The convergence plot shows the fraction of the oracle improvement reached by the incumbent against the number of queries
+(measured against the oracle optimum, :mod:`runners.hitl.oracle`), one line per session, with the 90 % level marked.
 """
 
 from __future__ import annotations

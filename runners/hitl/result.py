@@ -1,13 +1,13 @@
 """Results of a human-in-the-loop fitting session, measured against the oracle optimum.
 
-The yardstick (DESIGN.md, "measured against an oracle optimum"): with D the neural-fidelity distance (lower is better),
-D0 = D(theta0) at the prescription and D* the oracle's optimum, a setting theta reaches the fraction
+The yardstick (measured against an oracle optimum): with D the neural-fidelity distance (lower is better), D0 =
+D(theta0) at the prescription and D* the oracle's optimum, a setting theta reaches the fraction
 
     F(theta) = (D(theta) - D0) / (D* - D0)
 
 of the oracle improvement: 0 at the prescription, 1 at the oracle, < 0 when worse than the prescription (and > 1 if the
-session found a better setting than the oracle's local search). It is undefined (NaN) when the oracle cannot improve
-on the prescription.
+session found a better setting than the oracle's local search). It is undefined (NaN) when the oracle cannot improve on
+the prescription.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Channel alignment between brains by optimal transport, as in nu-ICNet (Pellatt et al., "Alignment between brains").
+"""Channel alignment between brains by optimal transport, as in nu-ICNet ([Pellatt2025]_, "Alignment between brains").
 
 Two animals with the same hearing still differ in where the electrode sits in the tonotopic IC; nu-ICNet removes this
 before training by finding "a permutation of the channels of each brain recording that minimised the Wasserstein
@@ -28,6 +28,12 @@ Both ignore each channel's gain and baseline.
 
 **Scale survives.** :func:`apply_alignment` only reorders channels (``counts[:, perm, :]``, ``channel_cf_hz[perm]``);
 no value is ever rescaled, so response-level differences caused by hearing loss remain in the aligned data.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,17 +1,22 @@
 """Audio file I/O and resampling to the nu-ICNet rate, with an explicit digital-to-pascal calibration.
 
-The nu-ICNet recordings of Pellatt et al. ("Modelling the Effects of Hearing Loss on Neural Coding in the Auditory
-Midbrain with Variational Conditioning") were made with sounds played at 24414.0625 Hz (a TDT rate, 390625/16 Hz), and
-hearloop's audio convention is float32 ``batch x samples`` tensors in pascals at that rate (DESIGN.md "Units").
+The nu-ICNet recordings of [Pellatt2025]_ were made with sounds played at 24414.0625 Hz (a TDT rate, 390625/16 Hz), and
+hearloop's audio convention is float32 ``batch x samples`` tensors in pascals at that rate (README "Units").
 
-Calibration: digital samples are unitless, so a file needs a stated level. The convention here is that of AES17 dBFS:
-a full-scale sine (peak 1.0, RMS 1/sqrt(2)) is ``full_scale_db_spl`` dB SPL, i.e. the sample value 1.0 is
+Calibration: digital samples are unitless, so a file needs a stated level. The convention here is that of AES17 dBFS: a
+full-scale sine (peak 1.0, RMS 1/sqrt(2)) is ``full_scale_db_spl`` dB SPL, i.e. the sample value 1.0 is
 sqrt(2) * 20 uPa * 10^(full_scale_db_spl / 20) Pa. The default, :data:`DEFAULT_FULL_SCALE_DB_SPL` = 100 dB SPL (1.0 ->
 2.83 Pa), places typically mastered material (speech or music at -20 to -30 dBFS RMS) at 70-80 dB SPL, the range used
 for the IC recordings. To present a file at a chosen level instead, pass ``level_db_spl`` (RMS of the whole file).
 
 Files are read and written with soundfile (WAV, FLAC, OGG, AIFF, ...); resampling is scipy.signal.resample_poly with an
 exact rational ratio.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Training data pipeline of nu-ICNet (Pellatt et al.): frames with left context, a 90:10 split by sound, lazy reading.
+"""Training data pipeline of nu-ICNet ([Pellatt2025]_): frames with left context, a 90:10 split by sound, lazy reading.
 
 The paper segments audio and MUA into frames of 8192 samples (256 bins) with 2048 samples (64 bins) of left context
 that is cropped from the latent, and splits the training data 90:10 into training and validation. Here:
@@ -12,6 +12,12 @@ that is cropped from the latent, and splits the training data 90:10 into trainin
   pickles without handles), so a cohort never has to fit in memory; ``in_memory=True`` is an opt-in cache;
 - :func:`subset_recording` takes the short subset used to fit nu to a new animal (the paper: 15 s of every training
   sound presented in the first 2 recording hours).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

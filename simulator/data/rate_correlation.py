@@ -1,10 +1,9 @@
 """Threshold-invariant rate correlation: the ground cost of channel alignment between brains (nu-ICNet).
 
-Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain with Variational
-Conditioning" ("Alignment between brains") align every animal to an NH reference by the channel permutation that
-minimises the Wasserstein distance between the two recordings. With uniform mass on equally many channels that
-optimal transport is an assignment problem (:mod:`simulator.data.alignment`); this module gives its ground cost
-``C_ij``, how unlike animal channel ``i`` is to reference channel ``j``.
+[Pellatt2025]_ ("Alignment between brains") align every animal to an NH reference by the channel permutation that
+minimises the Wasserstein distance between the two recordings. With uniform mass on equally many channels that optimal
+transport is an assignment problem (:mod:`simulator.data.alignment`); this module gives its ground cost ``C_ij``, how
+unlike animal channel ``i`` is to reference channel ``j``.
 
 **Why not the shape of the time course alone.** Hearing loss changes *which parts* of a sound drive a unit: an
 impaired channel fires only where the sound at its CF exceeds its raised threshold, i.e. at the peaks of what the
@@ -28,6 +27,12 @@ sounds. For each reference channel the rate is also *thresholded*, ``max(r_j - t
 
 Pearson correlation ignores gain and baseline, so, as the paper requires, no scale information enters the match:
 alignment only reorders channels.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,9 +1,15 @@
-"""In-memory types for multi-unit IC recordings (real or synthetic), as described for nu-ICNet (Pellatt et al.).
+"""In-memory types for multi-unit IC recordings (real or synthetic), as described for nu-ICNet ([Pellatt2025]_).
 
 A recording session of one animal is a list of sounds, each with the audio played (Pa at ``SAMPLE_RATE``) and the
 multi-unit activity it evoked: spike counts 0..4 per 1.31 ms bin on every channel. Test sounds carry two repeated trials
 so that explainable variance (FEVE) can be measured. The HDF5 file format in :mod:`simulator.data.recordings` stores
 exactly these fields.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""HDF5 recording files for nu-ICNet training data (Pellatt et al.): one file per animal plus a JSON cohort index.
+"""HDF5 recording files for nu-ICNet training data ([Pellatt2025]_): one file per animal plus a JSON cohort index.
 
 The paper trains on 512-channel multi-unit activity of 9 gerbils (counts per 1.31 ms bin, audio at 24414.0625 Hz,
 two-trial held-out test sounds). This module stores exactly :class:`~simulator.data.recording_types.AnimalRecording`;
@@ -10,6 +10,12 @@ few chunks only); ``cohort.json`` lists the files with their sha256.
 
 Every write is atomic (temp file in the same folder, then ``os.replace``); every read validates the schema and raises
 :class:`~simulator.errors.RecordingFormatError` naming the file and the problem.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Evaluating trained models on held-out test sounds (Pellatt et al., "Modelling the Effects of Hearing Loss on Neural
-Coding in the Auditory Midbrain with Variational Conditioning", "Evaluation" and Table 1).
+"""Evaluating trained models on held-out test sounds ([Pellatt2025]_, "Evaluation" and Table 1).
 
 For every training animal and every held-out two-trial test sound, the model predicts the response to the whole sound
 (causal, whole-sound inference, nu at its mean at the sound's recording time, no sampling). Scores per sound:
@@ -13,6 +12,12 @@ Aggregates are medians: per animal (over its test sounds), per sound class, and 
 median over all (animal, sound) scores of the group (the layout of the paper's Table 1). The separation of hearing
 status by the learned nu is the Spearman rank correlation between each animal's distance ||nu_bar_k - centre_NH||_2
 (centre = mean nu_bar of the NH animals, at the start of recording) and its true severity (ground truth, dB HL).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,9 +1,14 @@
 """Neurogram figure: the sound waveform above the simulated IC activity (channels x time).
 
-Shows the output of nu-ICNet (Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory
-Midbrain with Variational Conditioning", Fig. 3/4k style): expected multi-unit spike counts E[count] = sum_k k p_k per
-channel and 1.31 ms bin, drawn as an image with time in seconds, under the waveform in Pa. Uses matplotlib's Agg
+Shows the output of nu-ICNet ([Pellatt2025]_, Fig. 3/4k style): expected multi-unit spike counts E[count] = sum_k k p_k
+per channel and 1.31 ms bin, drawn as an image with time in seconds, under the waveform in Pa. Uses matplotlib's Agg
 backend (no display needed).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""The evaluation report of a training run (Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in
-the Auditory Midbrain with Variational Conditioning", Table 1 and Fig. 3).
+"""The evaluation report of a training run ([Pellatt2025]_, Table 1 and Fig. 3).
 
 :func:`evaluate_run` loads the models a run produced (:mod:`simulator.training.stages` layout), re-applies the channel
 alignment stored in their metadata to the cohort's held-out test sounds, scores every model
@@ -10,6 +9,12 @@ alignment stored in their metadata to the cohort's held-out test sounds, scores 
     summary.json       the "must show" numbers: nu-ICNet-6 NH/HI median FEVE, gap to the single-branch ICNets,
                        ABRNet, Spearman rho of ||nu - NH centre|| against true severity
     neurograms.png     recorded (mean of two trials) against predicted expected counts, one NH and one HI animal
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,6 +1,11 @@
-"""Markdown tables of evaluation results in the layout of Table 1 of Pellatt et al., "Modelling the Effects of Hearing
-Loss on Neural Coding in the Auditory Midbrain with Variational Conditioning": one row per model (single-branch ICNet,
-nu-ICNet-3, nu-ICNet-6, ABRNet), median FEVE and KL on held-out test sounds, split into NH and HI animals.
+"""Markdown tables of evaluation results in the layout of Table 1 of [Pellatt2025]_: one row per model (single-branch
+ICNet, nu-ICNet-3, nu-ICNet-6, ABRNet), median FEVE and KL on held-out test sounds, split into NH and HI animals.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

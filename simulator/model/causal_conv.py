@@ -1,7 +1,6 @@
 """Causal (left-padded) 1-D convolutions with streaming state, the building block of the nu-ICNet encoder and combiner.
 
-Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain with Variational
-Conditioning" (nu-ICNet, Fig. 1): every convolution of the sound pathway is causal, so output bin t never depends on
+[Pellatt2025]_ (nu-ICNet, Fig. 1): every convolution of the sound pathway is causal, so output bin t never depends on
 audio after bin t. For a convolution with kernel ``K`` and stride ``s`` the input is padded with ``K - s`` zeros on the
 LEFT only. Output ``j`` then reads inputs ``[s*j + s - K, s*j + s - 1]``: it "represents" the ``s`` inputs
 ``[s*j, s*j + s - 1]`` and never looks past the last of them. Stacking five stride-2 layers gives output bin ``t``
@@ -11,6 +10,12 @@ Streaming: zero left-padding of the whole signal is the same as starting from a 
 carrying the last ``K - s`` inputs from chunk to chunk. Each chunk must be a multiple of the stride, so the stride
 phase is the same as in the whole-signal computation; then chunked and whole-signal outputs are equal (up to float
 rounding of the convolution algorithm).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

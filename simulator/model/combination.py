@@ -1,11 +1,10 @@
 """Combination of the shared latent with the listener's nu, and the shared pointwise decoder of nu-ICNet.
 
-Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain with Variational
-Conditioning" (Fig. 1): "A three layer convolutional network ... expands nu into a feature map, which is concatenated
+[Pellatt2025]_ (Fig. 1): "A three layer convolutional network ... expands nu into a feature map, which is concatenated
 with [the bottleneck]. A further 4 convolutional layers containing progressively fewer kernels of size 16 then combine
-the shared and animal-specific features ... This produces an individualised representation, which is cropped to
-remove context. The decoder is shared between animals and outputs a categorical probability distribution over the
-number of spike counts at each channel and timestep."
+the shared and animal-specific features ... This produces an individualised representation, which is cropped to remove
+context. The decoder is shared between animals and outputs a categorical probability distribution over the number of
+spike counts at each channel and timestep."
 
 nu is constant over time, so its feature map f (``F`` channels) is the same at every bin, including the bins of the
 left padding: padding applies to the sound pathway only (the listener's condition does not start with the sound). The
@@ -15,6 +14,12 @@ first combination layer over the concatenation [z; f] therefore splits exactly i
 
 a causal convolution of the latent that is the same for every listener (computed once per sound, even when decoding
 for many listeners) plus a per-listener constant. The layers after it run per listener.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Variational conditioning of nu-ICNet: per-animal learned means, the time transfer function and sampling of nu.
 
-Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain with Variational
-Conditioning" (Fig. 2, eq. 1). For animal k with learned means mu_k in [-10, 10]^D and recording time t = hours / 10:
+[Pellatt2025]_ (Fig. 2, eq. 1). For animal k with learned means mu_k in [-10, 10]^D and recording time t = hours / 10:
 
     mu_k(t) = mu_k + a_k * (sigmoid(b_k * (t - c_k) - 6) - sigmoid(-6))   for t >= c_k      (eq. 1)
     mu_k(t) = mu_k                                                         for t <  c_k
@@ -15,6 +14,12 @@ c = 0.05 + 0.45 sigmoid(raw), s = softplus(raw) + 1e-4. The shift is zero before
 A sampled nu can leave [0, 1]; the model clamps it to [0, 1] before decoding (the decoder is only defined on the unit
 cube, where listeners live). ABRNet (:class:`ABRConditioning`) replaces the learned distribution by the animal's ABR
 thresholds mapped linearly onto [0, 1], with no noise and no time transfer.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ _INTERCEPT = 1.0 / (1.0 + math.exp(6.0))  # sigmoid(-6)
 
 
 def time_transfer(mu: torch.Tensor, t: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """Time-shifted means mu(t) of paper eq. 1.
+    """Time-shifted means mu(t) of eq. (1) of [Pellatt2025]_.
 
     Args:
         mu: ``batch x D`` means.

@@ -1,10 +1,9 @@
 """The shared sound encoder of nu-ICNet / ICNet: SincNet, 5 causal strided conv layers and a bottleneck.
 
-Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain with Variational
-Conditioning" (Fig. 1): "a SincNet layer with 48 filters followed by 5 causal convolutional layers with 246 kernels of
-size 60 and a final layer with 64 kernels. The resulting representation encodes latent dynamics shared across
-animals." Each strided layer halves the rate (5 layers: factor 32, one latent frame per 1.31 ms neural bin) and is
-followed by a PReLU; the bottleneck is linear.
+[Pellatt2025]_ (Fig. 1): "a SincNet layer with 48 filters followed by 5 causal convolutional layers with 246 kernels of
+size 60 and a final layer with 64 kernels. The resulting representation encodes latent dynamics shared across animals."
+Each strided layer halves the rate (5 layers: factor 32, one latent frame per 1.31 ms neural bin) and is followed by a
+PReLU; the bottleneck is linear.
 
 Signal flow for audio ``batch x samples`` in Pa:
 
@@ -16,6 +15,12 @@ Signal flow for audio ``batch x samples`` in Pa:
 Every layer is causal (:mod:`simulator.model.causal_conv`): latent frame t depends on samples ``<= 32 t + 31`` only.
 Trailing samples that do not fill a whole bin are dropped. :meth:`Encoder.stream` runs the same computation chunk by
 chunk with carried state.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The named size presets and ``build_model``: the factory that turns a :class:`ModelConfig` into a network.
 
-Sizes of the ``paper`` preset follow Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the
-Auditory Midbrain with Variational Conditioning" (Fig. 1): a SincNet layer of 48 filters, 5 causal conv layers of 246
+Sizes of the ``paper`` preset follow [Pellatt2025]_ (Fig. 1): a SincNet layer of 48 filters, 5 causal conv layers of 246
 kernels of length 60 and stride 2, a 64-kernel bottleneck, a 3-layer conditioning expansion, 4 combination layers of
 kernel 16 and a pointwise decoder to 512 channels x 5 spike-count classes, D = 6.
 
@@ -20,6 +19,12 @@ Input scaling (``input_scale`` and ``feature_scale``): the model multiplies the 
 ln(p / 20 uPa) = dB SPL / 8.69 for audible sounds (0 dB SPL -> ~0.9, 100 dB SPL -> ~12). The symlog features are then
 multiplied by ``feature_scale`` = 0.1 to be of order one. ABRNet maps ABR thresholds to nu linearly from
 ``abr_range_db`` = (0, 100) dB SPL onto [0, 1] (clamped).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,14 +1,19 @@
 """ICNet baselines: single-branch (one animal) and multi-branch (shared encoder, one decoder per animal).
 
-Drakopoulos et al. (2025), as summarised by Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in
-the Auditory Midbrain with Variational Conditioning" ("Related Work"): "the convolutional encoder is used to extract
-salient features from an input sound which are then interpreted by a pointwise 1-D convolutional decoder to predict a
-five class categorical distribution over the number of spikes", and "a multi-branch architecture ... using a shared
-sound encoder network with a 64 channel bottleneck ... and unique decoders for each animal".
+Drakopoulos et al. (2025), as summarised by [Pellatt2025]_ ("Related Work"): "the convolutional encoder is used to
+extract salient features from an input sound which are then interpreted by a pointwise 1-D convolutional decoder to
+predict a five class categorical distribution over the number of spikes", and "a multi-branch architecture ... using a
+shared sound encoder network with a 64 channel bottleneck ... and unique decoders for each animal".
 
 The encoder is :class:`simulator.model.encoder.Encoder`, with the same parameter names as in nu-ICNet, so an ICNet
 trained on NH animals initialises the nu-ICNet encoder (paper: "The encoders for all models were initialised with
 weights from an ICNet model"): ``nuicnet.encoder.load_state_dict(icnet.encoder.state_dict())``.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """nu-ICNet and ABRNet: the shared encoder, conditioning on nu, combination and the shared decoder.
 
-Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain with Variational
-Conditioning" (Fig. 1 and 2). A listener is a point nu in [0, 1]^D. The forward pass is
+[Pellatt2025]_ (Fig. 1 and 2). A listener is a point nu in [0, 1]^D. The forward pass is
 
     z = Encoder(audio)                              batch x bottleneck x bins       (listener-independent)
     f = NuExpander(nu)                              listeners x F                  (constant over time)
@@ -11,6 +10,12 @@ Conditioning" (Fig. 1 and 2). A listener is a point nu in [0, 1]^D. The forward 
 ``encode`` + ``decode`` is the shared-encoder path: one sound is encoded once and decoded for many listeners.
 ``forward_animals`` is the training forward for recorded animals (nu drawn from the variational conditioning, eq. 1).
 ABRNet is the same network whose nu comes from each animal's ABR thresholds (no learned means, no noise).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """SincNet front end of the nu-ICNet encoder: learnable band-pass filters followed by symlog compression.
 
-Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain with Variational
-Conditioning" (Fig. 1: "a SincNet layer with 48 filters"), after Ravanelli & Bengio (2018), "Speaker Recognition from
+[Pellatt2025]_ (Fig. 1: "a SincNet layer with 48 filters"), after Ravanelli & Bengio (2018), "Speaker Recognition from
 Raw Waveform with SincNet". Each filter is an ideal band-pass [f1, f2] (difference of two sinc low-passes) truncated by
 a Hamming window; only f1 and the bandwidth f2 - f1 are learned:
 
@@ -14,6 +13,12 @@ filter outputs keep the physical scale of the input (a tone of amplitude A in th
 
 The layer is causal (left padding K - 1, see :mod:`simulator.model.causal_conv`), which delays each (linear-phase)
 filter by (K - 1) / 2 samples, and it streams with a state of the last K - 1 samples.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,11 +1,17 @@
 """Spike-count utilities for the 5-class multi-unit activity (MUA) output of nu-ICNet.
 
-Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain with Variational
-Conditioning": the model predicts, for every channel and 1.31 ms bin, a categorical distribution over spike counts
-0..4 (``N_CLASSES = 5``). The prediction used by the FEVE metric is the expectation of that distribution (paper eq. 4),
-simulated MUA is a categorical sample of it, and the KL metric compares count histograms (paper eq. 5).
+[Pellatt2025]_: the model predicts, for every channel and 1.31 ms bin, a categorical distribution over spike counts 0..4
+(``N_CLASSES = 5``). The prediction used by the FEVE metric is the expectation of that distribution (eq. (4) of
+[Pellatt2025]_), simulated MUA is a categorical sample of it, and the KL metric compares count histograms (eq. (5) of
+[Pellatt2025]_).
 
 Every function here is batched over arbitrary leading dimensions ("... x channels x bins x 5"); nothing loops over bins.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations
@@ -87,7 +93,7 @@ def validate_counts(counts: torch.Tensor, *, name: str = "counts") -> torch.Tens
 
 
 def expected_counts(probs: torch.Tensor) -> torch.Tensor:
-    """Expected spike count E[n] = sum_n n p(n) of each bin (the prediction y_hat in paper eq. 4).
+    """Expected spike count E[n] = sum_n n p(n) of each bin (the prediction y_hat in eq. (4) of [Pellatt2025]_).
 
     Args:
         probs: ``... x channels x bins x 5`` probabilities over counts 0..4 (not logits).
@@ -130,7 +136,7 @@ def sample_counts(
 
 
 def counts_to_onehot(counts: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """One-hot encode spike counts (the cross-entropy target of paper eq. 2).
+    """One-hot encode spike counts (the cross-entropy target of eq. (2) of [Pellatt2025]_).
 
     Args:
         counts: ``... x channels x bins`` integer counts in 0..4.
@@ -144,7 +150,7 @@ def counts_to_onehot(counts: torch.Tensor, dtype: torch.dtype = torch.float32) -
 
 
 def count_histogram(counts: torch.Tensor, dim: int | tuple[int, ...] = -1) -> torch.Tensor:
-    """Normalised histogram of spike counts 0..4 over the dimension(s) ``dim`` (paper eq. 5's h_i).
+    """Normalised histogram of spike counts 0..4 over the dimension(s) ``dim`` (eq. (5) of [Pellatt2025]_'s h_i).
 
     Args:
         counts: integer counts in 0..4, e.g. ``channels x bins`` or ``trials x channels x bins``.

@@ -1,10 +1,15 @@
 """Causal streaming inference for nu-ICNet: push audio chunk by chunk, get the bins they complete.
 
-Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain with Variational
-Conditioning": every layer of the sound pathway is causal, so a model can run on a live signal. Each causal
-convolution carries its last ``K - stride`` inputs between chunks (:mod:`simulator.model.causal_conv`), which makes the
-streamed output equal to whole-signal :meth:`NuICNet.predict` (zero left padding == an all-zero initial state), up to
-float rounding. Audio is consumed in whole 32-sample bins; a remainder of < 32 samples waits for the next push.
+[Pellatt2025]_: every layer of the sound pathway is causal, so a model can run on a live signal. Each causal convolution
+carries its last ``K - stride`` inputs between chunks (:mod:`simulator.model.causal_conv`), which makes the streamed
+output equal to whole-signal :meth:`NuICNet.predict` (zero left padding == an all-zero initial state), up to float
+rounding. Audio is consumed in whole 32-sample bins; a remainder of < 32 samples waits for the next push.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

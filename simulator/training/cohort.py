@@ -1,4 +1,4 @@
-"""Preparing a recorded cohort for nu-ICNet training (Pellatt et al., "Alignment between brains" and "Training").
+"""Preparing a recorded cohort for nu-ICNet training ([Pellatt2025]_, "Alignment between brains" and "Training").
 
 :func:`prepare_cohort` reads a cohort (:mod:`simulator.data.recordings`), aligns every animal's channels to an NH
 reference animal (:func:`simulator.data.alignment.align_cohort`, an optimal-transport permutation; scale is never
@@ -7,10 +7,16 @@ with that channel order, and collects what checkpoints record about the training
 bundled model):
 
     animals:          [{"id", "status", "abr_thresholds_db" (5 dB SPL at 0.5..8 kHz), "severity_db", "hours"}]
-    channel_weights:  C covariance weights (DESIGN.md w_i), averaged over the animals' two-trial test sounds
-    cohort:           {"generator": "simulator.virtual_ic.generate_cohort", "kwargs": {...}}
+    channel_weights:  C covariance weights w_i (eq. (4) of [Pellatt2025]_), averaged over the animals' two-trial test
+    sounds cohort:           {"generator": "simulator.virtual_ic.generate_cohort", "kwargs": {...}}
     reference_animal: id of the NH animal all animals were aligned to
     alignment:        {animal_id: permutation}; alignment_signature: the ground cost that found them
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations
@@ -74,7 +80,8 @@ def cohort_kwargs(index: CohortIndex) -> dict[str, Any]:
 
 
 def test_channel_weights(animals: list[AnimalRecording]) -> np.ndarray:
-    """Mean over animals and two-trial test sounds of the covariance weights w_i (DESIGN.md metrics), renormalised.
+    """Mean over animals and two-trial test sounds of the covariance weights w_i
+    (:func:`simulator.metrics.channel_weights`), renormalised.
 
     Sounds without any repeatable channel (undefined weights) are skipped.
     """

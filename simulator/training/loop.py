@@ -1,5 +1,4 @@
-"""The training loop of nu-ICNet, ABRNet and ICNet (Pellatt et al., "Modelling the Effects of Hearing Loss on Neural
-Coding in the Auditory Midbrain with Variational Conditioning", "Training"; DESIGN.md "nu-ICNet: Training").
+"""The training loop of nu-ICNet, ABRNet and ICNet ([Pellatt2025]_, "Training").
 
 Adam; the learning rate halves when the validation loss has not improved for ``lr_patience`` (4) epochs
 (``torch.optim.lr_scheduler.ReduceLROnPlateau``, which halves on the 5th consecutive epoch without a relative
@@ -10,6 +9,12 @@ CE applies. Validation loss = cross-entropy with nu at its mean (no sampling), s
 
 Randomness: the batch order and the nu samples of epoch ``e`` come from a generator seeded with ``(seed, e)``, so a run
 resumed from the checkpoint written at the end of epoch ``e - 1`` reproduces an uninterrupted run exactly.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,12 +1,17 @@
 """Training losses of nu-ICNet: cross-entropy, variational-conditioning KL and the ABR clustering penalty.
 
-Implements the loss of Pellatt et al., "Modelling the Effects of Hearing Loss on Neural Coding in the Auditory Midbrain
-with Variational Conditioning" (paper eqs. 2 and 3, restated in DESIGN.md "nu-ICNet: Loss"):
+Implements the loss of eqs. (2) and (3) of [Pellatt2025]_:
 
     L = CE(y_hat, y) + beta * sum_k KL(N(nu_bar_k, diag(s_k^2)) || N(nu_bar_k, I/K))
         + [epoch < 10] * lam * mean_{i<j} r_ij * exp(-d_ij / delta_D)
 
 All functions are differentiable torch code and run on any device.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ DEFAULT_CLUSTER_EPOCHS: int = 10
 def spike_count_cross_entropy(
     logits: torch.Tensor, counts: torch.Tensor, channel_weights: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Cross-entropy between 5-class logits and recorded spike counts (first term of paper eq. 2).
+    """Cross-entropy between 5-class logits and recorded spike counts (first term of eq. (2) of [Pellatt2025]_).
 
     Args:
         logits: ``batch x channels x bins x 5`` unnormalised log-probabilities.
@@ -84,7 +89,7 @@ def spike_count_cross_entropy(
 
 
 def conditioning_kl(s: torch.Tensor, n_animals: int | None = None) -> torch.Tensor:
-    """Sum over animals of KL(N(nu_bar_k, diag(s_k^2)) || N(nu_bar_k, I/K)) (second term of paper eq. 2).
+    """Sum over animals of KL(N(nu_bar_k, diag(s_k^2)) || N(nu_bar_k, I/K)) (second term of eq. (2) of [Pellatt2025]_).
 
     Both Gaussians share the mean nu_bar_k, so the KL depends on the standard deviations only. Per parameter d,
     with sigma^2 = 1/K as the target variance:
@@ -137,7 +142,7 @@ def expected_unit_cube_distance(dim: int, metric: str = "mean_abs") -> float:
     """delta_D: the expected distance between two independent uniform points of the unit hypercube [0, 1]^D.
 
     The distance must match the one used for d_ij in :func:`abr_clustering_penalty`, otherwise exp(-d_ij / delta_D)
-    would change meaning with D. DESIGN.md defines d_ij as the *mean absolute difference* of the animals' means (the
+    would change meaning with D. hearloop defines d_ij as the *mean absolute difference* of the animals' means (the
     per-parameter average of |nu_bar_i - nu_bar_j|), and the paper scales it by the expected distance in the unit cube
     "to ensure that the penalty is applied consistently for different sizes of D". With that d_ij the consistent
     delta_D is E[(1/D) sum_d |U_d - V_d|] = 1/3 exactly, for every D (default ``metric="mean_abs"``).
@@ -187,7 +192,8 @@ def abr_clustering_penalty(
     metric: str = "mean_abs",
     abr_range_db: tuple[float, float] | None = None,
 ) -> torch.Tensor:
-    """Penalty for placing animals with dissimilar ABR thresholds close together in nu space (paper eq. 3).
+    """Penalty for placing animals with dissimilar ABR thresholds close together in nu space (eq. (3) of
+    [Pellatt2025]_).
 
         P = lam * mean_{i<j} r_ij * exp(-d_ij / delta_D)
 
@@ -202,7 +208,7 @@ def abr_clustering_penalty(
         abr_thresholds: ``animals x F`` ABR thresholds in dB SPL (fixed data; finite).
         lam: weight lam >= 0.
         delta: delta_D; None computes :func:`expected_unit_cube_distance` for ``metric``.
-        metric: how d_ij is measured (``"mean_abs"`` per DESIGN.md; ``"l1"``, ``"euclidean"``).
+        metric: how d_ij is measured (``"mean_abs"``, the default; ``"l1"``, ``"euclidean"``).
         abr_range_db: (lo, hi) dB used to normalise thresholds; None uses the cohort's min and max.
 
     Returns:
@@ -235,7 +241,7 @@ def abr_clustering_penalty(
 
 
 class NuICNetLoss(torch.nn.Module):
-    """The full nu-ICNet training loss (paper eq. 2 plus the eq. 3 penalty for the first epochs).
+    """The full nu-ICNet training loss (eq. (2) of [Pellatt2025]_ plus the eq. 3 penalty for the first epochs).
 
     Args:
         n_animals: K, the number of animals of the model (sets the KL target covariance I/K).

@@ -1,5 +1,4 @@
-"""The training stages of nu-ICNet and its baselines (Pellatt et al., "Modelling the Effects of Hearing Loss on Neural
-Coding in the Auditory Midbrain with Variational Conditioning", "Training" and Table 1).
+"""The training stages of nu-ICNet and its baselines ([Pellatt2025]_, "Training" and Table 1).
 
 1. ``multibranch``: a multi-branch ICNet (shared encoder, one pointwise decoder per animal) on the NH animals, with full
    backpropagation. Its encoder initialises every later model ("The encoders for all models were initialised with
@@ -16,6 +15,12 @@ fine-tunes the encoder in every stage, as in the paper, at several times the cos
 Each stage writes ``<out>/<stage>/best`` (a model checkpoint with the cohort metadata schema of
 :mod:`simulator.training.cohort` plus a ``"training"`` record), ``<out>/<stage>/last`` (resumable training state) and
 ``<out>/<stage>/result.json``. Single-branch ICNets go to ``<out>/icnet/<animal id>/``.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Resumable training checkpoints for nu-ICNet / ICNet training (Pellatt et al., "Training"): safetensors + JSON only.
+"""Resumable training checkpoints for nu-ICNet / ICNet training ([Pellatt2025]_, "Training"): safetensors + JSON only.
 
 A training checkpoint is a directory:
 
@@ -10,6 +10,12 @@ A training checkpoint is a directory:
 ``trainer.json`` is written last (atomically), so a checkpoint interrupted mid-write is either the previous complete one
 or fails to load with :class:`CheckpointError`. Nothing is unpickled. Optimiser state is stored by parameter *name*,
 so resuming checks that the same parameters are being trained.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One virtual animal: hearing profile, electrode placement, recording degradation, and its recorded sounds.
 
-Per animal (DESIGN.md "Virtual IC"):
+Per animal:
 
 - **Electrode placement**: the cohort's channel template (``midbrain.sample_channel_template``) shifted along the
   tonotopic axis by ``N(0, 0.7)`` grid steps, each site jittered by ``N(0, 0.3)``, per-channel gain x ``LogN(0, 0.1)``,

@@ -1,6 +1,6 @@
-"""Synthetic ground-truth cohorts of virtual IC recordings (DESIGN.md "Virtual IC"), shaped like nu-ICNet's data set.
+"""Synthetic ground-truth cohorts of virtual IC recordings, shaped like nu-ICNet's data set.
 
-Pellatt et al. trained nu-ICNet on 3 NH and 6 noise-exposed gerbils that all heard the same sounds, with held-out
+[Pellatt2025]_ trained nu-ICNet on 3 NH and 6 noise-exposed gerbils that all heard the same sounds, with held-out
 two-trial test sounds. :func:`generate_cohort` builds the same design with known hearing loss:
 
 1. one seeded corpus: training sounds of every class (speech, speech in noise, music, ripples, tones, silence; amount
@@ -13,6 +13,12 @@ two-trial test sounds. :func:`generate_cohort` builds the same design with known
 
 Seeds: everything derives from ``seed`` through ``numpy.random.default_rng([seed, stream, ...])``, so the same seed
 gives a bitwise-identical cohort, independent of the order in which animals are simulated.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

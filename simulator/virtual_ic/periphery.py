@@ -1,7 +1,7 @@
 """Auditory periphery of the virtual IC: gammatone filterbank, OHC compression, IHC transduction, synapses, adaptation.
 
 A deliberately compact, fast phenomenological cochlea in the tradition of Zilany/Bruce/Carney-style AN models, built so
-that hearing loss acts through a few physiologically named parameters (DESIGN.md "Virtual IC"):
+that hearing loss acts through a few physiologically named parameters:
 
 1. **Linear part, shared by all animals** (:func:`filterbank_features`, run once per sound): middle-ear gain per CF, a
    4th-order gammatone filterbank (``scipy.signal.gammatone``, normalised to 0 dB at CF) on :data:`CF_GRID_HZ`, then

@@ -1,4 +1,11 @@
-"""GP-PTA agent behaviour: protocol, safety, determinism, bad input, outputs (seed 002)."""
+"""GP-PTA agent behaviour: protocol, safety, determinism, bad input, outputs ([CoxDeVries2015]_).
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""BALD trial selection (seed 002, Sec. 4 and App. C)."""
+"""BALD trial selection ([CoxDeVries2015]_, Sec. 4 and App. C).
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""Laplace approximation, likelihood derivatives, kernel and hyperparameter gradient of GP-PTA (seed 002, App. B)."""
+"""Laplace approximation, likelihood derivatives, kernel and hyperparameter gradient of GP-PTA ([CoxDeVries2015]_, App.
+B).
+
+References
+
+.. [CoxDeVries2015]
+    M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
+    2015.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""nu-ICNet architecture, conditioning, time transfer, baselines and input validation (Pellatt et al.)."""
+"""nu-ICNet architecture, conditioning, time transfer, baselines and input validation ([Pellatt2025]_).
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,13 @@
-"""Causality and chunked streaming of nu-ICNet (Pellatt et al.: causal encoder, inference on any length of audio).
+"""Causality and chunked streaming of nu-ICNet ([Pellatt2025]_: causal encoder, inference on any length of audio).
 
 Bin t covers samples [32t, 32t + 31]. Changing the audio from sample n + 1 on can only affect bins containing a
 changed sample, so bins t < (n + 1) // 32 are guaranteed unchanged and bin (n + 1) // 32 is the first that may change.
+
+References
+
+.. [Pellatt2025]
+    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
+    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def _animal(profile: HearingProfile, n_channels: int = 16) -> AnimalParams:
 
 
 def _feve(r1: np.ndarray, r2: np.ndarray, pred: np.ndarray) -> float:
-    """DESIGN.md weighted FEVE (channels x bins)."""
+    """The covariance-weighted FEVE (channels x bins), written out independently of simulator.metrics."""
     cov = np.array([np.cov(a, b)[0, 1] for a, b in zip(r1, r2, strict=True)])
     w = np.maximum(cov, 0.0) / np.maximum(cov, 0.0).sum()
     noise = 0.5 * np.mean((r1 - r2) ** 2, axis=1)
