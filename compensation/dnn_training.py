@@ -252,50 +252,16 @@ def train_compensator(
     dnn = DNNCompensator(dcfg)
     optimizer = torch.optim.Adam([p for p in dnn.parameters() if p.requires_grad], lr=cfg.lr)
     provenance = {"train_config": dataclasses.asdict(cfg), "listeners": [lis.id for lis in listeners]}
-    state: dict[str, Any] = {"step": 0, "history": [], "best_val": None, "best_step": None}
-    if resume and (run_dir / "state.json").is_file():
-        old = json.loads((run_dir / "state.json").read_text())
-        if old.get("provenance") == json.loads(json.dumps(provenance)):
-            dnn.load_state_dict(load_compensator(run_dir / "last").state_dict())
-            _load_optimizer(run_dir, optimizer)
-            state = old
-    state["provenance"] = json.loads(json.dumps(provenance))
-
-    def lr_at(step: int) -> float:
-        return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps)))
-
+    state = _resumed_state(run_dir, dnn, optimizer, provenance) if resume else _fresh_state(provenance)
     bar = tqdm(total=cfg.steps, initial=state["step"], disable=not progress, desc="train compensator")
     last = cfg.steps if stop_at is None else min(int(stop_at), cfg.steps)
     while state["step"] < last:
-        step = state["step"]
-        rng = np.random.default_rng([cfg.seed, step])
-        idx = torch.as_tensor(rng.integers(0, len(run.pool), size=cfg.batch))
-        who = torch.as_tensor(rng.integers(0, len(listeners), size=cfg.batch))
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step)
-        dnn.train()
-        d_aided, norm, penalty = run.losses(dnn, idx, who)
-        loss = (d_aided / norm).mean() + cfg.loudness_weight * penalty.mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(dnn.parameters(), cfg.grad_clip)
-        optimizer.step()
-        state["step"] = step + 1
+        loss = _train_step(run, dnn, optimizer, cfg, state["step"])
+        state["step"] += 1
         bar.update(1)
         bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
         if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.steps:
-            dnn.eval()
-            with torch.no_grad():
-                d_val, norm_val, pen_val = run.losses(dnn, run.val_idx, run.val_who, val=True)
-            score = float((d_val / norm_val).mean() + cfg.loudness_weight * pen_val.mean())
-            state["history"].append(
-                {"step": state["step"], "train_loss": float(loss.detach()), "val_loss": score,
-                 "val_median_fr": float(fidelity_restored(d_val, run.val_unaided).median()),
-                 "val_penalty": float(pen_val.mean())}
-            )  # fmt: skip
-            if state["best_val"] is None or score < state["best_val"]:
-                state["best_val"], state["best_step"] = score, state["step"]
-                save_compensator(dnn, run_dir / "best", {"step": state["step"], "val_loss": score})
+            _validate(run, dnn, cfg, state, float(loss.detach()), run_dir)
         if state["step"] % cfg.checkpoint_every == 0 or state["step"] == last:
             _save_state(run_dir, dnn, optimizer, state, {"step": state["step"]})
     bar.close()
@@ -303,3 +269,59 @@ def train_compensator(
     best.config.audiogram_map = fit_audiogram_map(listeners, best.config.audiogram_freqs_hz)
     best.config.validate()
     return best.eval(), state
+
+
+def _fresh_state(provenance: dict[str, Any]) -> dict[str, Any]:
+    return {"step": 0, "history": [], "best_val": None, "best_step": None,
+            "provenance": json.loads(json.dumps(provenance))}  # fmt: skip
+
+
+def _resumed_state(run_dir: Path, dnn: DNNCompensator, optimizer, provenance: dict[str, Any]) -> dict[str, Any]:
+    """The state of an interrupted run of the same configs in ``run_dir`` (weights and Adam moments restored into
+    ``dnn`` and ``optimizer``), or a fresh state."""
+    state = _fresh_state(provenance)
+    if (run_dir / "state.json").is_file():
+        old = json.loads((run_dir / "state.json").read_text())
+        if old.get("provenance") == state["provenance"]:
+            dnn.load_state_dict(load_compensator(run_dir / "last").state_dict())
+            _load_optimizer(run_dir, optimizer)
+            state = old
+    return state
+
+
+def _lr_at(cfg: TrainConfig, step: int) -> float:
+    """Cosine decay from ``cfg.lr`` to 5 % of it over ``cfg.steps``."""
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps)))
+
+
+def _train_step(run: _Run, dnn: DNNCompensator, optimizer, cfg: TrainConfig, step: int) -> torch.Tensor:
+    """One seeded optimisation step on a batch of (sound, listener) pairs; returns its loss."""
+    rng = np.random.default_rng([cfg.seed, step])
+    idx = torch.as_tensor(rng.integers(0, len(run.pool), size=cfg.batch))
+    who = torch.as_tensor(rng.integers(0, len(run.nus), size=cfg.batch))
+    for group in optimizer.param_groups:
+        group["lr"] = _lr_at(cfg, step)
+    dnn.train()
+    d_aided, norm, penalty = run.losses(dnn, idx, who)
+    loss = (d_aided / norm).mean() + cfg.loudness_weight * penalty.mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(dnn.parameters(), cfg.grad_clip)
+    optimizer.step()
+    return loss
+
+
+def _validate(run: _Run, dnn: DNNCompensator, cfg: TrainConfig, state: dict, train_loss: float, run_dir: Path) -> None:
+    """Score the validation pairs, append to the history and keep the best compensator in ``run_dir/best``."""
+    dnn.eval()
+    with torch.no_grad():
+        d_val, norm_val, pen_val = run.losses(dnn, run.val_idx, run.val_who, val=True)
+    score = float((d_val / norm_val).mean() + cfg.loudness_weight * pen_val.mean())
+    state["history"].append(
+        {"step": state["step"], "train_loss": train_loss, "val_loss": score,
+         "val_median_fr": float(fidelity_restored(d_val, run.val_unaided).median()),
+         "val_penalty": float(pen_val.mean())}
+    )  # fmt: skip
+    if state["best_val"] is None or score < state["best_val"]:
+        state["best_val"], state["best_step"] = score, state["step"]
+        save_compensator(dnn, run_dir / "best", {"step": state["step"], "val_loss": score})

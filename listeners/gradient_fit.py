@@ -63,7 +63,14 @@ def gradient_fit(
     Returns:
         :class:`FitResult` with ``method="gradient"``; every evaluated nu and loss is kept, in order.
     """
-    d = objective.n_params
+    start, lr = _checked_start(objective.n_params, nu0, steps, lr, method)
+    trace = _Trace(objective, start, target, tol)
+    (_run_adam if method == "adam" else _run_lbfgs)(trace, steps, lr)
+    return trace.result(info={"optimiser": method, "lr": lr, "steps": steps, "nu0": start.tolist()})
+
+
+def _checked_start(d: int, nu0, steps: int, lr: float | None, method: str) -> tuple[np.ndarray, float]:
+    """The validated start nu (``D``) and step size of :func:`gradient_fit`."""
     start = np.full(d, 0.5) if nu0 is None else np.asarray(nu0, dtype=np.float64).reshape(-1)
     if start.shape != (d,) or not np.all(np.isfinite(start)) or np.any(start < 0) or np.any(start > 1):
         raise HearloopInputError(f"nu0 must be {d} values in [0, 1]; got {start}")
@@ -72,62 +79,70 @@ def gradient_fit(
     lr = (1.0 if method == "lbfgs" else 0.15) if lr is None else float(lr)
     if steps < 1 or not lr > 0:
         raise HearloopInputError(f"steps must be >= 1 and lr > 0; got {steps}, {lr}")
-    p = np.clip(start, _EPS, 1 - _EPS)
-    z = torch.tensor(np.log(p / (1 - p)), dtype=torch.float32, requires_grad=True)
-    points: list[np.ndarray] = []
-    losses: list[float] = []
+    return start, lr
 
-    def evaluate() -> torch.Tensor:
-        nu = torch.sigmoid(z)
-        loss = objective(nu)[0]
-        points.append(nu.detach().double().numpy().copy())
-        losses.append(float(loss.detach()))
+
+class _Trace:
+    """logit(nu) as the optimised tensor ``z``, and every evaluated nu and loss in order."""
+
+    def __init__(self, objective: NuFitObjective, start: np.ndarray, target: float | None, tol: float) -> None:
+        p = np.clip(start, _EPS, 1 - _EPS)
+        self.z = torch.tensor(np.log(p / (1 - p)), dtype=torch.float32, requires_grad=True)
+        self.objective, self.target, self.tol = objective, target, tol
+        self.points: list[np.ndarray] = []
+        self.losses: list[float] = []
+
+    def evaluate(self) -> torch.Tensor:
+        nu = torch.sigmoid(self.z)
+        loss = self.objective(nu)[0]
+        self.points.append(nu.detach().double().numpy().copy())
+        self.losses.append(float(loss.detach()))
         return loss
 
-    def reached() -> bool:
-        return target is not None and within_tolerance(losses[-1], target, tol)
+    def reached(self) -> bool:
+        return self.target is not None and within_tolerance(self.losses[-1], self.target, self.tol)
 
-    if method == "adam":
-        opt = torch.optim.Adam([z], lr=lr)
-        for _ in range(steps):
-            opt.zero_grad()
-            evaluate().backward()
-            if reached():
-                break
-            opt.step()
-    else:
-        opt = torch.optim.LBFGS(
-            [z], lr=lr, max_iter=steps, max_eval=steps, tolerance_grad=1e-7, tolerance_change=1e-9,
-            history_size=10, line_search_fn="strong_wolfe",
+    def result(self, info: dict) -> FitResult:
+        losses = np.asarray(self.losses)
+        best = int(np.argmin(losses))
+        reached = bool(self.target is not None and within_tolerance(float(losses.min()), self.target, self.tol))
+        return FitResult(
+            method="gradient", nu=np.clip(self.points[best], 0.0, 1.0), loss=float(losses[best]),
+            evaluations=len(losses), points=np.stack(self.points), losses=losses, target=self.target,
+            reached=reached, info=info,
         )  # fmt: skip
 
-        def closure() -> torch.Tensor:
-            if len(losses) >= steps:  # the line search may ask for one more than max_eval
-                raise _Reached
-            opt.zero_grad()
-            loss = evaluate()
-            loss.backward()
-            if reached():
-                raise _Reached
-            return loss
 
-        try:
-            opt.step(closure)
-        except _Reached:
-            pass
-    losses_arr = np.asarray(losses)
-    best = int(np.argmin(losses_arr))
-    return FitResult(
-        method="gradient",
-        nu=np.clip(points[best], 0.0, 1.0),
-        loss=float(losses_arr[best]),
-        evaluations=len(losses),
-        points=np.stack(points),
-        losses=losses_arr,
-        target=target,
-        reached=bool(target is not None and within_tolerance(float(losses_arr.min()), target, tol)),
-        info={"optimiser": method, "lr": lr, "steps": steps, "nu0": start.tolist()},
-    )
+def _run_adam(trace: _Trace, steps: int, lr: float) -> None:
+    opt = torch.optim.Adam([trace.z], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        trace.evaluate().backward()
+        if trace.reached():
+            break
+        opt.step()
+
+
+def _run_lbfgs(trace: _Trace, steps: int, lr: float) -> None:
+    opt = torch.optim.LBFGS(
+        [trace.z], lr=lr, max_iter=steps, max_eval=steps, tolerance_grad=1e-7, tolerance_change=1e-9,
+        history_size=10, line_search_fn="strong_wolfe",
+    )  # fmt: skip
+
+    def closure() -> torch.Tensor:
+        if len(trace.losses) >= steps:  # the line search may ask for one more than max_eval
+            raise _Reached
+        opt.zero_grad()
+        loss = trace.evaluate()
+        loss.backward()
+        if trace.reached():
+            raise _Reached
+        return loss
+
+    try:
+        opt.step(closure)
+    except _Reached:
+        pass
 
 
 def target_loss(

@@ -12,19 +12,19 @@ Sections (see ``runners/assets/fleet-default.toml`` for every key with its defau
 ``[evaluation]``, ``[engine]``, ``[report]``, ``[regress]``.
 """
 
-# ruff: noqa: RUF009  (the field helper _f returns dataclasses.field(default_factory=...) for list / dict defaults)
+# ruff: noqa: RUF009  (entry returns dataclasses.field(default_factory=...) for list / dict defaults)
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
-import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import tomllib
 
+from runners.fleet.toml_fields import at_least, choice, entry, parse_section, type_name, unit_interval
 from simulator.errors import MissingFileError, SpecError
 from simulator.severity import STRATA
 
@@ -44,125 +44,102 @@ STRATUM_NAMES: tuple[str, ...] = tuple(STRATA)
 """Severity strata a cohort can ask for: :data:`simulator.severity.STRATA` (a leaf module: no model import)."""
 
 
-def _choice(*options: str):
-    def check(value: Any) -> str | None:
-        return None if value in options else f"expected one of {', '.join(map(repr, options))}, got {value!r}"
-
-    return check
-
-
-def _at_least(low: float):
-    def check(value: Any) -> str | None:
-        return None if value >= low else f"must be >= {low}, got {value!r}"
-
-    return check
-
-
-def _unit_interval(value: Any) -> str | None:
-    return None if 0.0 <= value <= 1.0 else f"must lie in [0, 1], got {value!r}"
-
-
-def _f(default: Any, check=None, doc: str = "") -> Any:
-    """A spec field with a default, an optional value check and a one-line meaning."""
-    factory = (lambda d=default: type(d)(d)) if isinstance(default, (list, dict)) else None
-    meta = {"check": check, "doc": doc}
-    if factory is not None:
-        return dataclasses.field(default_factory=factory, metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
-
-
 @dataclasses.dataclass
 class RunSection:
-    name: str = _f("default-cohort", doc="run name (the run directory is <out>/<name>-<timestamp>)")
-    seed: int = _f(0, doc="master seed: every job's seeds derive from it and the listener index")
-    out_dir: str = _f("runs/fleet", doc="parent directory of run directories")
+    name: str = entry("default-cohort", doc="run name (the run directory is <out>/<name>-<timestamp>)")
+    seed: int = entry(0, doc="master seed: every job's seeds derive from it and the listener index")
+    out_dir: str = entry("runs/fleet", doc="parent directory of run directories")
 
 
 @dataclasses.dataclass
 class ModelSection:
-    path: str = _f("", doc="checkpoint directory; empty = the bundled model (simulator.load_model())")
-    device: str = _f("cpu", _choice("cpu", "cuda", "auto"), "torch device of the workers")
-    threads: int = _f(1, _at_least(1), "torch threads per worker (fixed so that every engine computes the same)")
+    path: str = entry("", doc="checkpoint directory; empty = the bundled model (simulator.load_model())")
+    device: str = entry("cpu", choice("cpu", "cuda", "auto"), "torch device of the workers")
+    threads: int = entry(1, at_least(1), "torch threads per worker (fixed so that every engine computes the same)")
 
 
 @dataclasses.dataclass
 class CohortSection:
-    n: int = _f(8, _at_least(1), "number of sampled listeners (ignored when 'file' is given)")
-    seed: int = _f(0, doc="seed of listeners.sample_cohort")
-    strata: dict[str, int] = _f({}, doc="listeners per severity stratum, e.g. {NH = 2, mild = 2, ...}; sums to n")
-    file: str = _f("", doc="cohort TOML (listeners.save_cohort); relative to the spec file")
-    sigma_db: float = _f(5.0, _at_least(0.0), "psychometric slope (SD, dB) of the listeners' tone responses")
-    lapse_rate: float = _f(0.02, _unit_interval, "lapse rate of the tone responses")
-    false_alarm_rate: float = _f(0.01, _unit_interval, "false-alarm rate of the tone responses")
+    n: int = entry(8, at_least(1), "number of sampled listeners (ignored when 'file' is given)")
+    seed: int = entry(0, doc="seed of listeners.sample_cohort")
+    strata: dict[str, int] = entry({}, doc="listeners per severity stratum, e.g. {NH = 2, mild = 2, ...}; sums to n")
+    file: str = entry("", doc="cohort TOML (listeners.save_cohort); relative to the spec file")
+    sigma_db: float = entry(5.0, at_least(0.0), "psychometric slope (SD, dB) of the listeners' tone responses")
+    lapse_rate: float = entry(0.02, unit_interval, "lapse rate of the tone responses")
+    false_alarm_rate: float = entry(0.01, unit_interval, "false-alarm rate of the tone responses")
 
 
 @dataclasses.dataclass
 class PipelineSection:
-    steps: list[str] = _f(list(PIPELINE_STEPS), doc="steps to run, a subset of audiometry/prescription/hitl/evaluation")
-    prescribe_from: str = _f(
-        "estimate", _choice("estimate", "truth"), "prescribe from the GP-PTA estimate or the true audiogram"
+    steps: list[str] = entry(
+        list(PIPELINE_STEPS), doc="steps to run, a subset of audiometry/prescription/hitl/evaluation"
+    )
+    prescribe_from: str = entry(
+        "estimate", choice("estimate", "truth"), "prescribe from the GP-PTA estimate or the true audiogram"
     )
 
 
 @dataclasses.dataclass
 class AudiometrySection:
-    method: str = _f("gppta", _choice("gppta", "hw"), "GP-PTA or modified Hughson-Westlake")
-    max_trials: int = _f(40, _at_least(1), "trial budget per listener")
-    target_sd: float = _f(3.0, _at_least(0.0), "GP-PTA stops when the posterior SD is below this everywhere (dB)")
-    freqs_hz: list[float] = _f([250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0], doc="audiogram frequencies (Hz)")
+    method: str = entry("gppta", choice("gppta", "hw"), "GP-PTA or modified Hughson-Westlake")
+    max_trials: int = entry(40, at_least(1), "trial budget per listener")
+    target_sd: float = entry(3.0, at_least(0.0), "GP-PTA stops when the posterior SD is below this everywhere (dB)")
+    freqs_hz: list[float] = entry([250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0], doc="audiogram frequencies (Hz)")
 
 
 @dataclasses.dataclass
 class StrategiesSection:
-    names: list[str] = _f(["nalr", "multiband", "wdrc"], doc="prescribed strategies evaluated against unaided")
+    names: list[str] = entry(["nalr", "multiband", "wdrc"], doc="prescribed strategies evaluated against unaided")
 
 
 @dataclasses.dataclass
 class HITLSection:
-    strategy: str = _f("wdrc", _choice(*KNOWN_STRATEGIES[:3]), "strategy fine-tuned by the HITL session")
-    mode: str = _f("pairwise", _choice("pairwise", "rating"), "feedback mode")
-    budget: int = _f(10, _at_least(1), "comparisons / ratings per listener")
-    tune: str = _f("bands:3", doc="'bands:N', 'gains', 'all' or comma-separated parameter names")
-    radius: float = _f(0.5, _at_least(0.0), "search half-width around the prescription (normalised units)")
-    oracle_restarts: int = _f(2, _at_least(1), "starts of the gradient-descent oracle")
-    oracle_steps: int = _f(25, _at_least(0), "Adam steps per oracle start")
-    n_sounds: int = _f(1, _at_least(1), "the first n spec sounds are judged during the session")
+    strategy: str = entry("wdrc", choice(*KNOWN_STRATEGIES[:3]), "strategy fine-tuned by the HITL session")
+    mode: str = entry("pairwise", choice("pairwise", "rating"), "feedback mode")
+    budget: int = entry(10, at_least(1), "comparisons / ratings per listener")
+    tune: str = entry("bands:3", doc="'bands:N', 'gains', 'all' or comma-separated parameter names")
+    radius: float = entry(0.5, at_least(0.0), "search half-width around the prescription (normalised units)")
+    oracle_restarts: int = entry(2, at_least(1), "starts of the gradient-descent oracle")
+    oracle_steps: int = entry(25, at_least(0), "Adam steps per oracle start")
+    n_sounds: int = entry(1, at_least(1), "the first n spec sounds are judged during the session")
 
 
 @dataclasses.dataclass
 class SoundsSection:
-    classes: list[str] = _f(["speech", "speech_in_noise"], doc="corpus classes (simulator.data.corpus)")
-    n_per_class: int = _f(1, _at_least(1), "sounds per class")
-    duration_s: float = _f(0.5, _at_least(0.05), "duration of every sound (s)")
-    level_db_spl: float = _f(65.0, doc="presentation level (dB SPL)")
-    seed: int = _f(0, doc="corpus seed")
+    classes: list[str] = entry(["speech", "speech_in_noise"], doc="corpus classes (simulator.data.corpus)")
+    n_per_class: int = entry(1, at_least(1), "sounds per class")
+    duration_s: float = entry(0.5, at_least(0.05), "duration of every sound (s)")
+    level_db_spl: float = entry(65.0, doc="presentation level (dB SPL)")
+    seed: int = entry(0, doc="corpus seed")
 
 
 @dataclasses.dataclass
 class EvaluationSection:
-    distance: str = _f("l1", _choice(*DISTANCES), "neural-fidelity distance (the HITL objective and the main metrics)")
-    extra_distances: list[str] = _f([], doc="further distances reported beside it (metrics '<name>_<distance>')")
+    distance: str = entry(
+        "l1", choice(*DISTANCES), "neural-fidelity distance (the HITL objective and the main metrics)"
+    )
+    extra_distances: list[str] = entry([], doc="further distances reported beside it (metrics '<name>_<distance>')")
 
 
 @dataclasses.dataclass
 class EngineSection:
-    kind: str = _f("local", _choice("local", "ray"), "local (in-process / process pool) or ray")
-    workers: int = _f(2, _at_least(0), "local: processes (0 = in-process); ray: actors")
-    address: str = _f("", doc="ray: cluster address to join; empty = start a local cluster")
-    num_cpus: float = _f(1.0, _at_least(0.0), "ray: CPUs per actor")
-    num_gpus: float = _f(0.0, _at_least(0.0), "ray: GPUs per actor (> 0 puts the model on the GPU)")
-    retries: int = _f(2, _at_least(0), "retries of a failed job before it is reported in failures.json")
+    kind: str = entry("local", choice("local", "ray"), "local (in-process / process pool) or ray")
+    workers: int = entry(2, at_least(0), "local: processes (0 = in-process); ray: actors")
+    address: str = entry("", doc="ray: cluster address to join; empty = start a local cluster")
+    num_cpus: float = entry(1.0, at_least(0.0), "ray: CPUs per actor")
+    num_gpus: float = entry(0.0, at_least(0.0), "ray: GPUs per actor (> 0 puts the model on the GPU)")
+    retries: int = entry(2, at_least(0), "retries of a failed job before it is reported in failures.json")
 
 
 @dataclasses.dataclass
 class ReportSection:
-    enabled: bool = _f(True, doc="write report.md and plots after the run")
-    neurogram: bool = _f(True, doc="include a neurogram example (recomputed with the model)")
+    enabled: bool = entry(True, doc="write report.md and plots after the run")
+    neurogram: bool = entry(True, doc="include a neurogram example (recomputed with the model)")
 
 
 @dataclasses.dataclass
 class RegressSection:
-    tolerances: dict[str, dict[str, float]] = _f({}, doc="per-metric overrides {metric = {abs = .., rel = ..}}")
+    tolerances: dict[str, dict[str, float]] = entry({}, doc="per-metric overrides {metric = {abs = .., rel = ..}}")
 
 
 @dataclasses.dataclass
@@ -204,63 +181,6 @@ class FleetSpec:
     @property
     def hitl_enabled(self) -> bool:
         return "hitl" in self.pipeline.steps
-
-
-# ---------------------------------------------------------------------------------------------------------- parsing
-def _type_name(value: Any) -> str:
-    return {bool: "bool", int: "int", float: "float", str: "str", list: "array", dict: "table"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _coerce(value: Any, hint: Any, path: str) -> Any:
-    """Check ``value`` against the type ``hint``; ints are accepted for floats. Raises SpecError naming ``path``."""
-    origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):
-        errors = []
-        for arg in typing.get_args(hint):
-            try:
-                return _coerce(value, arg, path)
-            except SpecError as err:
-                errors.append(str(err))
-        raise SpecError(errors[0])
-    if origin is list:
-        if not isinstance(value, list):
-            raise SpecError(f"{path}: expected array, got {_type_name(value)}")
-        (item,) = typing.get_args(hint)
-        return [_coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise SpecError(f"{path}: expected table, got {_type_name(value)}")
-        _, item = typing.get_args(hint)
-        return {str(k): _coerce(v, item, f"{path}.{k}") for k, v in value.items()}
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError(f"{path}: expected float, got {_type_name(value)}")
-        return float(value)
-    if hint in (int, str, bool):
-        if isinstance(value, bool) != (hint is bool) or not isinstance(value, hint):
-            raise SpecError(f"{path}: expected {hint.__name__}, got {_type_name(value)}")
-        return value
-    raise TypeError(f"unsupported spec type {hint!r}")  # pragma: no cover - schema bug
-
-
-def _section(cls: type, data: Any, path: str) -> Any:
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: expected table, got {_type_name(data)}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values = {}
-    for key, value in data.items():
-        if key not in fields:
-            raise SpecError(f"{path}.{key}: unknown key (known: {', '.join(fields)})")
-        value = _coerce(value, hints[key], f"{path}.{key}")
-        check = fields[key].metadata.get("check")
-        problem = check(value) if check is not None else None
-        if problem:
-            raise SpecError(f"{path}.{key}: {problem}")
-        values[key] = value
-    return cls(**values)
 
 
 def _check_tune(strategy: str, tune: str) -> None:
@@ -354,14 +274,14 @@ def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | 
 def parse_spec(data: dict[str, Any], base_dir: str | Path | None = None) -> FleetSpec:
     """Validate a spec given as a nested dict (parsed TOML). Relative paths resolve against ``base_dir``."""
     if not isinstance(data, dict):
-        raise SpecError(f"spec: expected table, got {_type_name(data)}")
+        raise SpecError(f"spec: expected table, got {type_name(data)}")
     fields = {f.name: f for f in dataclasses.fields(FleetSpec)}
     hints = typing.get_type_hints(FleetSpec)
     sections = {}
     for key, value in data.items():
         if key not in fields:
             raise SpecError(f"spec.{key}: unknown section (known: {', '.join(fields)})")
-        sections[key] = _section(hints[key], value, f"spec.{key}")
+        sections[key] = parse_section(hints[key], value, f"spec.{key}")
     spec = FleetSpec(**sections)
     _check_consistency(spec, data, Path(base_dir) if base_dir is not None else None)
     return spec

@@ -76,16 +76,13 @@ def run_session(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         d0 = problem.evaluate(problem.x0)
+        effort = {"num_restarts": num_restarts, "raw_samples": raw_samples}
         if mode == "pairwise":
-            fb_pair = PairwiseFeedback(problem, sigma=sigma, lapse=lapse, seed=seed)
-            opt = PairwiseBO(
-                problem, fb_pair, seed=seed, query=query, num_restarts=num_restarts, raw_samples=raw_samples
-            )
+            feedback = PairwiseFeedback(problem, sigma=sigma, lapse=lapse, seed=seed)
+            opt = PairwiseBO(problem, feedback, seed=seed, query=query, **effort)
         else:
-            fb_rating = RatingFeedback(problem, rating_sigma=rating_sigma, seed=seed)
-            opt = RatingBO(
-                problem, fb_rating, seed=seed, n_init=n_init, num_restarts=num_restarts, raw_samples=raw_samples
-            )
+            opt = RatingBO(problem, RatingFeedback(problem, rating_sigma=rating_sigma, seed=seed), seed=seed,
+                           n_init=n_init, **effort)  # fmt: skip
         trace = [_row(problem, 0, problem.x0, d0, oracle.objective, {"x_query": [], "feedback": None, "seconds": 0.0})]
         for i in range(1, budget + 1):
             record = opt.step()

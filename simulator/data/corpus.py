@@ -1,4 +1,4 @@
-"""Synthesised sound corpus following the stimulus classes of nu-ICNet ([Pellatt2025]_; Drakopoulos et al. 2025).
+"""Synthesised sound corpus following the stimulus classes of nu-ICNet's recordings (Drakopoulos et al. 2025).
 
 The recordings behind nu-ICNet used speech, speech in noise, music, dynamic moving ripples, tones and silence. No audio
 can be downloaded here, so every class is synthesised from a seed:
@@ -16,12 +16,6 @@ can be downloaded here, so every class is synthesised from a seed:
 Levels are dB SPL re 20 uPa (1 Pa RMS = 94 dB SPL). For every class except ``tone`` and ``silence`` the RMS of the
 whole sound equals ``level_db_spl``; for ``tone`` it is the steady-state RMS of the loudest pip (each pip is listed in
 ``meta``).
-
-References
-
-.. [Pellatt2025]
-    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
-    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

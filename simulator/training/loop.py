@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from simulator.constants import CONTEXT_BINS
 from simulator.errors import HearloopInputError
+from simulator.model.checkpoint import load_model, save_model
 from simulator.model.icnet import ICNet
 from simulator.training.frames import FrameBatch, SharedFrames
 from simulator.training.losses import DEFAULT_BETA, DEFAULT_CLUSTER_EPOCHS, DEFAULT_LAMBDA, NuICNetLoss
@@ -175,49 +176,23 @@ def train_model(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
     )
-    n_animals = model.n_animals
-    loss_fn = NuICNetLoss(max(n_animals, 1), beta=config.beta, lam=config.lam, cluster_epochs=config.cluster_epochs)
+    loss_fn = NuICNetLoss(
+        max(model.n_animals, 1), beta=config.beta, lam=config.lam, cluster_epochs=config.cluster_epochs
+    )
     abr = None if abr_thresholds is None else torch.as_tensor(abr_thresholds, dtype=torch.float32, device=dev)
-    result = TrainResult()
-    start_epoch, bad_epochs = 0, 0
     run_dir = None if run_dir is None else Path(run_dir)
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    result, start_epoch, bad_epochs = TrainResult(), 0, 0
     if run_dir is not None and resume and (run_dir / "last" / TRAIN_STATE_FILE).is_file():
-        doc = load_training_state(run_dir / "last", model, optimizer)
-        scheduler.load_state_dict(doc["scheduler"])
-        start_epoch, bad_epochs = int(doc["epoch"]) + 1, int(doc["bad_epochs"])
-        result = TrainResult(**doc["result"])
-        if (run_dir / "best" / "config.json").is_file():
-            from simulator.model.checkpoint import load_model
-
-            best_state = load_model(run_dir / "best", device=dev).state_dict()
+        result, start_epoch, bad_epochs, best_state = _resume(run_dir, model, optimizer, scheduler, best_state)
     t0 = time.perf_counter() - result.wall_s
-    epoch = start_epoch
+    step = _EpochStep(model, train, config, optimizer, params, loss_fn, abr, progress, desc)
     for epoch in range(start_epoch, config.max_epochs):
         if result.stop_reason:
             break
         if stop_after_epochs is not None and epoch - start_epoch >= stop_after_epochs:
             return result
-        gen = _epoch_generator(config.seed, epoch)
-        model.train()
-        sums = {"loss": 0.0, "ce": 0.0, "kl": 0.0, "cluster": 0.0}
-        steps = 0
-        bar = tqdm(train.batches(config.batch_size, gen), total=math.ceil(len(train) / config.batch_size),
-                   desc=f"{desc} epoch {epoch}", disable=not progress, leave=False)  # fmt: skip
-        for batch in bar:
-            if config.max_steps_per_epoch is not None and steps >= config.max_steps_per_epoch:
-                break
-            logits = forward_batch(model, batch, sample=True, generator=gen)
-            terms = _loss(model, loss_fn, logits, batch.counts, abr, epoch)
-            optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            if config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(params, config.grad_clip)
-            optimizer.step()
-            for k in sums:
-                sums[k] += float(terms[k].detach())
-            steps += 1
-            bar.set_postfix(ce=f"{float(terms['ce'].detach()):.4f}")
+        row = step(epoch)
         val_loss = evaluate_loss(model, val, config.batch_size)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step(val_loss)
@@ -227,7 +202,6 @@ def train_model(
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad_epochs += 1
-        row = {k: v / max(steps, 1) for k, v in sums.items()}
         row.update(epoch=epoch, val_ce=val_loss, lr=lr, wall_s=time.perf_counter() - t0)
         result.history.append(row)
         result.epochs_run = epoch + 1
@@ -240,13 +214,7 @@ def train_model(
         elif epoch + 1 >= config.max_epochs:
             result.stop_reason = f"max_epochs {config.max_epochs} reached"
         if run_dir is not None:
-            if improved:
-                _save_best(model, best_state, run_dir / "best")
-            save_training_state(
-                run_dir / "last", model, optimizer,
-                {"epoch": epoch, "bad_epochs": bad_epochs, "scheduler": scheduler.state_dict(),
-                 "result": result.to_dict(), "train_config": asdict(config), "seed": config.seed},
-            )  # fmt: skip
+            _checkpoint(run_dir, model, optimizer, scheduler, result, config, epoch, bad_epochs, improved, best_state)
     if not result.stop_reason:
         result.stop_reason = f"max_epochs {config.max_epochs} reached"
     model.load_state_dict(best_state)
@@ -254,9 +222,63 @@ def train_model(
     return result
 
 
-def _save_best(model: nn.Module, state: dict[str, torch.Tensor], directory: Path) -> None:
-    from simulator.model.checkpoint import save_model
+def _checkpoint(run_dir: Path, model, optimizer, scheduler, result, config, epoch, bad_epochs, improved, best) -> None:
+    """Save the best model (when this epoch improved) and the resumable state of this epoch."""
+    if improved:
+        _save_best(model, best, run_dir / "best")
+    save_training_state(
+        run_dir / "last", model, optimizer,
+        {"epoch": epoch, "bad_epochs": bad_epochs, "scheduler": scheduler.state_dict(),
+         "result": result.to_dict(), "train_config": asdict(config), "seed": config.seed},
+    )  # fmt: skip
 
+
+def _resume(run_dir: Path, model: nn.Module, optimizer, scheduler, best_state: dict) -> tuple:
+    """Restore model, optimiser and scheduler from ``run_dir/last``.
+
+    Returns:
+        ``(result, start epoch, bad epochs, best state)``.
+    """
+    doc = load_training_state(run_dir / "last", model, optimizer)
+    scheduler.load_state_dict(doc["scheduler"])
+    if (run_dir / "best" / "config.json").is_file():
+        best_state = load_model(run_dir / "best", device=next(model.parameters()).device).state_dict()
+    return TrainResult(**doc["result"]), int(doc["epoch"]) + 1, int(doc["bad_epochs"]), best_state
+
+
+class _EpochStep:
+    """One training epoch over ``train`` (seeded by the epoch): returns the mean loss terms of its steps."""
+
+    def __init__(self, model, train, config, optimizer, params, loss_fn, abr, progress: bool, desc: str) -> None:
+        self.model, self.train, self.config, self.optimizer = model, train, config, optimizer
+        self.params, self.loss_fn, self.abr, self.progress, self.desc = params, loss_fn, abr, progress, desc
+
+    def __call__(self, epoch: int) -> dict[str, float]:
+        config = self.config
+        gen = _epoch_generator(config.seed, epoch)
+        self.model.train()
+        sums = {"loss": 0.0, "ce": 0.0, "kl": 0.0, "cluster": 0.0}
+        steps = 0
+        bar = tqdm(self.train.batches(config.batch_size, gen), total=math.ceil(len(self.train) / config.batch_size),
+                   desc=f"{self.desc} epoch {epoch}", disable=not self.progress, leave=False)  # fmt: skip
+        for batch in bar:
+            if config.max_steps_per_epoch is not None and steps >= config.max_steps_per_epoch:
+                break
+            logits = forward_batch(self.model, batch, sample=True, generator=gen)
+            terms = _loss(self.model, self.loss_fn, logits, batch.counts, self.abr, epoch)
+            self.optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.params, config.grad_clip)
+            self.optimizer.step()
+            for k in sums:
+                sums[k] += float(terms[k].detach())
+            steps += 1
+            bar.set_postfix(ce=f"{float(terms['ce'].detach()):.4f}")
+        return {k: v / max(steps, 1) for k, v in sums.items()}
+
+
+def _save_best(model: nn.Module, state: dict[str, torch.Tensor], directory: Path) -> None:
     current = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(state)
     save_model(model, directory, metadata=getattr(model, "metadata", {}))
