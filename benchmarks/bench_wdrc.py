@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from compensation import WDRC, attack_release_envelope
+from compensation.wdrc import branching_detector
 from simulator.constants import REF_PRESSURE_PA, SAMPLE_RATE
 
 
@@ -36,18 +37,6 @@ def scalar_loop_detector(power: np.ndarray, tau_attack_s: np.ndarray, tau_releas
     return out
 
 
-def loop_detector(power: np.ndarray, tau_attack_s: np.ndarray, tau_release_s: np.ndarray) -> np.ndarray:
-    """Per-sample branching detector on ``channels x samples`` power; time constants per channel (s)."""
-    a_att, a_rel = np.exp(-1 / (tau_attack_s * SAMPLE_RATE)), np.exp(-1 / (tau_release_s * SAMPLE_RATE))
-    env, out = np.zeros(power.shape[0]), np.empty_like(power)
-    for n in range(power.shape[1]):
-        x = power[:, n]
-        a = np.where(x > env, a_att, a_rel)
-        env = a * env + (1 - a) * x
-        out[:, n] = env
-    return out
-
-
 class LoopWDRC(WDRC):
     """The same WDRC with the per-sample loop detector (reference for timing only; not differentiable)."""
 
@@ -56,7 +45,7 @@ class LoopWDRC(WDRC):
         power = (bands.double() ** 2).reshape(-1, shape[-1]).numpy()
         att = (fields["attack_ms"].double() / 1000).reshape(-1).numpy()
         rel = (fields["release_ms"].double() / 1000).reshape(-1).numpy()
-        env = torch.from_numpy(loop_detector(power, att, rel)).reshape(shape)
+        env = torch.from_numpy(branching_detector(power, att, rel)).reshape(shape)
         floor = (REF_PRESSURE_PA * 1e-1) ** 2
         return (10 * torch.log10(torch.clamp(env, min=floor) / REF_PRESSURE_PA**2)).to(bands.dtype)
 
@@ -88,7 +77,7 @@ def run(batch: int, seconds: float, n_bands: int, repeats: int) -> list[tuple[st
         (
             "level detector",
             "per-sample loop, numpy over channels",
-            _best_time(lambda: loop_detector(*flat), 1),
+            _best_time(lambda: branching_detector(*flat), 1),
             t_vec_det,
         ),
         (

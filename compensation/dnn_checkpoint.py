@@ -18,11 +18,12 @@ from typing import Any
 import torch
 
 from compensation.dnn import DNNCompensator, DNNConfig
-from simulator.errors import CheckpointError, HearloopInputError
+from simulator.errors import CheckpointError
 from simulator.model.checkpoint import weights_fingerprint
 from simulator.model.checkpoint_io import (
     CONFIG_FILE,
     CheckpointFormat,
+    checkpoint_folder,
     load_weights,
     read_checkpoint,
     write_checkpoint,
@@ -53,10 +54,8 @@ def resolve_compensator_dir(name_or_path: str | os.PathLike) -> Path:
                 "`hearloop compensate train --out compensation/assets/dnn-small`"
             )
         return directory
-    directory = Path(name_or_path)
-    if directory.is_file() and directory.name == CONFIG_FILE:
-        directory = directory.parent
-    if not directory.is_dir():
+    directory = checkpoint_folder(name_or_path)
+    if directory is None:
         raise CheckpointError(
             f"no compensator named {str(name_or_path)!r}: not one of {list(BUNDLED_COMPENSATORS)} and not a directory"
         )
@@ -65,11 +64,7 @@ def resolve_compensator_dir(name_or_path: str | os.PathLike) -> Path:
 
 def read_compensator_config(directory: Path) -> tuple[DNNConfig, dict[str, Any], str]:
     """Parse and check ``config.json``: (config, metadata, weights digest)."""
-    config, metadata, digest = read_checkpoint(directory, COMPENSATOR_FORMAT)
-    try:
-        return DNNConfig.from_dict(config), metadata, digest
-    except (HearloopInputError, TypeError) as err:
-        raise CheckpointError(f"compensator {directory}: invalid config: {err}") from err
+    return read_checkpoint(directory, COMPENSATOR_FORMAT, DNNConfig.from_dict)
 
 
 def load_compensator(

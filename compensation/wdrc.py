@@ -116,6 +116,25 @@ def attack_release_envelope(
     return torch.maximum(both[0], both[1])
 
 
+def branching_detector(
+    power: np.ndarray,
+    tau_attack_s: float | np.ndarray,
+    tau_release_s: float | np.ndarray,
+    sample_rate: float = SAMPLE_RATE,
+) -> np.ndarray:
+    """The per-sample branching attack/release detector (Giannoulis et al. 2012, eq. 11) on ``channels x samples``
+    power, time constants in s (scalars or one per channel): the numpy reference that
+    :func:`attack_release_envelope` approximates (the tests compare them; ``benchmarks/bench_wdrc.py`` times them)."""
+    a_att, a_rel = np.exp(-1 / (tau_attack_s * sample_rate)), np.exp(-1 / (tau_release_s * sample_rate))
+    env, out = np.zeros(power.shape[0]), np.empty_like(power)
+    for n in range(power.shape[1]):
+        x = power[:, n]
+        a = np.where(x > env, a_att, a_rel)
+        env = a * env + (1 - a) * x
+        out[:, n] = env
+    return out
+
+
 def soft_knee_excess(over_db: torch.Tensor, knee_db: float) -> torch.Tensor:
     """s(d) of the quadratic soft knee (Giannoulis et al. 2012, eq. 4): 0 below, d above, C1-smooth in between."""
     if knee_db <= 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from simulator.errors import HearloopInputError
 from simulator.severity import STRATA
@@ -100,3 +101,15 @@ def engine_overrides(args: argparse.Namespace) -> dict:
     kind = args.engine or ("ray" if args.address else None)
     return {"kind": kind, "workers": args.workers, "address": args.address, "num_cpus": args.num_cpus,
             "num_gpus": args.num_gpus}  # fmt: skip
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction, name: str, handler: Callable[[argparse.Namespace], int] | None, text: str
+) -> argparse.ArgumentParser:
+    """Add the (sub)command ``name``: ``text``'s first paragraph is its one-line help, the rest its description
+    (whitespace is normalised; argparse reflows it); ``handler(args)`` runs it (None for a command with subcommands)."""
+    paragraphs = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+    parser = subparsers.add_parser(name, help=paragraphs[0], description=" ".join(paragraphs[1:]) or None)
+    if handler is not None:
+        parser.set_defaults(handler=handler)
+    return parser

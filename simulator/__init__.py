@@ -22,6 +22,7 @@ from simulator.errors import (
     SpecError,
     UnknownNameError,
 )
+from simulator.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from simulator.data.alignment import align_channels, align_cohort, apply_alignment
@@ -76,14 +77,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+__getattr__ = lazy_getattr("simulator", _LAZY, globals())
 
 
 __all__ = [

@@ -13,21 +13,29 @@ import argparse
 import json
 from pathlib import Path
 
+from runners.cli_support import add_command
 from simulator.errors import HearloopInputError
+
+COMMAND = """
+GP-PTA audiometry: accuracy-vs-trials benchmark and single sessions
+
+Bayesian pure-tone audiometry (GP-PTA) and the modified Hughson-Westlake baseline."""
+
+
+BENCH = """
+GP-PTA vs Hughson-Westlake on simulated listeners (MAE vs trials, calibration)"""
+
+
+RUN = """
+one session: simulated listener or a person at the terminal"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "audiometry",
-        help="GP-PTA audiometry: accuracy-vs-trials benchmark and single sessions",
-        description="Bayesian pure-tone audiometry (GP-PTA) and the modified Hughson-Westlake baseline.",
-    )
+    parser = add_command(subparsers, "audiometry", None, COMMAND)
     sub = parser.add_subparsers(dest="audiometry_command", metavar="SUBCOMMAND")
     sub.required = True
 
-    bench = sub.add_parser(
-        "bench", help="GP-PTA vs Hughson-Westlake on simulated listeners (MAE vs trials, calibration)"
-    )
+    bench = add_command(sub, "bench", _bench, BENCH)
     bench.add_argument("--quick", action="store_true", help="few seeds (README main job, < ~2 min on 2 cores)")
     bench.add_argument("--seeds", type=int, default=None, help="seeds per audiogram (full default 20, quick 2)")
     bench.add_argument("--trials", type=int, default=None, help="GP-PTA trial budget per session (default 100)")
@@ -36,9 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--sigma", type=float, default=5.0, help="simulated response noise SD, dB (default 5)")
     bench.add_argument("--out", type=Path, default=Path("runs/audiometry-bench"), help="output directory")
     bench.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
-    bench.set_defaults(handler=_bench)
 
-    run = sub.add_parser("run", help="one session: simulated listener or a person at the terminal")
+    run = add_command(sub, "run", _run, RUN)
     who = run.add_mutually_exclusive_group()
     who.add_argument("--audiogram", default=None, help="Bisgaard audiogram of the simulated listener (N1..N7, S1..S3)")
     who.add_argument("--random", action="store_true", help="random simulated audiogram (seeded by --seed)")
@@ -51,7 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--lapse", type=float, default=0.02, help="simulated lapse rate")
     run.add_argument("--max-level", type=float, default=120.0, help="maximum safe level, dB HL")
     run.add_argument("--out", type=Path, default=None, help="directory for audiogram.json/.csv and posterior.png")
-    run.set_defaults(handler=_run)
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -11,21 +11,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from runners.cli_support import parse_strata
+from runners.cli_support import add_command, parse_strata
 from simulator.errors import HearloopInputError
 from simulator.severity import STRATA
 
+COMMAND = """
+sample a seeded cohort of virtual listeners, print their audiograms and plot the audiogram fan
+
+Draw N virtual listeners (nu-ICNet conditioning parameters) from the density fitted to the bundled model's
+training animals, compute their neurometric audiograms (dB HL re the NH reference), print a summary table and
+write an audiogram-fan plot."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "cohort",
-        help="sample a seeded cohort of virtual listeners, print their audiograms and plot the audiogram fan",
-        description=(
-            "Draw N virtual listeners (nu-ICNet conditioning parameters) from the density fitted to the bundled "
-            "model's training animals, compute their neurometric audiograms (dB HL re the NH reference), print a "
-            "summary table and write an audiogram-fan plot."
-        ),
-    )
+    parser = add_command(subparsers, "cohort", run, COMMAND)
     parser.add_argument("--n", type=int, default=32, help="number of listeners (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--strata", default=None, help='listeners per severity class, e.g. "NH=2,mild=2,moderate=2"')
@@ -34,7 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="runs/cohort", help="output directory (default runs/cohort)")
     parser.add_argument("--save", default=None, help="also write the cohort to this TOML file")
     parser.add_argument("--audiometry", type=int, default=0, metavar="TRIALS", help="also run GP-PTA with this budget")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

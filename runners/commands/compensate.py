@@ -12,24 +12,27 @@ import shlex
 import sys
 import time
 
+from runners.cli_support import add_command
+
+COMMAND = """
+DNN hearing-aid compensator: train it through the frozen nu-ICNet
+
+Commands for the listener-conditioned DNN compensator (compensation.dnn)."""
+
+
+TRAIN = """
+train the DNN compensator over a sampled listener population
+
+Train compensation.dnn.DNNCompensator through the frozen nu-ICNet to minimise the neural-fidelity objective at
+NAL-R's output loudness plus a loudness penalty, over a seeded listener population and sound corpus. Seeded and
+resumable (safetensors checkpoints in --run-dir)."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "compensate",
-        help="DNN hearing-aid compensator: train it through the frozen nu-ICNet",
-        description="Commands for the listener-conditioned DNN compensator (compensation.dnn).",
-    )
+    parser = add_command(subparsers, "compensate", run, COMMAND)
     sub = parser.add_subparsers(dest="compensate_command", metavar="SUBCOMMAND")
     sub.required = True
-    train = sub.add_parser(
-        "train",
-        help="train the DNN compensator over a sampled listener population",
-        description=(
-            "Train compensation.dnn.DNNCompensator through the frozen nu-ICNet to minimise the neural-fidelity "
-            "objective at NAL-R's output loudness plus a loudness penalty, over a seeded listener population and "
-            "sound corpus. Seeded and resumable (safetensors checkpoints in --run-dir)."
-        ),
-    )
+    train = add_command(sub, "train", None, TRAIN)
     train.add_argument("--run-dir", required=True, help="run directory (checkpoints, state; resumed if present)")
     train.add_argument(
         "--bundle", default=None, help="write the final compensator here (e.g. compensation/assets/dnn-small)"
@@ -55,7 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     train.add_argument("--no-resume", action="store_true", help="start afresh even if --run-dir holds a run")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

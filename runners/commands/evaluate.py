@@ -16,26 +16,25 @@ from __future__ import annotations
 import argparse
 import math
 
+from runners.cli_support import add_command
 from simulator.errors import HearloopInputError
+
+COMMAND = """
+Table 1 (median FEVE / KL, NH vs HI), neurogram figure and nu-severity Spearman rho of a training run
+
+Evaluate the models of a `hearloop train` run (and/or one nu-ICNet-6 checkpoint, e.g. the bundled model) on the
+held-out two-trial test sounds of the training cohort. Writes table1.md, scores.parquet, summary.json and
+neurograms.png to --out and prints every acceptance number."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="Table 1 (median FEVE / KL, NH vs HI), neurogram figure and nu-severity Spearman rho of a training run",
-        description=(
-            "Evaluate the models of a `hearloop train` run (and/or one nu-ICNet-6 checkpoint, e.g. the bundled model) "
-            "on the held-out two-trial test sounds of the training cohort. Writes table1.md, scores.parquet, "
-            "summary.json and neurograms.png to --out and prints every acceptance number."
-        ),
-    )
+    parser = add_command(subparsers, "evaluate", run, COMMAND)
     parser.add_argument("--cohort", required=True, help="the training cohort directory")
     parser.add_argument("--run", default=None, help="a `hearloop train --out` directory with all stages")
     parser.add_argument("--model", default=None, help="nu-ICNet-6 checkpoint to evaluate (default: the run's)")
     parser.add_argument("--out", default="runs/eval", help="report directory (default runs/eval)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(handler=run)
 
 
 def _yes(flag: bool) -> str:

@@ -11,17 +11,18 @@ from __future__ import annotations
 import argparse
 import time
 
+from runners.cli_support import add_command
+
+COMMAND = """
+table and plots of fidelity restored: cohort x strategies x sound classes
+
+Score unaided, NAL-R, WDRC, multiband gain and the DNN compensator for a seeded listener cohort and sound corpus
+with the neural-fidelity objective; fidelity restored as prescribed and at matched output loudness (every output
+at NAL-R's A-weighted level). Writes results.parquet, summary.md and a plot."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "evaluate-strategies",
-        help="table and plots of fidelity restored: cohort x strategies x sound classes",
-        description=(
-            "Score unaided, NAL-R, WDRC, multiband gain and the DNN compensator for a seeded listener cohort and sound "
-            "corpus with the neural-fidelity objective; fidelity restored as prescribed and at matched output "
-            "loudness (every output at NAL-R's A-weighted level). Writes results.parquet, summary.md and a plot."
-        ),
-    )
+    parser = add_command(subparsers, "evaluate-strategies", run, COMMAND)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
     parser.add_argument("--strategies", default="unaided,nalr,wdrc,dnn", help="comma-separated strategy names")
@@ -42,7 +43,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--match-to", default="nalr", help="strategy whose loudness the matched comparison uses")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,20 +19,20 @@ import argparse
 import json
 from pathlib import Path
 
+from runners.cli_support import add_command
 from simulator.atomic_io import atomic_write_text
 from simulator.errors import HearloopInputError
 
+COMMAND = """
+fit nu to new animals (recording file or fresh generator animals) with the model frozen
+
+Fit the conditioning parameters nu of a new animal with the nu-ICNet weights fixed, on 15 s of every training
+sound from the first 2 hours: Bayesian optimisation (Sobol start, GP + LogEI, stop within 2%% of the target
+loss) and a gradient fit; report evaluations, losses, held-out FEVE; plot the loss surface."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "fit",
-        help="fit nu to new animals (recording file or fresh generator animals) with the model frozen",
-        description=(
-            "Fit the conditioning parameters nu of a new animal with the nu-ICNet weights fixed, on 15 s of every "
-            "training sound from the first 2 hours: Bayesian optimisation (Sobol start, GP + LogEI, stop within 2%% "
-            "of the target loss) and a gradient fit; report evaluations, losses, held-out FEVE; plot the loss surface."
-        ),
-    )
+    parser = add_command(subparsers, "fit", run, COMMAND)
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--animal", help="animal recording file (HDF5) to fit")
     src.add_argument("--fresh", type=int, metavar="N", help="generate N fresh unseen animals (1 NH, then HI)")
@@ -49,7 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--grid", type=int, default=9, help="loss-surface grid points per axis (0: no plot)")
     parser.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
     parser.add_argument("--out", default="runs/fit", help="output directory (default runs/fit)")
-    parser.set_defaults(handler=run)
 
 
 def _file_animal(args: argparse.Namespace, model):

@@ -13,16 +13,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from runners.cli_support import add_command
 from simulator.errors import HearloopInputError
+
+COMMAND = """
+human-in-the-loop Bayesian fitting of a hearing aid for a virtual listener
+
+GP-PTA audiometry -> prescription -> Bayesian fine-tuning from ratings or A/B preferences, measured against the
+oracle optimum (gradient descent through the frozen model)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "fit-aid",
-        help="human-in-the-loop Bayesian fitting of a hearing aid for a virtual listener",
-        description="GP-PTA audiometry -> prescription -> Bayesian fine-tuning from ratings or A/B preferences, "
-        "measured against the oracle optimum (gradient descent through the frozen model).",
-    )
+    parser = add_command(subparsers, "fit-aid", _run, COMMAND)
     parser.add_argument("--strategy", default="wdrc", help="compensation strategy (multiband, wdrc, nalr ...)")
     parser.add_argument("--mode", choices=("pairwise", "rating"), default="pairwise", help="feedback mode")
     parser.add_argument("--budget", type=int, default=30, help="number of comparisons / ratings (default 30)")
@@ -48,7 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--level", type=float, default=65.0, help="presentation level, dB SPL (default 65)")
     parser.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: the bundled model)")
     parser.add_argument("--out", type=Path, default=None, help="output directory (default runs/fit-aid/<strategy>-...)")
-    parser.set_defaults(handler=_run)
 
 
 def speech_sounds(n: int, seconds: float, level_db_spl: float, seed: int = 0):

@@ -13,18 +13,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from runners.cli_support import add_engine_arguments, engine_overrides
+from runners.cli_support import add_command, add_engine_arguments, engine_overrides
 from simulator.errors import HearloopInputError
+
+COMMAND = """
+run a cohort of virtual listeners through the fitting pipeline (local or Ray)
+
+Run a fleet spec: one job per listener (GP-PTA audiometry, prescription, HITL fitting, evaluation) on the local
+or the Ray engine, into a run directory with a manifest, Parquet results and a Markdown report. With no
+arguments it runs the default cohort on the bundled model."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "fleet",
-        help="run a cohort of virtual listeners through the fitting pipeline (local or Ray)",
-        description="Run a fleet spec: one job per listener (GP-PTA audiometry, prescription, HITL fitting, "
-        "evaluation) on the local or the Ray engine, into a run directory with a manifest, Parquet results and a "
-        "Markdown report. With no arguments it runs the default cohort on the bundled model.",
-    )
+    parser = add_command(subparsers, "fleet", _fleet, COMMAND)
     parser.add_argument("spec", nargs="?", type=Path, default=None, help="spec TOML (default: the default cohort)")
     parser.add_argument(
         "--out", type=Path, default=None, help="run directory to create (default <out_dir>/<name>-<time>)"
@@ -34,7 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--describe", action="store_true", help="list every spec key and exit")
     add_engine_arguments(parser)
-    parser.set_defaults(handler=_fleet)
 
 
 def _fleet(args: argparse.Namespace) -> int:

@@ -11,20 +11,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from runners.cli_support import add_engine_arguments, engine_overrides
+from runners.cli_support import add_command, add_engine_arguments, engine_overrides
+
+COMMAND = """
+regression run: rerun a seeded cohort and compare it with a stored baseline (exit 0/1)
+
+Rerun a fixed, seeded fleet spec and compare every result, metric by metric, with a stored baseline within
+documented tolerances (runners/fleet/regress.py). Prints a diff table; exit code 0 when everything is within
+tolerance, 1 on a regression (2 on a usage error, e.g. a spec that is not the baseline's)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from runners.fleet.regress import REGRESS_BASELINE, REGRESS_SPEC  # light: no torch
 
-    parser = subparsers.add_parser(
-        "regress",
-        help="regression run: rerun a seeded cohort and compare it with a stored baseline (exit 0/1)",
-        description="Rerun a fixed, seeded fleet spec and compare every result, metric by metric, with a stored "
-        "baseline within documented tolerances (runners/fleet/regress.py). Prints a diff table; exit code 0 when "
-        "everything is within tolerance, 1 on a regression (2 on a usage error, e.g. a spec that is not the "
-        "baseline's).",
-    )
+    parser = add_command(subparsers, "regress", _regress, COMMAND)
     parser.add_argument("spec", nargs="?", type=Path, default=REGRESS_SPEC, help=f"spec TOML (default {REGRESS_SPEC})")
     parser.add_argument(
         "--baseline", type=Path, default=REGRESS_BASELINE, help=f"baseline dir (default {REGRESS_BASELINE})"
@@ -33,7 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--update", action="store_true", help="regenerate the baseline from this tree instead")
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
     add_engine_arguments(parser)
-    parser.set_defaults(handler=_regress)
 
 
 def _regress(args: argparse.Namespace) -> int:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from runners.cli_support import add_command
+
+COMMAND = """
+rebuild the Markdown report and plots of a fleet run
+
+Write RUN_DIR/report.md and RUN_DIR/plots/*.png from a fleet run directory (manifest and Parquet results):
+audiogram estimates vs truth, fidelity restored per strategy, HITL convergence, a neurogram."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "report",
-        help="rebuild the Markdown report and plots of a fleet run",
-        description="Write RUN_DIR/report.md and RUN_DIR/plots/*.png from a fleet run directory (manifest and Parquet "
-        "results): audiogram estimates vs truth, fidelity restored per strategy, HITL convergence, a neurogram.",
-    )
+    parser = add_command(subparsers, "report", _report, COMMAND)
     parser.add_argument("run_dir", type=Path, help="fleet run directory (finished, interrupted or partly failed)")
     parser.add_argument("--no-neurogram", action="store_true", help="skip the neurogram example")
-    parser.set_defaults(handler=_report)
 
 
 def _report(args: argparse.Namespace) -> int:

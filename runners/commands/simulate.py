@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import argparse
 
+from runners.cli_support import add_command
 from simulator.errors import HearloopInputError
+
+COMMAND = """
+simulate IC activity for a sound file and a listener nu, and plot the neurogram
+
+Load any audio file (WAV, FLAC, ...; resampled to 24414.0625 Hz, calibrated in Pa), predict the listener's
+multi-unit activity with nu-ICNet, and save a figure of the expected spike counts (channels x time) under the
+waveform. Without --model the bundled pretrained model is used."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "simulate",
-        help="simulate IC activity for a sound file and a listener nu, and plot the neurogram",
-        description=(
-            "Load any audio file (WAV, FLAC, ...; resampled to 24414.0625 Hz, calibrated in Pa), predict the "
-            "listener's multi-unit activity with nu-ICNet, and save a figure of the expected spike counts "
-            "(channels x time) under the waveform. Without --model the bundled pretrained model is used."
-        ),
-    )
+    parser = add_command(subparsers, "simulate", run, COMMAND)
     parser.add_argument("sound", help="audio file (any format soundfile reads)")
     parser.add_argument("--nu", default=None, help="listener parameters in [0,1], comma separated (default: 0.5 each)")
     parser.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
@@ -38,7 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="neurogram.png", help="output figure (default neurogram.png)")
     parser.add_argument("--chunk-seconds", type=float, default=10.0, help="stream long sounds in chunks of this length")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
-    parser.set_defaults(handler=run)
 
 
 def _parse_nu(text: str | None, n_params: int) -> list[float]:

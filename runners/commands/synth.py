@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from runners.cli_support import add_command
 from simulator.errors import HearloopInputError
 
 RANGE_OPTIONS: tuple[tuple[str, tuple[float, float], str], ...] = (
@@ -27,16 +28,16 @@ RANGE_OPTIONS: tuple[tuple[str, tuple[float, float], str], ...] = (
 """(flag, default, help) of the LOW HIGH options; defaults as in ``simulator.virtual_ic.generate_cohort``."""
 
 
+COMMAND = """
+generate a synthetic virtual-IC cohort (known hearing loss) and write it to a directory
+
+Generate NH and HI virtual animals (cochlear model + modulation-tuned IC units, Binomial spike counts) hearing a
+synthesised corpus (speech, speech in noise, music, ripples, tones, silence), write them with
+simulator.data.recordings.write_cohort, and print a per-animal summary."""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "synth",
-        help="generate a synthetic virtual-IC cohort (known hearing loss) and write it to a directory",
-        description=(
-            "Generate NH and HI virtual animals (cochlear model + modulation-tuned IC units, Binomial spike counts) "
-            "hearing a synthesised corpus (speech, speech in noise, music, ripples, tones, silence), write them with "
-            "simulator.data.recordings.write_cohort, and print a per-animal summary."
-        ),
-    )
+    parser = add_command(subparsers, "synth", run, COMMAND)
     parser.add_argument("--out", required=True, help="output directory for the cohort")
     parser.add_argument("--n-nh", type=int, default=3, help="normal-hearing animals (default 3)")
     parser.add_argument("--n-hi", type=int, default=6, help="hearing-impaired animals (default 6)")
@@ -73,7 +74,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-shuffle", action="store_true", help="keep channels in tonotopic template order")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(handler=run)
 
 
 def _check(args: argparse.Namespace) -> None:

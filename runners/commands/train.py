@@ -16,21 +16,21 @@ from __future__ import annotations
 import argparse
 import time
 
+from runners.cli_support import add_command
 from simulator.errors import HearloopInputError
+
+COMMAND = """
+train nu-ICNet (D=6, 3), ABRNet and ICNet baselines on a cohort (resumable)
+
+Align every animal to an NH reference, split sounds 90:10, then train: multibranch (multi-branch ICNet on NH
+animals, full backprop) -> nuicnet6, nuicnet3, abrnet, icnet (single-branch, one per animal) from its encoder.
+Adam, LR halved on a 4-epoch plateau (ReduceLROnPlateau), early stop after 10 epochs without improvement, at
+most --epochs. By default the NH encoder is frozen after the first stage and its latents cached (several times
+cheaper per epoch); --finetune-encoder trains it in every stage."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train nu-ICNet (D=6, 3), ABRNet and ICNet baselines on a cohort (resumable)",
-        description=(
-            "Align every animal to an NH reference, split sounds 90:10, then train: multibranch (multi-branch ICNet "
-            "on NH animals, full backprop) -> nuicnet6, nuicnet3, abrnet, icnet (single-branch, one per animal) from "
-            "its encoder. Adam, LR halved on a 4-epoch plateau (ReduceLROnPlateau), early stop after 10 epochs "
-            "without improvement, at most --epochs. By default the NH encoder is frozen after the first stage and "
-            "its latents cached (several times cheaper per epoch); --finetune-encoder trains it in every stage."
-        ),
-    )
+    parser = add_command(subparsers, "train", run, COMMAND)
     parser.add_argument("--cohort", required=True, help="cohort directory (from `hearloop synth` or converted data)")
     parser.add_argument("--out", default="runs/train", help="run directory for checkpoints (default runs/train)")
     parser.add_argument("--stages", default="multibranch,nuicnet6,nuicnet3,abrnet,icnet",
@@ -60,7 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default torch's choice)")
     parser.add_argument("--bundle", default=None, help="also copy the nu-ICNet-6 model to this checkpoint directory")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(handler=run)
 
 
 def _train_config(args: argparse.Namespace, epochs: int, lr: float):

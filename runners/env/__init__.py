@@ -10,6 +10,7 @@ Importing this package is light (gymnasium only); the environment classes load t
 from typing import TYPE_CHECKING
 
 from runners.env.registration import ENV_ID, register_envs
+from simulator.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from runners.env.config import EnvConfig
@@ -23,14 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'runners.env' has no attribute {name!r}")
+__getattr__ = lazy_getattr("runners.env", _LAZY, globals())
 
 
 __all__ = ["ENV_ID", "EnvConfig", "HearingAidFittingEnv", "HearingAidFittingVectorEnv", "register_envs"]

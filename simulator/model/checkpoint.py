@@ -25,6 +25,7 @@ from simulator.model.checkpoint_io import (
     CONFIG_FILE,
     WEIGHTS_FILE,
     CheckpointFormat,
+    checkpoint_folder,
     load_weights,
     read_checkpoint,
     sha256_file,
@@ -67,11 +68,7 @@ def save_model(model: nn.Module, directory: str | os.PathLike, metadata: dict[st
 
 def read_config(directory: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any], str]:
     """Parse and check ``config.json``: returns ``(config, metadata, weights_sha256)``."""
-    config, metadata, digest = read_checkpoint(directory, MODEL_FORMAT)
-    try:
-        return ModelConfig.from_dict(config), metadata, digest
-    except (HearloopInputError, TypeError) as err:
-        raise CheckpointError(f"checkpoint {directory}: invalid model config: {err}") from err
+    return read_checkpoint(directory, MODEL_FORMAT, ModelConfig.from_dict)
 
 
 def checkpoint_dir(path: str | os.PathLike | None) -> Path:
@@ -83,11 +80,9 @@ def checkpoint_dir(path: str | os.PathLike | None) -> Path:
                 "(see its --help), or pass a checkpoint directory to load_model(path)"
             )
         return BUNDLED_MODEL_DIR
-    directory = Path(path)
-    if directory.is_file() and directory.name == CONFIG_FILE:
-        directory = directory.parent
-    if not directory.is_dir():
-        raise CheckpointError(f"checkpoint directory {directory} does not exist")
+    directory = checkpoint_folder(path)
+    if directory is None:
+        raise CheckpointError(f"checkpoint directory {path} does not exist")
     return directory
 
 

@@ -19,20 +19,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from simulator.atomic_io import atomic_write_bytes, atomic_write_text, sha256_file
-from simulator.errors import CheckpointError
+from simulator.errors import CheckpointError, HearloopInputError
 
 __all__ = [
     "CONFIG_FILE",
     "WEIGHTS_FILE",
     "CheckpointFormat",
+    "checkpoint_folder",
     "load_weights",
     "read_checkpoint",
     "read_json",
@@ -44,6 +46,7 @@ __all__ = [
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 _TOP_KEYS = {"format", "format_version", "config", "metadata", "weights_sha256"}
+_Config = TypeVar("_Config")
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,25 @@ def read_json(path: Path, owner: str) -> Any:
         raise CheckpointError(f"{owner}: {path.name} is not valid JSON ({err})") from err
 
 
-def read_checkpoint(directory: str | os.PathLike, fmt: CheckpointFormat) -> tuple[dict, dict[str, Any], str]:
-    """Read and check ``config.json``: returns ``(config dict, metadata, weights_sha256)``."""
+def checkpoint_folder(path: str | os.PathLike) -> Path | None:
+    """``path`` as a checkpoint directory (a directory, or the folder of its ``config.json``); None if there is none."""
+    directory = Path(path)
+    if directory.is_file() and directory.name == CONFIG_FILE:
+        directory = directory.parent
+    return directory if directory.is_dir() else None
+
+
+def read_checkpoint(
+    directory: str | os.PathLike, fmt: CheckpointFormat, parse: Callable[[dict], _Config]
+) -> tuple[_Config, dict[str, Any], str]:
+    """Read and check ``config.json``: returns ``(parse(config), metadata, weights_sha256)``.
+
+    Args:
+        directory: the checkpoint directory.
+        fmt: the format it must have.
+        parse: builds the config object from its JSON (``ModelConfig.from_dict``); its HearloopInputError or TypeError
+            becomes a CheckpointError naming the directory.
+    """
     owner = f"{fmt.label} {directory}"
     doc = read_json(Path(directory) / CONFIG_FILE, owner)
     if not isinstance(doc, dict) or set(doc) != _TOP_KEYS:
@@ -120,7 +140,11 @@ def read_checkpoint(directory: str | os.PathLike, fmt: CheckpointFormat) -> tupl
             f"{owner}: unsupported format {doc['format']!r} version {doc['format_version']!r} "
             f"(this hearloop reads {fmt.name!r} version {fmt.version})"
         )
-    return doc["config"], dict(doc["metadata"] or {}), str(doc["weights_sha256"])
+    try:
+        config = parse(doc["config"])
+    except (HearloopInputError, TypeError) as err:
+        raise CheckpointError(f"{owner}: invalid config: {err}") from err
+    return config, dict(doc["metadata"] or {}), str(doc["weights_sha256"])
 
 
 def read_safetensors(path: Path, owner: str, sha256: str) -> dict[str, torch.Tensor]:

@@ -6,21 +6,10 @@ import scipy.signal
 import torch
 
 from compensation import WDRC, attack_release_envelope, one_pole_smooth
+from compensation.wdrc import branching_detector
 from simulator.constants import REF_PRESSURE_PA, SAMPLE_RATE
 
 FS = SAMPLE_RATE
-
-
-def reference_detector(power: np.ndarray, tau_attack_s: float, tau_release_s: float) -> np.ndarray:
-    """Per-sample branching attack/release detector (Giannoulis et al. 2012, eq. 11), channels x samples. Test-only."""
-    a_att, a_rel = np.exp(-1 / (tau_attack_s * FS)), np.exp(-1 / (tau_release_s * FS))
-    env, out = np.zeros(power.shape[0]), np.empty_like(power)
-    for n in range(power.shape[1]):
-        x = power[:, n]
-        a = np.where(x > env, a_att, a_rel)
-        env = a * env + (1 - a) * x
-        out[:, n] = env
-    return out
 
 
 def _tone(freq_hz: float, levels_db: np.ndarray) -> np.ndarray:
@@ -57,7 +46,7 @@ def test_vectorised_detector_matches_per_sample_reference_within_documented_tole
     noise = np.random.default_rng(3).standard_normal(len(t)) * REF_PRESSURE_PA * 10 ** (levels / 20)
     power = np.stack([*signals, noise]) ** 2
     vec = attack_release_envelope(torch.tensor(power), torch.tensor(att), torch.tensor(rel), FS).numpy()
-    ref = reference_detector(power, att, rel)
+    ref = branching_detector(power, att, rel)
     after = t > att
     diff_db = 10 * np.log10(ref[:, after] / vec[:, after])
     steady = (t[after] > 0.35) & (t[after] < 0.4)

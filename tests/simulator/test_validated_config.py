@@ -10,18 +10,22 @@ import pytest
 from simulator.errors import HearloopInputError
 from simulator.validated_config import Interval, Options, ValidatedConfig
 
+_STEPS = [Interval(int, 1, None)]
+
 
 @dataclass
 class _Fit(ValidatedConfig):
-    _config_name: ClassVar[str] = "fit config"
-    _parameter_constraints: ClassVar[dict[str, list]] = {
-        "steps": [Interval(int, 1, None)],
-        "mode": [Options(("pairwise", "rating"))],
-        "target": [None, Interval(float, 0.0, 1.0, closed="right")],
-    }
+    """A config with one constraint of each kind."""
+
     steps: int = 30
     mode: str = "pairwise"
     target: float | None = None
+    _config_name: ClassVar[str] = "fit config"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "target": [None, Interval(float, 0.0, 1.0, closed="right")],
+        "steps": _STEPS,
+        "mode": [Options(("pairwise", "rating"))],
+    }
 
     def __post_init__(self) -> None:
         self.validate_parameters()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -29,20 +28,6 @@ def single_thread():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tiny_model_dir) -> Path:
-    return tiny_model_dir
-
-
-@pytest.fixture(scope="module")
-def reference_run(model_dir, tmp_path_factory) -> Path:
-    """An uninterrupted in-process run of the tiny spec (the reference the other runs are compared with)."""
-    out = tmp_path_factory.mktemp("runs") / "reference"
-    summary = run_fleet(tiny_spec(model_dir), out, progress=False)
-    assert summary.ok and summary.n_computed == 3
-    return out
 
 
 class CountingFactory:

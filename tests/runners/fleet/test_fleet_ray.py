@@ -5,8 +5,6 @@ One local Ray session (2 CPUs, no dashboard) serves the whole module and is shut
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow.parquet as pq
 import pytest
 
@@ -27,23 +25,11 @@ def ray_session():
     ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def model_dir(tiny_model_dir) -> Path:
-    return tiny_model_dir
-
-
-@pytest.fixture(scope="module")
-def local_run(model_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "local"
-    assert run_fleet(tiny_spec(model_dir), out, progress=False).ok
-    return out
-
-
 def test_ray_engine_gives_the_local_engine_results_and_survives_a_killed_worker(
-    ray_session, model_dir, local_run, tmp_path
+    ray_session, model_dir, reference_run, tmp_path
 ):
     spec = tiny_spec(model_dir)
-    jobs = [j["id"] for j in RunDir.open(local_run).manifest()["jobs"]]
+    jobs = [j["id"] for j in RunDir.open(reference_run).manifest()["jobs"]]
     # the actor running job 1 is SIGKILLed mid-job on its first attempt; the engine replaces it and retries the job
     factory = FaultyFactory(FleetWorker, kill={jobs[1]: 1})
     engine = RayEngine(workers=2)
@@ -57,5 +43,5 @@ def test_ray_engine_gives_the_local_engine_results_and_survives_a_killed_worker(
     table = pq.read_table(out / "results.parquet")
     assert sorted(table.column("job").unique().to_pylist()) == sorted(jobs)
     # ... and bit-identical to the local engine's
-    assert same_values(job_values(out), job_values(local_run))
+    assert same_values(job_values(out), job_values(reference_run))
     assert ray.is_initialized()  # the engine used the session it found and left it running
