@@ -1,4 +1,4 @@
-"""Trial selection of GP-PTA: Bayesian active learning by disagreement ([CoxDeVries2015]_, Sec. 4; Houlsby et al. 2011).
+"""Trial selection of GP-PTA: Bayesian active learning by disagreement ([CoxDeVries2015]_, Sec. 4; [Houlsby2011]_).
 
 BALD picks the stimulus (z, l) maximising the mutual information between the response y and the latent threshold t:
 
@@ -18,6 +18,10 @@ References
 .. [CoxDeVries2015]
     M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
     2015.
+
+.. [Houlsby2011]
+    N. Houlsby, F. Huszar, Z. Ghahramani, M. Lengyel. Bayesian Active Learning for Classification and Preference
+    Learning. arXiv:1112.5745, 2011.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Laplace approximation of the GP-PTA posterior ([CoxDeVries2015]_, Sec. 3.2, App. B; Rasmussen & Williams 2006, Alg.
-3.1/3.2).
+"""Laplace approximation of the GP-PTA posterior ([CoxDeVries2015]_, Sec. 3.2, App. B; [RW2006]_ (R&W), Alg. 3.1/3.2).
 
 The latent vector f holds the threshold at the n distinct trial frequencies (trials at the same frequency share one
 latent value, their likelihood terms add). With prior f ~ N(m, K) and log-likelihood L(f), the mode is found by Newton
@@ -20,6 +19,9 @@ References
 .. [CoxDeVries2015]
     M. Cox, B. de Vries. A Bayesian Binary Classification Approach to Pure Tone Audiometry. arXiv:1511.08670,
     2015.
+
+.. [RW2006]
+    C. E. Rasmussen, C. K. I. Williams. Gaussian Processes for Machine Learning. MIT Press, 2006.
 """
 
 from __future__ import annotations

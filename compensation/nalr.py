@@ -1,15 +1,8 @@
 """NAL-R and NAL-RP insertion-gain prescriptions from an audiogram.
 
-Implements the revised National Acoustic Laboratories formula (NAL-R) of
-
-    D. Byrne and H. Dillon (1986), "The National Acoustic Laboratories' (NAL) new procedure for selecting the gain and
-    frequency response of a hearing aid", Ear and Hearing 7:257-265,
-
-and its extension for severe/profound losses (NAL-RP) of
-
-    D. Byrne, A. Parkinson and P. Newall (1990), "Hearing aid gain and frequency response requirements for the
-    severely/profoundly hearing impaired", Ear and Hearing 11:40-49; tabulated in Byrne, Parkinson & Newall (1991),
-    The Vanderbilt Hearing-Aid Report II, pp. 295-300, and in H. Dillon (2012), Hearing Aids, 2nd ed., ch. 10.
+Implements the revised National Acoustic Laboratories formula (NAL-R) of [ByrneDillon1986]_ and its extension for
+severe/profound losses (NAL-RP) of [Byrne1990]_ (tabulated in Byrne, Parkinson & Newall (1991), The Vanderbilt
+Hearing-Aid Report II, pp. 295-300, and in H. Dillon (2012), Hearing Aids, 2nd ed., ch. 10).
 
 NAL-R (real-ear insertion gain IG in dB at frequency f, thresholds H in dB HL):
 
@@ -42,6 +35,16 @@ Conventions chosen here (documented deviations or completions of the papers):
 - ``variant="auto"`` uses NAL-RP when H2000 >= 95 dB HL (the profound-loss criterion of Byrne et al. 1990) and plain
   NAL-R otherwise, so ``nalr_gains`` stays the classic NAL-R for mild to severe losses. ``variant="nal-rp"`` applies
   both NAL-RP corrections whenever their conditions hold (e.g. the steeper 3FA slope for N5/N6, whose H2000 < 95).
+
+References
+
+.. [ByrneDillon1986]
+    D. Byrne, H. Dillon. The National Acoustic Laboratories' (NAL) New Procedure for Selecting the Gain and Frequency
+    Response of a Hearing Aid. Ear and Hearing 7(4):257-265, 1986.
+
+.. [Byrne1990]
+    D. Byrne, A. Parkinson, P. Newall. Hearing Aid Gain and Frequency Response Requirements for the
+    Severely/Profoundly Hearing Impaired. Ear and Hearing 11(1):40-49, 1990.
 """
 
 from __future__ import annotations

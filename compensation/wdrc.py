@@ -1,12 +1,11 @@
 """Multiband wide dynamic range compression (WDRC), fully vectorised (no per-sample Python loop).
 
-Structure (Kates 2008, Digital Hearing Aids, ch. 8; Giannoulis, Massberg & Reiss 2012, "Digital dynamic range compressor
-design -- a tutorial and analysis", J. Audio Eng. Soc. 60:399-408): a linear-phase crossover filterbank
+Structure (Kates 2008, Digital Hearing Aids, ch. 8; [Giannoulis2012]_): a linear-phase crossover filterbank
 (:mod:`compensation.filterbank`), per band a level detector, a static gain curve in dB, the gain applied to the band,
 bands summed, then the output limiter.
 
-Level detector. The classic "branching" attack/release detector on band power p[n] = x_b[n]^2 (Giannoulis et al. 2012,
-eq. 11) is a nonlinear recursion,
+Level detector. The classic "branching" attack/release detector on band power p[n] = x_b[n]^2 (eq. (11) of
+[Giannoulis2012]_) is a nonlinear recursion,
 
     e[n] = a_A e[n-1] + (1 - a_A) p[n]  if p[n] > e[n-1],   else  a_R e[n-1] + (1 - a_R) p[n],   a = exp(-1 / (tau fs)),
 
@@ -27,7 +26,7 @@ tau_R (the slow smoother has not charged to the peak, so gain recovers sooner: u
 ms after a 200 ms burst). The detector runs in the audio's float32: powers are non-negative, so the scan loses no
 precision to cancellation.
 
-Static curve (Giannoulis et al. 2012, eq. 4, quadratic soft knee of width W dB), per band with threshold T (dB SPL),
+Static curve (eq. (4) of [Giannoulis2012]_, quadratic soft knee of width W dB), per band with threshold T (dB SPL),
 compression ratio CR and gain G (dB, the gain below threshold):
 
     gain_dB(L) = G - (1 - 1/CR) * s(L - T),   s(d) = 0 (d < -W/2);  (d + W/2)^2 / (2W) (|d| <= W/2);  d (d > W/2)
@@ -38,6 +37,12 @@ Prescription (``prescribe``; an NAL-NL-like rule, documented simplification, not
 - G_b chosen so that the gain at the band's share of 65 dB SPL speech equals the NAL-R insertion gain at the band
   centre (Byrne & Dillon 1986): L_speech = 65 - 10 log10(B) (speech power split equally over the B bands -- a crude
   stand-in for the long-term average speech spectrum), G_b = IG_b + (1 - 1/CR_b) s(L_speech - T_b).
+
+References
+
+.. [Giannoulis2012]
+    D. Giannoulis, M. Massberg, J. D. Reiss. Digital Dynamic Range Compressor Design -- A Tutorial and Analysis.
+    Journal of the Audio Engineering Society 60(6):399-408, 2012.
 """
 
 from __future__ import annotations
@@ -122,7 +127,7 @@ def branching_detector(
     tau_release_s: float | np.ndarray,
     sample_rate: float = SAMPLE_RATE,
 ) -> np.ndarray:
-    """The per-sample branching attack/release detector (Giannoulis et al. 2012, eq. 11) on ``channels x samples``
+    """The per-sample branching attack/release detector (eq. (11) of [Giannoulis2012]_) on ``channels x samples``
     power, time constants in s (scalars or one per channel): the numpy reference that
     :func:`attack_release_envelope` approximates (the tests compare them; ``benchmarks/bench_wdrc.py`` times them)."""
     a_att, a_rel = np.exp(-1 / (tau_attack_s * sample_rate)), np.exp(-1 / (tau_release_s * sample_rate))
@@ -136,7 +141,7 @@ def branching_detector(
 
 
 def soft_knee_excess(over_db: torch.Tensor, knee_db: float) -> torch.Tensor:
-    """s(d) of the quadratic soft knee (Giannoulis et al. 2012, eq. 4): 0 below, d above, C1-smooth in between."""
+    """s(d) of the quadratic soft knee (eq. (4) of [Giannoulis2012]_): 0 below, d above, C1-smooth in between."""
     if knee_db <= 0:
         return torch.clamp(over_db, min=0.0)
     half = knee_db / 2.0

@@ -1,8 +1,8 @@
 """SincNet front end of the nu-ICNet encoder: learnable band-pass filters followed by symlog compression.
 
-[Pellatt2025]_ (Fig. 1: "a SincNet layer with 48 filters"), after Ravanelli & Bengio (2018), "Speaker Recognition from
-Raw Waveform with SincNet". Each filter is an ideal band-pass [f1, f2] (difference of two sinc low-passes) truncated by
-a Hamming window; only f1 and the bandwidth f2 - f1 are learned:
+[Pellatt2025]_ (Fig. 1: "a SincNet layer with 48 filters"), after [Ravanelli2018]_. Each filter is an ideal band-pass
+[f1, f2] (difference of two sinc low-passes) truncated by a Hamming window; only f1 and the bandwidth f2 - f1 are
+learned:
 
     h[n] = (2 f2 sinc(2 f2 n) - 2 f1 sinc(2 f1 n)) * w_hamming[n],   f in cycles/sample,
     f1 = min_low + |low|,  f2 = min(f1 + min_band + |band|, nyquist).
@@ -19,6 +19,10 @@ References
 .. [Pellatt2025]
     L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
     in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
+
+.. [Ravanelli2018]
+    M. Ravanelli, Y. Bengio. Speaker Recognition from Raw Waveform with SincNet. IEEE Spoken Language Technology
+    Workshop (SLT), 2018.
 """
 
 from __future__ import annotations
