@@ -1,7 +1,7 @@
 """Training the DNN compensator through the frozen nu-ICNet over a population of listeners.
 
-Closed-loop training in the manner of Drakopoulos & Verhulst (2023, IEEE/ACM TASLP 31:2395-2409), with the nu-ICNet of
-[Pellatt2025]_ as the frozen auditory model: for a batch of (clean sound s, listener nu) pairs,
+Closed-loop training in the manner of Drakopoulos & Verhulst (2023, IEEE/ACM TASLP 31:2395-2409), with nu-ICNet as the
+frozen auditory model: for a batch of (clean sound s, listener nu) pairs,
 
     target   = NH reference response to s                       (compensation.objective, no grad)
     aided    = DNN(s; nu)                                        (compensation.dnn)
@@ -30,12 +30,6 @@ Resumable: every ``checkpoint_every`` steps the run directory gets ``last/`` (we
 ``numpy.random.default_rng([seed, step])`` so a resumed run continues with the same batches as an uninterrupted one.
 After training an audiogram -> nu ridge map (nu ~ W [HL/100; 1], ridge 1e-2) is fitted on the training listeners and
 stored in the config, so the compensator can also be prescribed from an audiogram.
-
-References
-
-.. [Pellatt2025]
-    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
-    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from simulator.errors import HearloopInputError
 from simulator.model.spikes import expected_counts
@@ -170,14 +170,9 @@ class NeuralFidelityObjective:
             per_bin = diff.abs() if self.distance == "l1" else diff.square()
         return per_bin.mean(-1)
 
-    def __call__(
-        self,
-        clean: torch.Tensor,
-        aided: torch.Tensor,
-        nu: torch.Tensor | np.ndarray,
-        target: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Channel-weighted distance D: ``B`` values, differentiable w.r.t. ``aided`` and ``nu``."""
+    def __call__(self, clean: Tensor, aided: Tensor, nu: Tensor | np.ndarray, target: Tensor | None = None) -> Tensor:
+        """Channel-weighted distance D: ``B`` values, differentiable w.r.t. ``aided`` and ``nu`` (arguments as
+        :meth:`per_channel`)."""
         return self.per_channel(clean, aided, nu, target=target) @ self.channel_weights
 
 

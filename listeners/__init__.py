@@ -1,15 +1,9 @@
 """hearloop.listeners: virtual listeners on the nu-ICNet simulator (population sampling, neurometric audiograms).
 
-A :class:`VirtualListener` is a nu-ICNet set by its conditioning parameters nu ([Pellatt2025]_); the NH reference
+A :class:`VirtualListener` is a nu-ICNet set by its conditioning parameters nu; the NH reference
 listener (:func:`nh_reference`) defines 0 dB HL and is the target of every compensation; :func:`sample_cohort` draws
 seeded populations from the training animals' learned nu; :func:`fit_animal` fits nu to a new animal (BO and gradient
 fits, the model frozen); :func:`run_cohort_audiometry` runs GP-PTA on a cohort.
-
-References
-
-.. [Pellatt2025]
-    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
-    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from listeners.animal_fit import AnimalFit, fit_animal

@@ -1,12 +1,6 @@
-"""hearloop.simulator: the nu-ICNet model of the auditory midbrain ([Pellatt2025]_, variational conditioning).
+"""hearloop.simulator: the nu-ICNet model of the auditory midbrain (variational conditioning).
 
 Lowest layer of hearloop: imports nothing from ``listeners``, ``audiometry``, ``compensation`` or ``runners``.
-
-References
-
-.. [Pellatt2025]
-    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
-    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from typing import TYPE_CHECKING

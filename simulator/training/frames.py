@@ -1,4 +1,4 @@
-"""Shared-frame training batches for nu-ICNet and ICNet ([Pellatt2025]_, "Training").
+"""Shared-frame training batches for nu-ICNet and ICNet.
 
 Every animal of a cohort heard the same sounds, so one frame of audio (8192 samples + 2048 of left context) is the
 input of several recordings. :class:`SharedFrames` groups the items of a :class:`simulator.data.dataset.FrameDataset` by
@@ -9,12 +9,6 @@ latent is a slice of it (:meth:`SharedFrames.latents`).
 
 Tensors (G groups, A animals of the dataset, C channels, N = context + frame samples, T = frame bins):
 ``audio`` G x N float32 Pa, ``counts`` G x A x C x T uint8, ``present`` G x A bool, ``hours`` G x A float32.
-
-References
-
-.. [Pellatt2025]
-    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
-    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
 """Virtual inferior colliculus: synthetic NH/HI animals with exactly known hearing loss.
 
-Stands in for the gerbil IC recordings of nu-ICNet ([Pellatt2025]_; Sabesan et al. 2023), which cannot be fetched here.
+Stands in for the gerbil IC recordings nu-ICNet was trained on (Sabesan et al. 2023), which cannot be fetched here.
 Cochlea (:mod:`.periphery`) -> modulation-tuned IC channels (:mod:`.midbrain`) -> Binomial(4, p) counts per 1.31 ms bin,
 with per-animal hearing profiles (:mod:`.hearing_profile`), electrodes and degradation (:mod:`.animal`), assembled into
 cohorts by :mod:`.cohort`.
-
-References
-
-.. [Pellatt2025]
-    L. Pellatt, F. Drakopoulos, S. Sabesan, N. A. Lesica. Modelling the Effects of Hearing Loss on Neural Coding
-    in the Auditory Midbrain with Variational Conditioning. arXiv:2506.03088, 2025.
 """
 
 from simulator.virtual_ic.animal import (
