@@ -18,12 +18,10 @@ from typing import Any
 import torch
 
 from compensation.dnn import DNNCompensator, DNNConfig
-from simulator.errors import CheckpointError
 from simulator.model.checkpoint import weights_fingerprint
 from simulator.model.checkpoint_io import (
-    CONFIG_FILE,
     CheckpointFormat,
-    checkpoint_folder,
+    bundled_or_folder,
     load_weights,
     read_checkpoint,
     write_checkpoint,
@@ -46,20 +44,10 @@ def save_compensator(
 
 def resolve_compensator_dir(name_or_path: str | os.PathLike) -> Path:
     """A bundled name (``"dnn-small"``) -> its asset directory; anything else is taken as a checkpoint directory."""
-    if str(name_or_path) in BUNDLED_COMPENSATORS:
-        directory = ASSETS_DIR / str(name_or_path)
-        if not (directory / CONFIG_FILE).is_file():
-            raise CheckpointError(
-                f"the bundled compensator {name_or_path!r} is missing ({directory}); train it with "
-                "`hearloop compensate train --out compensation/assets/dnn-small`"
-            )
-        return directory
-    directory = checkpoint_folder(name_or_path)
-    if directory is None:
-        raise CheckpointError(
-            f"no compensator named {str(name_or_path)!r}: not one of {list(BUNDLED_COMPENSATORS)} and not a directory"
-        )
-    return directory
+    bundled = ASSETS_DIR / str(name_or_path) if str(name_or_path) in BUNDLED_COMPENSATORS else None
+    hint = "train it with `hearloop compensate train --out compensation/assets/dnn-small`"
+    missing = f"no compensator named {str(name_or_path)!r}: not one of {list(BUNDLED_COMPENSATORS)} and not a directory"
+    return bundled_or_folder(name_or_path, bundled, COMPENSATOR_FORMAT, hint, missing)
 
 
 def read_compensator_config(directory: Path) -> tuple[DNNConfig, dict[str, Any], str]:

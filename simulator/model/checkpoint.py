@@ -25,7 +25,7 @@ from simulator.model.checkpoint_io import (
     CONFIG_FILE,
     WEIGHTS_FILE,
     CheckpointFormat,
-    checkpoint_folder,
+    bundled_or_folder,
     load_weights,
     read_checkpoint,
     sha256_file,
@@ -73,17 +73,9 @@ def read_config(directory: str | os.PathLike) -> tuple[ModelConfig, dict[str, An
 
 def checkpoint_dir(path: str | os.PathLike | None) -> Path:
     """The checkpoint directory of ``path`` (a directory or its ``config.json``; None: :data:`BUNDLED_MODEL_DIR`)."""
-    if path is None:
-        if not (BUNDLED_MODEL_DIR / CONFIG_FILE).is_file():
-            raise CheckpointError(
-                f"the bundled pretrained model is missing ({BUNDLED_MODEL_DIR}); train it with `hearloop train` "
-                "(see its --help), or pass a checkpoint directory to load_model(path)"
-            )
-        return BUNDLED_MODEL_DIR
-    directory = checkpoint_folder(path)
-    if directory is None:
-        raise CheckpointError(f"checkpoint directory {path} does not exist")
-    return directory
+    hint = "train it with `hearloop train` (see its --help), or pass a checkpoint directory to load_model(path)"
+    bundled = BUNDLED_MODEL_DIR if path is None else None
+    return bundled_or_folder(path, bundled, MODEL_FORMAT, hint, f"checkpoint directory {path} does not exist")
 
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> nn.Module:

@@ -34,6 +34,7 @@ __all__ = [
     "CONFIG_FILE",
     "WEIGHTS_FILE",
     "CheckpointFormat",
+    "bundled_or_folder",
     "checkpoint_folder",
     "load_weights",
     "read_checkpoint",
@@ -117,6 +118,21 @@ def checkpoint_folder(path: str | os.PathLike) -> Path | None:
     if directory.is_file() and directory.name == CONFIG_FILE:
         directory = directory.parent
     return directory if directory.is_dir() else None
+
+
+def bundled_or_folder(
+    path: str | os.PathLike | None, bundled: Path | None, fmt: CheckpointFormat, train_hint: str, not_found: str
+) -> Path:
+    """The checkpoint directory to load: ``bundled`` (when given; it must hold a checkpoint, else the error says how
+    to train one: ``train_hint``) or ``path`` as a :func:`checkpoint_folder` (else the ``not_found`` error)."""
+    if bundled is not None:
+        if not (bundled / CONFIG_FILE).is_file():
+            raise CheckpointError(f"the bundled {fmt.label} is missing ({bundled}); {train_hint}")
+        return bundled
+    directory = None if path is None else checkpoint_folder(path)
+    if directory is None:
+        raise CheckpointError(not_found)
+    return directory
 
 
 def read_checkpoint(
