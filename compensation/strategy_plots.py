@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.atomic_io import atomic_write
+from simulator.atomic_io import atomic_savefig
 
 __all__ = ["plot_fidelity"]
 
@@ -47,7 +47,7 @@ def plot_fidelity(table, path: str | os.PathLike) -> Path:
     fig.tight_layout()
     out = Path(path)
     try:
-        atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png"))
+        atomic_savefig(fig, out, dpi=120)
     finally:
         plt.close(fig)
     return out

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from runners.hitl.result import HITLResult
-from simulator.atomic_io import atomic_write, atomic_write_table, atomic_write_text
+from simulator.atomic_io import atomic_savefig, atomic_write_table, atomic_write_text
 
 
 def _jsonable(obj: Any) -> Any:
@@ -111,6 +111,6 @@ def plot_convergence(
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png"))
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
     return path
