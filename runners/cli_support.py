@@ -1,6 +1,6 @@
-"""Command-line helpers shared by several ``hearloop`` commands: the ``--strata`` option, the engine options of
-``fleet`` and ``regress``, the listener cohort of strategy work (listeners turned into compensation's listener specs),
-and the stale-compensator warning.
+"""Command-line helpers shared by the ``hearloop`` commands: :func:`add_command` (how every command registers), the
+``--strata`` option, the engine options of ``fleet`` and ``regress``, the listener cohort of strategy work (listeners
+turned into compensation's listener specs), and the stale-compensator warning.
 
 Commands import this module, never one another; what is not about the command line lives in its layer
 (:func:`simulator.model.animals.nh_reference_nu`, :func:`compensation.dnn_checkpoint.nuicnet_provenance`).
