@@ -6,6 +6,7 @@ Each also derives from the built-in exception callers caught before the base exi
 
     HearloopError
     ├── HearloopInputError (ValueError)        bad input to a public entry point
+    │   └── NoSpeechTokensError                a selectivity request for sounds without speech tokens
     ├── RecordingFormatError (ValueError)      a recording file breaks the documented schema
     │   └── RecordingNotFoundError (FileNotFoundError)       (simulator.data.recordings)
     ├── SpecError (ValueError)                 a run specification (TOML) is malformed
@@ -28,6 +29,7 @@ __all__ = [
     "HearloopInputError",
     "HearloopStateError",
     "MissingFileError",
+    "NoSpeechTokensError",
     "RecordingFormatError",
     "SpecError",
     "UnknownNameError",
@@ -64,3 +66,7 @@ class HearloopStateError(HearloopError, RuntimeError):
 
 class CheckpointError(HearloopError, RuntimeError):
     """A checkpoint directory is missing, corrupt, or does not match the model configuration it claims."""
+
+
+class NoSpeechTokensError(HearloopInputError):
+    """A speech-selectivity request for sounds that carry no labelled speech tokens (``simulator.data.speech``)."""

@@ -2,6 +2,7 @@
 corpus, audio I/O and channel alignment between animals.
 
 Modules: ``recording_types``, ``recordings`` (HDF5 + JSON index), ``dataset`` (frames and splits), ``corpus``
-(synthesised sounds), ``audio_io``, ``alignment`` (optimal-transport channel permutations) and its ground cost
+(synthesised sounds), ``speech`` (labelled vowel and consonant tokens for selectivity measures), ``audio_io``,
+``alignment`` (optimal-transport channel permutations) and its ground cost
 ``rate_correlation``. Nothing here imports :mod:`simulator.model`.
 """
