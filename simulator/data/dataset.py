@@ -6,8 +6,9 @@ that is cropped from the latent, and splits the training data 90:10 into trainin
 - a frame starting at sample ``s`` of a sound is ``audio[s - 2048 : s + 8192]`` (the context is the preceding audio of
   the same sound, zeros before its start) with target ``counts[:, s // 32 : s // 32 + 256]``; frames hop by 8192
   samples by default and a trailing partial frame is dropped (its targets would be padding);
-- :func:`split_sounds` splits by *sound name* (never a sound across sets), stratified by class, seeded, and identical
-  for every animal; held-out test sounds never enter training or validation;
+- :func:`split_sounds` splits by *sound name* (never a sound across sets), stratified by class with at least
+  :data:`MIN_VALIDATION_SOUNDS_PER_CLASS` validation sounds per class, seeded, and identical for every animal;
+  held-out test sounds never enter training or validation;
 - :class:`FrameDataset` reads only the HDF5 slices an item needs (files open lazily per worker process, the dataset
   pickles without handles), so a cohort never has to fit in memory; ``in_memory=True`` is an opt-in cache;
 - :func:`subset_recording` takes the short subset used to fit nu to a new animal (the paper: 15 s of every training
@@ -38,6 +39,10 @@ from simulator.data.recordings import AnimalFile, CohortIndex, SoundInfo, open_a
 from simulator.errors import HearloopInputError, RecordingFormatError, UnknownNameError
 
 PathLike = str | os.PathLike
+
+MIN_VALIDATION_SOUNDS_PER_CLASS = 1
+"""Every sound class with at least two training sounds gives at least this many of them to validation
+(:func:`split_sounds`), so early stopping sees every class even when 10 % of a small cohort is one or two sounds."""
 
 
 @dataclass(frozen=True)
@@ -73,20 +78,30 @@ def cohort_sounds(paths: Sequence[PathLike]) -> dict[str, SoundInfo]:
     return sounds
 
 
-def split_sounds(sounds: Mapping[str, SoundInfo], val_fraction: float = 0.1, seed: int = 0) -> SoundSplit:
+def split_sounds(
+    sounds: Mapping[str, SoundInfo],
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    min_per_class: int = MIN_VALIDATION_SOUNDS_PER_CLASS,
+) -> SoundSplit:
     """Split training sounds by name into train/validation (``1 - val_fraction : val_fraction`` by duration).
 
     Stratified by class: each class gives about ``val_fraction`` of its duration to validation; the rounding error is
     carried to the next class (in seeded order), so the total is within half a sound of the target even when classes
-    hold only a few sounds. Sounds with ``split == "test"`` go to ``test`` and never to train/validation.
+    hold only a few sounds. On top of that every class keeps at least ``min_per_class`` validation sounds, but never
+    its last training sound (a class of one training sound gives none). Sounds with ``split == "test"`` go to ``test``
+    and never to train/validation.
 
     Args:
         sounds: name -> :class:`SoundInfo` (e.g. from :func:`cohort_sounds`).
-        val_fraction: validation share of the training duration, in [0, 1).
+        val_fraction: validation share of the training duration, in [0, 1); 0 = no validation sounds at all.
         seed: seed of the shuffles (same seed and same sound names -> same split).
+        min_per_class: validation sounds each class keeps at least (:data:`MIN_VALIDATION_SOUNDS_PER_CLASS`).
     """
     if not 0.0 <= val_fraction < 1.0:
         raise HearloopInputError(f"val_fraction must lie in [0, 1), got {val_fraction}")
+    if isinstance(min_per_class, bool) or not isinstance(min_per_class, int) or min_per_class < 0:
+        raise HearloopInputError(f"min_per_class must be an integer >= 0, got {min_per_class!r}")
     rng = np.random.default_rng(seed)
     test = tuple(sorted(n for n, s in sounds.items() if s.split == "test"))
     by_class: dict[str, list[str]] = {}
@@ -97,13 +112,16 @@ def split_sounds(sounds: Mapping[str, SoundInfo], val_fraction: float = 0.1, see
     for cls in rng.permutation(sorted(by_class)):
         names = [by_class[cls][i] for i in rng.permutation(len(by_class[cls]))]
         target = val_fraction * sum(sounds[n].n_samples for n in names) + carry
-        taken = 0.0
+        taken, chosen = 0.0, []
         for name in names:
             d = sounds[name].n_samples
             if taken + d / 2 <= target:
-                val.append(name)
+                chosen.append(name)
                 taken += d
         carry = target - taken
+        floor = min(min_per_class, len(names) - 1) if val_fraction > 0 else 0
+        chosen += [n for n in names if n not in chosen][: max(0, floor - len(chosen))]  # the per-class minimum
+        val += chosen
     val_set = set(val)
     train = tuple(sorted(n for names in by_class.values() for n in names if n not in val_set))
     if not train and val:
@@ -123,14 +141,14 @@ class FrameDataset(Dataset):
     """Frames of selected sounds from a list of animal files, read lazily slice by slice.
 
     Item ``i`` is a dict: ``audio`` float32 tensor ``(context + frame,)`` in Pa, ``counts`` int64 tensor ``channels x
-    frame_bins`` (0..4), ``animal_idx`` (position of its file in ``paths``), ``hours`` (recording time of the sound),
+    frame_bins`` (0..4), ``animal_idx`` (position of its file in ``paths``), ``hours`` (recording time of its trial),
     ``sound_name`` and ``start`` (frame start sample). Every trial of a sound gives its own frames.
 
     Args:
         paths: animal HDF5 files; ``animal_idx`` indexes this list.
         sound_names: sounds to take frames from (a sound missing in one animal is skipped for that animal).
         frame_samples, context_samples, hop: frame geometry in samples (multiples of 32).
-        max_hours: only sounds presented before this recording time (h).
+        max_hours: only sounds first presented before this recording time (h).
         max_seconds_per_sound: only frames lying within the first this-many seconds of each sound.
         channel_order: per animal a channel permutation (from :mod:`simulator.data.alignment`) applied to the counts.
         in_memory: opt-in: load every selected sound once (small cohorts); otherwise nothing is held in memory.
@@ -163,7 +181,7 @@ class FrameDataset(Dataset):
         self.channel_order = (
             None if channel_order is None else [o if o is None else np.asarray(o) for o in channel_order]
         )
-        self.hours = np.full((len(self.paths), len(self.sound_names)), np.nan)
+        self.trial_hours: dict[tuple[int, int], tuple[float, ...]] = {}  # (animal, sound) -> each trial's time (h)
         rows: list[np.ndarray] = []
         found: set[str] = set()
         channels: set[int] = set()
@@ -175,7 +193,7 @@ class FrameDataset(Dataset):
                         continue
                     info = f.info(name)
                     found.add(name)
-                    self.hours[a, s] = info.hours
+                    self.trial_hours[a, s] = info.trial_hours
                     if max_hours is not None and info.hours > max_hours:
                         continue
                     n = info.n_samples
@@ -234,7 +252,7 @@ class FrameDataset(Dataset):
             "audio": torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)),
             "counts": torch.from_numpy(counts.astype(np.int64)),
             "animal_idx": a,
-            "hours": float(self.hours[a, s]),
+            "hours": float(self.trial_hours[a, s][t]),
             "sound_name": name,
             "start": start,
         }
@@ -257,20 +275,25 @@ class FrameDataset(Dataset):
 
 
 def make_datasets(
-    cohort: CohortIndex | PathLike, val_fraction: float = 0.1, seed: int = 0, verify: bool = True, **frame_kw: Any
+    cohort: CohortIndex | PathLike,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    verify: bool = True,
+    min_per_class: int = MIN_VALIDATION_SOUNDS_PER_CLASS,
+    **frame_kw: Any,
 ) -> tuple[FrameDataset, FrameDataset, SoundSplit]:
     """Train and validation :class:`FrameDataset` of a cohort, with the split (same sounds for every animal).
 
     Args:
         cohort: a :class:`CohortIndex` or its directory. ``animal_idx`` is the animal's position in the index.
-        val_fraction, seed: see :func:`split_sounds`.
+        val_fraction, seed, min_per_class: see :func:`split_sounds`.
         verify: check every file's sha256 against the index first.
         frame_kw: forwarded to :class:`FrameDataset` (frame geometry, ``channel_order``, ``in_memory``, ...).
     """
     index = cohort if isinstance(cohort, CohortIndex) else read_cohort(cohort)
     if verify:
         index.verify()
-    split = split_sounds(cohort_sounds(index.paths), val_fraction, seed)
+    split = split_sounds(cohort_sounds(index.paths), val_fraction, seed, min_per_class)
     train = FrameDataset(index.paths, split.train, **frame_kw)
     val = FrameDataset(index.paths, split.validation, **frame_kw)
     return train, val, split
@@ -313,6 +336,7 @@ def subset_recording(
                 continue
             stop = min(n_keep, info.n_samples // DOWNSAMPLE * DOWNSAMPLE)
             counts = f.counts(n, 0, stop // DOWNSAMPLE)
-            sounds.append(SoundRecording(n, info.sound_class, f.audio(n, 0, stop), counts, info.hours, info.split))
+            sounds.append(SoundRecording(n, info.sound_class, f.audio(n, 0, stop), counts, info.hours, info.split,
+                                         info.trial_hours))  # fmt: skip
         cf = None if f.channel_cf_hz is None else f.channel_cf_hz.copy()
         return AnimalRecording(f.animal_id, f.hearing_status, dict(f.abr_thresholds_db), sounds, cf, f.ground_truth)

@@ -39,16 +39,34 @@ class SoundRecording:
         audio: ``samples`` float32, Pa at ``SAMPLE_RATE``.
         counts: ``trials x channels x bins`` uint8 spike counts in 0..4, ``bins == samples // 32``. Training sounds
             have 1 trial, test sounds 2 (repeats of the same audio).
-        hours: recording time in hours (since the start of the session) at which the sound was presented.
+        hours: recording time in hours (since the start of the session) of the first presentation; None takes
+            ``trial_hours[0]``.
         split: ``"train"`` or ``"test"`` (held-out test sounds are never used for training or validation).
+        trial_hours: recording time (h) of each trial, ``trials`` values starting with ``hours`` (the two trials of a
+            test sound are usually presented at different times); None: every trial at ``hours``.
     """
 
     name: str
     sound_class: str
     audio: np.ndarray
     counts: np.ndarray
-    hours: float
+    hours: float | None = None
     split: str = "train"
+    trial_hours: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.trial_hours is not None:
+            self.trial_hours = tuple(float(h) for h in np.asarray(self.trial_hours, dtype=np.float64).reshape(-1))
+            if self.hours is None and self.trial_hours:
+                self.hours = self.trial_hours[0]
+        if self.hours is None:
+            raise HearloopInputError(f"sound {self.name!r}: give hours (or trial_hours), the presentation time in h")
+        self.hours = float(self.hours)
+
+    @property
+    def presentation_hours(self) -> tuple[float, ...]:
+        """Recording time (h) of every trial: ``trial_hours``, or ``hours`` repeated for each trial."""
+        return self.trial_hours if self.trial_hours is not None else (self.hours,) * int(self.counts.shape[0])
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field that breaks the contract above."""
@@ -72,6 +90,16 @@ class SoundRecording:
         if self.split == "test" and self.counts.shape[0] < 2:
             raise HearloopInputError(
                 f"sound {self.name!r}: test sounds need 2 repeated trials, got {self.counts.shape[0]}"
+            )
+        times = self.presentation_hours
+        if len(times) != self.counts.shape[0] or not all(np.isfinite(h) and h >= 0 for h in times):
+            raise HearloopInputError(
+                f"sound {self.name!r}: trial_hours needs one finite time >= 0 per trial "
+                f"({self.counts.shape[0]}), got {times}"
+            )
+        if times and times[0] != self.hours:
+            raise HearloopInputError(
+                f"sound {self.name!r}: hours ({self.hours}) must be the first trial's time ({times[0]})"
             )
 
 

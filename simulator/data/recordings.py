@@ -6,7 +6,9 @@ the layout (schema version :data:`SCHEMA_VERSION`) is documented in the README s
 ``<animal_id>.h5`` holds header attrs, ``abr/``, optional ``channel_cf_hz`` and ``ground_truth`` (a JSON string
 dataset, so it may exceed HDF5's 64 kB attribute limit), and one ``sounds/<00000>`` group per sound with ``audio``
 (float32 Pa) and ``counts`` (uint8 trials x channels x bins, chunked along bins + gzip, so a training frame reads a
-few chunks only); ``cohort.json`` lists the files with their sha256.
+few chunks only); each sound group's attrs give its ``hours`` (first presentation) and, from schema version 2,
+``trial_hours`` (the presentation time of every trial; version 1 files, still read, have every trial at ``hours``);
+``cohort.json`` lists the files with their sha256.
 
 Every write is atomic (temp file in the same folder, then ``os.replace``); every read validates the schema and raises
 :class:`~simulator.errors.RecordingFormatError` naming the file and the problem.
@@ -35,7 +37,9 @@ from simulator.constants import BIN_RATE, DOWNSAMPLE, MAX_COUNT, SAMPLE_RATE
 from simulator.data.recording_types import HEARING_STATUSES, SOUND_CLASSES, AnimalRecording, SoundRecording
 from simulator.errors import HearloopInputError, RecordingFormatError, UnknownNameError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Written by this version; version 1 files (one ``hours`` per sound, no ``trial_hours``) are still read."""
+READABLE_VERSIONS: tuple[int, ...] = (1, 2)
 FILE_FORMAT = "hearloop-recording"
 COHORT_FORMAT = "hearloop-cohort"
 COHORT_INDEX = "cohort.json"
@@ -57,11 +61,13 @@ class SoundInfo:
     split: str
     n_samples: int
     n_trials: int
+    trial_hours: tuple[float, ...] = ()
 
 
 def _write_sound(group: h5py.Group, key: str, sound: SoundRecording) -> None:
     g = group.create_group(key)
     g.attrs.update(name=sound.name, sound_class=sound.sound_class, hours=float(sound.hours), split=sound.split)
+    g.attrs["trial_hours"] = np.asarray(sound.presentation_hours, dtype=np.float64)
     g.create_dataset("audio", data=np.asarray(sound.audio, dtype=np.float32))
     counts = np.asarray(sound.counts, dtype=np.uint8)
     kw: dict[str, Any] = {}
@@ -130,8 +136,9 @@ class AnimalFile:
         version = a.get("schema_version")
         if version is None:
             raise self._fail("missing schema_version attribute (not a hearloop recording?)")
-        if int(version) != SCHEMA_VERSION:
-            raise self._fail(f"schema version {int(version)} is not supported (expected {SCHEMA_VERSION})")
+        if int(version) not in READABLE_VERSIONS:
+            raise self._fail(f"schema version {int(version)} is not supported (readable: {READABLE_VERSIONS})")
+        self.schema_version = int(version)
         for key in ("animal_id", "hearing_status", "sample_rate", "n_channels"):
             if key not in a:
                 raise self._fail(f"missing attribute {key!r}")
@@ -197,7 +204,20 @@ class AnimalFile:
             )
         if split == "test" and n_trials < 2:
             raise self._fail(f"sound {name!r}: test sounds need 2 trials, got {n_trials}")
-        return SoundInfo(name, cls, float(g.attrs["hours"]), split, int(audio.shape[0]), int(n_trials))
+        hours = float(g.attrs["hours"])
+        if self.schema_version >= 2:  # version 1: every trial at the sound's one time
+            if "trial_hours" not in g.attrs:
+                raise self._fail(f"sound group {key!r} misses attribute 'trial_hours' (schema version 2)")
+            times = np.asarray(g.attrs["trial_hours"], dtype=np.float64).reshape(-1)
+            if times.shape != (n_trials,) or not np.isfinite(times).all() or times[0] != hours:
+                raise self._fail(
+                    f"sound {name!r}: trial_hours {times.tolist()} must give one finite time per trial "
+                    f"({n_trials}), starting at hours = {hours}"
+                )
+            trial_hours = tuple(float(h) for h in times)
+        else:
+            trial_hours = (hours,) * int(n_trials)
+        return SoundInfo(name, cls, hours, split, int(audio.shape[0]), int(n_trials), trial_hours)
 
     @property
     def sound_names(self) -> list[str]:
@@ -229,7 +249,7 @@ class AnimalFile:
         """The whole sound (all trials). Without counts, ``counts`` is an empty ``trials x channels x 0`` array."""
         i = self.info(name)
         counts = self.counts(name) if load_counts else np.zeros((i.n_trials, self.n_channels, 0), np.uint8)
-        return SoundRecording(name, i.sound_class, self.audio(name), counts, i.hours, i.split)
+        return SoundRecording(name, i.sound_class, self.audio(name), counts, i.hours, i.split, i.trial_hours)
 
     def to_recording(self, load_counts: bool = True) -> AnimalRecording:
         cf = None if self.channel_cf_hz is None else self.channel_cf_hz.copy()
@@ -358,8 +378,10 @@ def read_cohort(directory: str | os.PathLike, verify: bool = False) -> CohortInd
         raise RecordingFormatError(f"{path}: not valid JSON: {e}") from e
     if not isinstance(d, dict) or d.get("format") != COHORT_FORMAT:
         raise RecordingFormatError(f"{path}: not a hearloop cohort index (format != {COHORT_FORMAT!r})")
-    if d.get("schema_version") != SCHEMA_VERSION:
-        raise RecordingFormatError(f"{path}: schema version {d.get('schema_version')!r} != {SCHEMA_VERSION}")
+    if d.get("schema_version") not in READABLE_VERSIONS:
+        raise RecordingFormatError(
+            f"{path}: schema version {d.get('schema_version')!r} is not one of {READABLE_VERSIONS}"
+        )
     if not np.isclose(float(d.get("sample_rate", -1)), SAMPLE_RATE, rtol=0, atol=1e-6):
         raise RecordingFormatError(f"{path}: sample rate {d.get('sample_rate')!r} Hz != SAMPLE_RATE={SAMPLE_RATE}")
     animals = d.get("animals")
@@ -368,7 +390,7 @@ def read_cohort(directory: str | os.PathLike, verify: bool = False) -> CohortInd
         raise RecordingFormatError(f"{path}: 'animals' must be a list of entries with keys {need}")
     for a in animals:
         a["abr_thresholds_db"] = {int(k): float(v) for k, v in a.get("abr_thresholds_db", {}).items()}
-    index = CohortIndex(root, int(d["n_channels"]), animals, d.get("metadata", {}), SCHEMA_VERSION)
+    index = CohortIndex(root, int(d["n_channels"]), animals, d.get("metadata", {}), int(d["schema_version"]))
     if verify:
         index.verify()
     return index

@@ -1,7 +1,8 @@
 """Evaluating trained models on held-out test sounds ([Pellatt2025]_, "Evaluation" and Table 1).
 
 For every training animal and every held-out two-trial test sound, the model predicts the response to the whole sound
-(causal, whole-sound inference, nu at its mean at the sound's recording time, no sampling). Scores per sound:
+(causal, whole-sound inference, nu at its mean, no sampling); when the two trials were presented at different recording
+times, the prediction is the mean of the predictions at the two times. Scores per sound:
 
 - FEVE (:func:`simulator.metrics.feve`): covariance-weighted fraction of explainable variance explained by the
   expected count E[count];
@@ -22,6 +23,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -63,17 +65,22 @@ class SoundScore:
 
 
 @torch.no_grad()
-def predict_sound(model: nn.Module, audio: np.ndarray | torch.Tensor, animal_idx: int, hours: float) -> torch.Tensor:
+def predict_sound(
+    model: nn.Module, audio: np.ndarray | torch.Tensor, animal_idx: int, hours: float | Sequence[float]
+) -> torch.Tensor:
     """Predicted spike-count probabilities ``channels x bins x 5`` of one animal for a whole sound (Pa).
 
-    nu-ICNet uses nu_bar of ``animal_idx`` at ``hours``; ABRNet its ABR nu; ICNet its decoder branch ``animal_idx``.
+    nu-ICNet uses nu_bar of ``animal_idx`` at ``hours`` (several times, e.g. one per trial: the mean of the
+    predictions at each, as the trials' mean response would be); ABRNet its ABR nu; ICNet its decoder branch
+    ``animal_idx``.
     """
     x = torch.as_tensor(np.asarray(audio, dtype=np.float32)).unsqueeze(0)
     if isinstance(model, ICNet):
         logits = model.decode_branch(model.encode(x), animal_idx)
         return class_softmax(logits)[0]
-    nu = model.animal_nu(torch.tensor([animal_idx]), torch.tensor([float(hours)]), sample=False)
-    return model.predict(x, nu, grad=False)[0]
+    times = sorted({float(h) for h in np.atleast_1d(np.asarray(hours, dtype=np.float64))})
+    nu = model.animal_nu(torch.full((len(times),), animal_idx), torch.tensor(times), sample=False)
+    return model.predict(x, nu, grad=False).mean(dim=0)
 
 
 def score_sound(model_name: str, animal: AnimalRecording, sound: SoundRecording, probs: torch.Tensor) -> SoundScore:
@@ -109,7 +116,7 @@ def evaluate_model(
     for a, k in zip(animals, idx, strict=True):
         for s in a.sounds:
             if s.split == "test":
-                out.append(score_sound(model_name, a, s, predict_sound(model, s.audio, k, s.hours)))
+                out.append(score_sound(model_name, a, s, predict_sound(model, s.audio, k, s.presentation_hours[:2])))
     return out
 
 

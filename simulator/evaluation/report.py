@@ -62,30 +62,89 @@ def _aligned_test_animals(cohort_dir: str | os.PathLike, metadata: dict[str, Any
 
 
 def _nu_separation(model, metadata: dict[str, Any]) -> dict[str, Any]:
+    """nu of every training animal, its distance from the NH centre and the Spearman rho of that distance against the
+    true severity (ground truth ``severity_db_hl``) over the animals that have one; rho is None (with the reason in
+    ``rho_note``) when fewer than 3 animals have a severity or the NH centre is undefined."""
     with torch.no_grad():
         nu = model.animal_nu(torch.arange(model.n_animals), None, sample=False).cpu().numpy()
     statuses = [a["status"] for a in metadata["animals"]]
-    severity = np.array([a["severity_db"] for a in metadata["animals"]], dtype=np.float64)
+    severity = [a.get("severity_db") for a in metadata["animals"]]
+    known = [i for i, s in enumerate(severity) if s is not None and np.isfinite(s)]
+    out: dict[str, Any] = {
+        "nu": nu.tolist(),
+        "distance": None,
+        "severity_db": severity,
+        "spearman_rho": None,
+        "n_animals_with_severity": len(known),
+        "rho_note": "",
+    }
+    if "NH" not in statuses:
+        out["rho_note"] = "not available: no NH animal (the NH centre of nu is undefined)"
+        return out
     dist = nu_distance_from_nh(nu, statuses)
-    return {"nu": nu.tolist(), "distance": dist.tolist(), "severity_db": severity.tolist(),
-            "spearman_rho": severity_spearman(dist, severity)}  # fmt: skip
-
-
-def must_show(groups: dict, rho: float | None) -> dict[str, Any]:
-    """The issue's acceptance numbers from Table 1 groups and the Spearman rho, each with a pass flag."""
-    out: dict[str, Any] = {}
-    for status in ("NH", "HI"):
-        nu6 = groups.get(("nu-ICNet-6", status), {}).get("feve", float("nan"))
-        icn = groups.get(("ICNet", status), {}).get("feve", float("nan"))
-        abr = groups.get(("ABRNet", status), {}).get("feve", float("nan"))
-        out[f"nuicnet6_feve_{status}"] = nu6
-        out[f"nuicnet6_feve_{status}_pass"] = bool(nu6 >= 0.6)
-        out[f"icnet_feve_{status}"] = icn
-        out[f"abrnet_feve_{status}"] = abr
-        out[f"gap_to_icnet_{status}"] = icn - nu6
-        out[f"gap_to_icnet_{status}_pass"] = bool(icn - nu6 <= 0.05)
+    out["distance"] = dist.tolist()
+    if len(known) < 3:
+        out["rho_note"] = (
+            f"not available: {len(known)} of {len(statuses)} animals have a ground-truth "
+            "severity_db_hl (at least 3 needed)"
+        )
+        return out
+    rho = severity_spearman(dist[known], np.asarray([severity[i] for i in known], dtype=np.float64))
+    if not np.isfinite(rho):
+        out["rho_note"] = "not available: the severities or the nu distances are all equal"
+        return out
     out["spearman_rho"] = rho
-    out["spearman_rho_pass"] = bool(rho is not None and rho >= 0.7)
+    if len(known) < len(statuses):
+        out["rho_note"] = f"over the {len(known)} of {len(statuses)} animals with a ground-truth severity_db_hl"
+    return out
+
+
+NOT_TRAINED = "not trained"
+NOT_AVAILABLE = "not available"
+
+
+def _median_feve(groups: dict, model: str, status: str, trained: set[str]) -> tuple[float | None, str]:
+    """The group's median FEVE, or None with the reason (model not trained; no such animals or undefined FEVE)."""
+    if model not in trained:
+        return None, NOT_TRAINED
+    value = groups.get((model, status), {}).get("feve")
+    if value is None or not np.isfinite(value):
+        return None, f"{NOT_AVAILABLE} (no {status} animal with a defined FEVE)"
+    return float(value), ""
+
+
+def must_show(groups: dict, rho: float | None, trained: set[str] | None = None) -> dict[str, Any]:
+    """The acceptance numbers of Table 1 and the Spearman rho, each with a pass flag.
+
+    A number that cannot be computed is None, never NaN, and ``missing[key]`` says why ("not trained": the run has no
+    such model; "not available": no animals of the group, an undefined FEVE, or no ground-truth severity); its pass
+    flag is None too.
+
+    Args:
+        groups: ``{(model, status): {"feve": ...}}`` from :func:`simulator.evaluation.evaluate.aggregate`.
+        rho: Spearman rho of nu-ICNet-6 (None: not available).
+        trained: model labels the run has (default: those in ``groups``).
+    """
+    trained = {m for m, _ in groups} if trained is None else set(trained)
+    out: dict[str, Any] = {"missing": {}}
+
+    def put(key: str, value: float | None, why: str, passed=None) -> None:
+        out[key] = value
+        if value is None:
+            out["missing"][key] = why
+        if passed is not None:
+            out[f"{key}_pass"] = None if value is None else bool(passed(value))
+
+    for status in ("NH", "HI"):
+        nu6, why6 = _median_feve(groups, "nu-ICNet-6", status, trained)
+        icn, why_icn = _median_feve(groups, "ICNet", status, trained)
+        abr, why_abr = _median_feve(groups, "ABRNet", status, trained)
+        put(f"nuicnet6_feve_{status}", nu6, why6, lambda v: v >= 0.6)
+        put(f"icnet_feve_{status}", icn, why_icn)
+        put(f"abrnet_feve_{status}", abr, why_abr)
+        gap = None if nu6 is None or icn is None else icn - nu6
+        put(f"gap_to_icnet_{status}", gap, why_icn or why6, lambda v: v <= 0.05)
+    put("spearman_rho", rho, NOT_AVAILABLE, lambda v: v >= 0.7)
     return out
 
 
@@ -100,16 +159,27 @@ def _figure(path: Path, model, animals, metadata: dict[str, Any]) -> None:
     fig, axes = plt.subplots(len(picks), 2, figsize=(11, 3.2 * len(picks)), squeeze=False, sharex=True)
     for row, i in enumerate(picks):
         a = animals[i]
-        s = next(s for s in a.sounds if s.sound_class == "speech") if any(
-            s.sound_class == "speech" for s in a.sounds) else a.sounds[0]  # fmt: skip
-        pred = expected_counts(predict_sound(model, s.audio, i, s.hours)).cpu().numpy()
+        s = (
+            next(s for s in a.sounds if s.sound_class == "speech")
+            if any(s.sound_class == "speech" for s in a.sounds)
+            else a.sounds[0]
+        )
+        pred = expected_counts(predict_sound(model, s.audio, i, s.presentation_hours[:2])).cpu().numpy()
         true = s.counts[:2].astype(np.float64).mean(axis=0)
         vmax = max(float(np.percentile(true, 99.5)), float(np.percentile(pred, 99.5)), 0.05)
         t_end = true.shape[1] / (len(s.audio) / s.counts.shape[2]) if False else len(s.audio) / 24414.0625
         for col, (img, lab) in enumerate(((true, "recorded (mean of 2 trials)"), (pred, "nu-ICNet-6 E[count]"))):
             ax = axes[row, col]
-            im = ax.imshow(img, aspect="auto", origin="lower", vmin=0, vmax=vmax, cmap="magma",
-                           extent=(0, t_end, -0.5, img.shape[0] - 0.5), interpolation="nearest")  # fmt: skip
+            im = ax.imshow(
+                img,
+                aspect="auto",
+                origin="lower",
+                vmin=0,
+                vmax=vmax,
+                cmap="magma",
+                extent=(0, t_end, -0.5, img.shape[0] - 0.5),
+                interpolation="nearest",
+            )
             ax.set_title(f"{a.animal_id} ({a.hearing_status}) {s.name}: {lab}", fontsize=9)
             ax.set_ylabel("channel (aligned)")
             fig.colorbar(im, ax=ax, fraction=0.04)
@@ -118,6 +188,17 @@ def _figure(path: Path, model, animals, metadata: dict[str, Any]) -> None:
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
+
+
+def _summary(groups: dict, sep: dict[str, dict[str, Any]], trained: set[str]) -> dict[str, Any]:
+    """:func:`must_show` of the run, with the Spearman rho's note (over which animals, or why it is missing)."""
+    summary = must_show(groups, sep["nu-ICNet-6"]["spearman_rho"], trained)
+    note = sep["nu-ICNet-6"]["rho_note"]
+    if note and summary["spearman_rho"] is None:
+        summary["missing"]["spearman_rho"] = note
+    summary["spearman_rho_note"] = note
+    summary["spearman_rho_nuicnet3"] = sep.get("nu-ICNet-3", {}).get("spearman_rho")
+    return summary
 
 
 def evaluate_run(
@@ -166,23 +247,34 @@ def evaluate_run(
                 scores += evaluate_model(load_model(path), "ICNet", [a], [0])
     groups, per_animal = aggregate(scores, "group"), aggregate(scores, "animal")
     classes = aggregate(scores, "class")
-    sep = {label: _nu_separation(load_model(p) if label != "nu-ICNet-6" else main, main.metadata)
-           for label, p in models.items() if label.startswith("nu-ICNet")}  # fmt: skip
-    rho = sep["nu-ICNet-6"]["spearman_rho"]
-    summary = must_show(groups, rho)
-    summary["spearman_rho_nuicnet3"] = sep.get("nu-ICNet-3", {}).get("spearman_rho")
-    info = [{**a, "nu_distance": d} for a, d in zip(main.metadata["animals"], sep["nu-ICNet-6"]["distance"],
-                                                     strict=True)]  # fmt: skip
+    sep = {
+        label: _nu_separation(load_model(p) if label != "nu-ICNet-6" else main, main.metadata)
+        for label, p in models.items()
+        if label.startswith("nu-ICNet")
+    }
+    trained = set(models) | ({"ICNet"} if any(s.model == "ICNet" for s in scores) else set())
+    summary = _summary(groups, sep, trained)
+    distances = sep["nu-ICNet-6"]["distance"] or [None] * len(main.metadata["animals"])
+    info = [{**a, "nu_distance": d} for a, d in zip(main.metadata["animals"], distances, strict=True)]
     present = [m for m in TABLE1_MODELS if any(k[0] == m for k in groups)]
-    text = ["## Table 1: median FEVE and KL on held-out test sounds\n", table1_markdown(groups),
-            "\n## Per animal (median FEVE over its test sounds)\n", animal_table(per_animal, present, info),
-            "\n## nu-ICNet-6 per sound class\n", class_table(classes, "nu-ICNet-6")]  # fmt: skip
+    text = [
+        "## Table 1: median FEVE and KL on held-out test sounds\n",
+        table1_markdown(groups, trained=trained),
+        "\n## Per animal (median FEVE over its test sounds)\n",
+        animal_table(per_animal, present, info),
+        "\n## nu-ICNet-6 per sound class\n",
+        class_table(classes, "nu-ICNet-6"),
+    ]
     atomic_write_text(out / "table1.md", "".join(text))
     cols = {k: [getattr(s, k) for s in scores] for k in SoundScore.__dataclass_fields__}
     atomic_write_table(out / "scores.parquet", pa.table(cols))
-    doc = {"must_show": summary, "table1": {f"{m}|{s}": v for (m, s), v in groups.items()},
-           "per_animal": {f"{m}|{a}": v for (m, a), v in per_animal.items()}, "nu_separation": sep,
-           "models": {k: str(v) for k, v in models.items()}}  # fmt: skip
+    doc = {
+        "must_show": summary,
+        "table1": {f"{m}|{s}": v for (m, s), v in groups.items()},
+        "per_animal": {f"{m}|{a}": v for (m, a), v in per_animal.items()},
+        "nu_separation": sep,
+        "models": {k: str(v) for k, v in models.items()},
+    }
     atomic_write_text(out / "summary.json", json.dumps(doc, indent=1) + "\n")
     _figure(out / "neurograms.png", main, animals, main.metadata)
     return doc

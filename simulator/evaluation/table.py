@@ -11,7 +11,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 __all__ = ["TABLE1_MODELS", "animal_table", "class_table", "table1_markdown"]
 
@@ -24,14 +24,17 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def table1_markdown(
-    groups: Mapping[tuple[str, str], Mapping[str, float]], models: Sequence[str] = TABLE1_MODELS
+    groups: Mapping[tuple[str, str], Mapping[str, float]],
+    models: Sequence[str] = TABLE1_MODELS,
+    trained: Collection[str] | None = None,
 ) -> str:
     """Table 1 as Markdown.
 
     Args:
         groups: ``{(model, "NH"|"HI"): {"feve": median, "kl": median, ...}}`` (e.g. from
             :func:`simulator.evaluation.evaluate.aggregate` with ``by="group"``).
-        models: row order; models without results are shown with dashes.
+        models: row order; a group without results is shown with a dash.
+        trained: the models the run has; any other row says "not trained" (None: every row is shown).
 
     Returns:
         Markdown text: a header, a separator and one row per model with NH FEVE, NH KL, HI FEVE, HI KL.
@@ -41,6 +44,9 @@ def table1_markdown(
         "|---|---:|---:|---:|---:|",
     ]
     for m in models:
+        if trained is not None and m not in trained:
+            lines.append(f"| {m} | not trained | | | |")
+            continue
         cells = []
         for status in ("NH", "HI"):
             g = groups.get((m, status), {})
@@ -55,16 +61,18 @@ def animal_table(
     info: Sequence[Mapping[str, object]],
 ) -> str:
     """Per-animal median FEVE of each model, with status and true severity; ``info`` rows have id/status/severity_db
-    and optionally ``nu_distance``."""
-    head = "| Animal | Status | Severity (dB HL) | ‖ν − NH‖ | " + " | ".join(f"{m} FEVE" for m in models) + " |"
+    (the ground truth ``severity_db_hl``, or None: "not available") and optionally ``nu_distance``."""
+    head = ("| Animal | Status | True loss (dB HL, ground truth) | ‖ν − NH‖ | "
+            + " | ".join(f"{m} FEVE" for m in models) + " |")  # fmt: skip
     lines = [head, "|---|---|---:|---:|" + "---:|" * len(models)]
     for row in info:
         a = str(row["id"])
         sev = row.get("severity_db")
+        sev_text = "not available" if sev is None else _fmt(sev, 1)  # type: ignore[arg-type]
         dist = row.get("nu_distance")
         cells = [_fmt(animals.get((m, a), {}).get("feve")) for m in models]
         lines.append(
-            f"| {a} | {row['status']} | {_fmt(sev, 1)} | {_fmt(dist)} | " + " | ".join(cells) + " |"  # type: ignore[arg-type]
+            f"| {a} | {row['status']} | {sev_text} | {_fmt(dist)} | " + " | ".join(cells) + " |"  # type: ignore[arg-type]
         )
     return "\n".join(lines) + "\n"
 

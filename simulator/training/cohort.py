@@ -103,7 +103,7 @@ def test_channel_weights(animals: list[AnimalRecording]) -> np.ndarray:
 
 def _animal_entry(a: AnimalRecording) -> dict[str, Any]:
     gt = a.ground_truth or {}
-    hours = [s.hours for s in a.sounds]
+    hours = [h for s in a.sounds for h in s.presentation_hours]
     sev = gt.get("severity_db_hl")
     return {
         "id": a.animal_id,

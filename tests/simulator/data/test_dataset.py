@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from simulator.constants import CONTEXT_SAMPLES, FRAME_BINS, FRAME_SAMPLES, SAMPLE_RATE
 from simulator.data import recordings
 from simulator.data.dataset import (
+    MIN_VALIDATION_SOUNDS_PER_CLASS,
     FrameDataset,
     cohort_sounds,
     frame_starts,
@@ -82,11 +83,31 @@ def test_split_never_splits_a_sound_and_keeps_test_out():
 
 def test_split_with_tiny_classes_still_reaches_ten_percent():
     sounds = {f"{c}{i}": info(f"{c}{i}", c) for c in CLASSES for i in range(2)}  # 10 sounds, 2 per class
-    split = split_sounds(sounds, 0.1, seed=0)
+    split = split_sounds(sounds, 0.1, seed=0, min_per_class=0)
     assert len(split.validation) == 1 and len(split.train) == 9
     assert split_sounds(sounds, 0.0).validation == ()
     with pytest.raises(ValueError, match="val_fraction"):
         split_sounds(sounds, 1.0)
+
+
+def test_split_keeps_a_minimum_of_validation_sounds_per_class():
+    """10 % of 20 sounds is 2 validation sounds, too few to drive early stopping; every class keeps one."""
+    sounds = {f"{c}{i}": info(f"{c}{i}", c) for c in CLASSES for i in range(4)}
+    assert len(split_sounds(sounds, 0.1, seed=0, min_per_class=0).validation) == 2
+    split = split_sounds(sounds, 0.1, seed=0)
+    assert MIN_VALIDATION_SOUNDS_PER_CLASS == 1 and len(split.validation) == len(CLASSES)
+    assert sorted(sounds[n].sound_class for n in split.validation) == sorted(CLASSES)
+    two = split_sounds(sounds, 0.1, seed=0, min_per_class=2)
+    assert all(sum(sounds[n].sound_class == c for n in two.validation) == 2 for c in CLASSES)
+    assert len(two.train) == 2 * len(CLASSES)
+    lone = {**{n: s for n, s in sounds.items() if s.sound_class != "music"}, "music0": info("music0", "music")}
+    lone_split = split_sounds(lone, 0.1, seed=0, min_per_class=3)  # never a class's last training sound
+    assert "music0" in lone_split.train and all(
+        sum(lone[n].sound_class == c for n in lone_split.train) == 1 for c in CLASSES
+    )
+    assert split_sounds(sounds, 0.1, seed=0, min_per_class=1) == split  # seeded: the same split again
+    with pytest.raises(ValueError, match="min_per_class"):
+        split_sounds(sounds, 0.1, min_per_class=-1)
 
 
 def test_cohort_split_is_the_same_for_every_animal(cohort):
@@ -225,3 +246,13 @@ def test_test_sounds_and_short_subset(cohort):
         np.testing.assert_array_equal(s.audio, ref0[s.name].audio[:n])
         np.testing.assert_array_equal(s.counts, ref0[s.name].counts[:, :, : n // 32])
     sub.validate()
+
+
+def test_each_trial_of_a_frame_carries_its_own_presentation_time(tmp_path):
+    audio = np.zeros(FRAME_SAMPLES, np.float32)
+    counts = np.zeros((2, 3, FRAME_BINS), np.uint8)
+    sound = SoundRecording("twice", "speech", audio, counts, split="train", trial_hours=(0.5, 7.0))
+    animal = AnimalRecording("A0", "NH", {f: 20.0 for f in ABR_FREQS_HZ}, [sound])
+    recordings.write_animal(tmp_path / "A0.h5", animal)
+    ds = FrameDataset([tmp_path / "A0.h5"], ["twice"])
+    assert sorted(ds[i]["hours"] for i in range(len(ds))) == [0.5, 7.0]

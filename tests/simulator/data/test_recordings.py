@@ -122,7 +122,10 @@ def _drop_trial(f: h5py.File) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda f: f.attrs.__setitem__("schema_version", 2), "schema version 2 is not supported"),
+        (lambda f: f.attrs.__setitem__("schema_version", 3), "schema version 3 is not supported"),
+        (lambda f: f["sounds/00002"].attrs.__delitem__("trial_hours"), "misses attribute 'trial_hours'"),
+        (lambda f: f["sounds/00002"].attrs.__setitem__("trial_hours", [1.0]), r"trial_hours \[1\.0\] must give one"),
+        (lambda f: f["sounds/00002"].attrs.__setitem__("trial_hours", [7.5, np.nan]), "must give one finite time"),
         (lambda f: f.attrs.__delitem__("schema_version"), "missing schema_version"),
         (lambda f: f.__delitem__("sounds/00001/counts"), "missing dataset 'sounds/00001/counts'"),
         (lambda f: f.__delitem__("abr/freqs_hz"), "missing dataset 'abr/freqs_hz'"),
@@ -257,3 +260,52 @@ def test_write_rejects_invalid_input(tmp_path):
         write_cohort(tmp_path, [make_animal("A"), make_animal("A")], {})
     with pytest.raises(RecordingFormatError, match="unique"):
         write_cohort(tmp_path, [make_animal("../evil")], {})
+
+
+def test_every_trial_keeps_its_presentation_time(tmp_path):
+    animal = make_animal()
+    test = animal.sounds[2]
+    animal.sounds[2] = SoundRecording(test.name, test.sound_class, test.audio, test.counts, split="test",
+                                      trial_hours=(1.25, 6.5))  # fmt: skip
+    assert animal.sounds[2].hours == 1.25 and animal.sounds[2].presentation_hours == (1.25, 6.5)
+    back = read_animal(write_animal(tmp_path / "a.h5", animal))
+    assert back.sounds[2].trial_hours == (1.25, 6.5) and back.sounds[2].hours == 1.25
+    assert back.sounds[0].trial_hours == (animal.sounds[0].hours,)  # one trial at its one time
+    with open_animal(tmp_path / "a.h5") as f:
+        assert f.schema_version == SCHEMA_VERSION == 2 and f.info(test.name).trial_hours == (1.25, 6.5)
+
+
+def test_version_1_files_and_indexes_are_still_read(tmp_path):
+    """A file written before per-trial times: every trial of a sound was presented at its one ``hours``."""
+    animals = [make_animal("NH01"), make_animal("NH02", seed=3)]
+    write_cohort(tmp_path, animals, {})
+    for a in animals:
+
+        def to_v1(f):
+            f.attrs["schema_version"] = 1
+            for key in f["sounds"]:
+                del f["sounds"][key].attrs["trial_hours"]
+
+        _edit(tmp_path / f"{a.animal_id}.h5", to_v1)
+    d = json.loads((tmp_path / "cohort.json").read_text())
+    d["schema_version"] = 1
+    for entry in d["animals"]:
+        entry["sha256"] = sha256_file(tmp_path / entry["file"])
+    (tmp_path / "cohort.json").write_text(json.dumps(d))
+    index = read_cohort(tmp_path, verify=True)
+    assert index.schema_version == 1
+    back = index.load("NH01")
+    assert_same_animal(animals[0], back)
+    test = back.sounds[2]
+    assert test.split == "test" and test.trial_hours == (test.hours, test.hours)
+
+
+def test_trial_times_must_match_the_trials():
+    audio, counts = np.zeros(64, np.float32), np.zeros((2, 3, 2), np.uint8)
+    with pytest.raises(ValueError, match="one finite time >= 0 per trial"):
+        SoundRecording("s", "speech", audio, counts, split="test", trial_hours=(1.0,)).validate()
+    with pytest.raises(ValueError, match="must be the first trial's time"):
+        SoundRecording("s", "speech", audio, counts, 2.0, "test", trial_hours=(1.0, 3.0)).validate()
+    with pytest.raises(ValueError, match="give hours"):
+        SoundRecording("s", "speech", audio, counts, split="test")
+    SoundRecording("s", "speech", audio, counts, 1.0, "test").validate()  # both trials at 1.0 h, as in version 1

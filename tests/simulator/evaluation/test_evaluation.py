@@ -111,7 +111,16 @@ def test_must_show_flags():
     assert m["gap_to_icnet_NH_pass"] and not m["gap_to_icnet_HI_pass"]
     assert m["gap_to_icnet_HI"] == pytest.approx(0.15)
     assert m["spearman_rho_pass"] and not must_show(groups, 0.5)["spearman_rho_pass"]
-    assert np.isnan(m["abrnet_feve_NH"])
+    # a stage the run does not have is "not trained", a number that cannot be computed "not available": never NaN
+    assert m["abrnet_feve_NH"] is None and m["missing"]["abrnet_feve_NH"] == "not trained"
+    no_rho = must_show(groups, None)
+    assert no_rho["spearman_rho"] is None and no_rho["spearman_rho_pass"] is None
+    assert no_rho["missing"]["spearman_rho"].startswith("not available")
+    partial = must_show({("nu-ICNet-6", "NH"): {"feve": 0.6}, ("nu-ICNet-6", "HI"): {"feve": float("nan")}}, 0.8,
+                        trained={"nu-ICNet-6"})  # fmt: skip
+    assert partial["nuicnet6_feve_HI"] is None and "not available" in partial["missing"]["nuicnet6_feve_HI"]
+    assert partial["gap_to_icnet_NH"] is None and partial["missing"]["gap_to_icnet_NH"] == "not trained"
+    assert not any(isinstance(v, float) and np.isnan(v) for v in partial.values())
 
 
 def test_evaluate_run_writes_table1(cohort, tmp_path):
@@ -125,7 +134,7 @@ def test_evaluate_run_writes_table1(cohort, tmp_path):
     rows = text[head + 2 : head + 2 + len(TABLE1_MODELS)]
     assert [r.split("|")[1].strip() for r in rows] == list(TABLE1_MODELS)
     nu3 = rows[TABLE1_MODELS.index("nu-ICNet-3")]
-    assert nu3.count("–") == 4  # not trained in this run: dashes
+    assert nu3.startswith("| nu-ICNet-3 | not trained |")  # not trained in this run
     nu6 = rows[TABLE1_MODELS.index("nu-ICNet-6")].split("|")[2:6]
     assert float(nu6[0]) == pytest.approx(doc["must_show"]["nuicnet6_feve_NH"], abs=5e-4)
     assert all(c.strip() != "–" for c in rows[TABLE1_MODELS.index("ICNet")].split("|")[2:6])
@@ -138,3 +147,20 @@ def test_evaluate_run_writes_table1(cohort, tmp_path):
     n_test = sum(s.split == "test" for s in animals[0].sounds)
     assert table.num_rows == 3 * len(animals) * n_test  # nu-ICNet-6, ABRNet, ICNet
     assert (tmp_path / "eval" / "neurograms.png").stat().st_size > 1000
+
+
+def test_a_test_sound_heard_at_two_times_is_predicted_at_both():
+    """nu drifts over a session (eq. 1), so the two trials of a test sound presented hours apart are predicted at
+    their own times and averaged."""
+    from simulator.evaluation.evaluate import predict_sound
+    from tests.conftest import build_tiny_model
+
+    tiny_model = build_tiny_model()
+    audio = np.random.default_rng(0).normal(0.0, 0.05, 4096).astype(np.float32)
+    with torch.no_grad():  # a visible drift: onset 30 min, full amplitude
+        tiny_model.conditioning.raw_a.fill_(5.0)
+    early, late = predict_sound(tiny_model, audio, 1, 0.1), predict_sound(tiny_model, audio, 1, 9.0)
+    both = predict_sound(tiny_model, audio, 1, (0.1, 9.0))
+    assert not torch.allclose(early, late, atol=1e-4)
+    torch.testing.assert_close(both, 0.5 * (early + late))
+    torch.testing.assert_close(predict_sound(tiny_model, audio, 1, (0.1, 0.1)), early)
