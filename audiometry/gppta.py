@@ -245,11 +245,15 @@ class GPPTA(Procedure):
         return float(np.max(sd[inside])) if np.any(inside) else 0.0
 
     @property
-    def done(self) -> bool:
+    def converged(self) -> bool:
+        """The stopping rule was met: at least ``min_trials`` and the band's SD below ``target_sd`` everywhere."""
         n = len(self.trials)
-        if n >= self.max_trials:
-            return True
         return self.target_sd is not None and n >= self.min_trials and self.max_band_sd < self.target_sd
+
+    @property
+    def done(self) -> bool:
+        """Converged, or ``max_trials`` trials made (the trial cap)."""
+        return len(self.trials) >= self.max_trials or self.converged
 
     def next_stimulus(self) -> tuple[float, float]:
         """The next (frequency Hz, level dB HL) by BALD; the same pending stimulus until ``update`` answers it."""

@@ -120,8 +120,14 @@ class HughsonWestlake(Procedure):
         return min(ok) if ok else self._level
 
     @property
+    def converged(self) -> bool:
+        """Every frequency of the order has its threshold (the procedure finished, not stopped by its trial cap)."""
+        return self._pos >= len(self.order)
+
+    @property
     def done(self) -> bool:
-        return self._pos >= len(self.order) or len(self.trials) >= self.max_trials
+        """Converged, or ``max_trials`` presentations made (the trial cap)."""
+        return self.converged or len(self.trials) >= self.max_trials
 
     def next_stimulus(self) -> tuple[float, float]:
         if self._pending is not None:

@@ -32,7 +32,8 @@ class SessionResult:
         means, sds: (n + 1, F) estimate after k trials (row 0: before any trial), dB HL / dB.
         latency_s, cpu_s: (n,) wall / CPU seconds of update(k) + next_stimulus(k + 1).
         audiogram: the procedure's final audiogram.
-        finished: the procedure's own stopping rule was met (False: stopped by max_trials).
+        finished: the procedure's own stopping rule was met (``agent.converged``); False: a trial cap (the session's
+            ``max_trials`` or the procedure's own) ended it first.
     """
 
     trials: list[Trial]
@@ -107,5 +108,5 @@ def run_session(
         latency_s=np.array(lat),
         cpu_s=np.array(cpu),
         audiogram=agent.audiogram(tuple(freqs)),
-        finished=bool(agent.done),
+        finished=bool(getattr(agent, "converged", agent.done)),
     )

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from listeners.listener import AUDIOGRAM_FREQS_HZ, THRESHOLD_GRID_HZ, VirtualListener, prime_thresholds
 
@@ -62,6 +63,7 @@ def run_cohort_audiometry(
     seed: int = 0,
     freqs_hz: Sequence[float] = AUDIOGRAM_FREQS_HZ,
     target_sd: float | None = None,
+    progress: bool = False,
 ) -> list[ListenerAudiometry]:
     """Run one GP-PTA session per listener.
 
@@ -72,16 +74,18 @@ def run_cohort_audiometry(
         seed: agent and responder seeds derive from ``(seed, listener index)``.
         freqs_hz: evaluation frequencies.
         target_sd: GP-PTA's own stopping rule (posterior SD in dB; None: always use the whole budget).
+        progress: tqdm bars while the true audiograms are computed and over the sessions.
     """
     from audiometry import GPPTA
     from audiometry.benchmark import trials_to_target
     from audiometry.session import run_session
 
     refs = [lis.reference for lis in listeners if lis.reference is not None]
-    prime_thresholds([*listeners, *refs[:1]], sorted(set(THRESHOLD_GRID_HZ) | {float(f) for f in freqs_hz}))
+    prime_thresholds([*listeners, *refs[:1]], sorted(set(THRESHOLD_GRID_HZ) | {float(f) for f in freqs_hz}),
+                     progress=progress)  # fmt: skip
     freqs = np.asarray(freqs_hz, dtype=np.float64)
     out = []
-    for i, lis in enumerate(listeners):
+    for i, lis in enumerate(tqdm(listeners, desc="GP-PTA sessions", unit="listener", disable=not progress)):
         truth = lis.thresholds(freqs)
         agent = GPPTA(
             sigma=lis.sigma_db,

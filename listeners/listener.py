@@ -179,10 +179,11 @@ class VirtualListener:
         return bool(rng.random() < self.p_heard(freq_hz, level_db_hl))
 
 
-def prime_thresholds(listeners: Sequence[VirtualListener], freqs_hz: Sequence[float]) -> None:
+def prime_thresholds(listeners: Sequence[VirtualListener], freqs_hz: Sequence[float], progress: bool = False) -> None:
     """Compute the listeners' missing neurometric thresholds at ``freqs_hz`` in one batched bisection and cache them.
 
     All listeners must share one model and protocol (as a cohort does); the values equal per-listener computation.
+    ``progress``: a tqdm bar over the bisection.
     """
     freqs = sorted({float(f) for f in freqs_hz})
     todo = [lis for lis in listeners if any(f not in lis._spl_cache for f in freqs)]
@@ -193,6 +194,7 @@ def prime_thresholds(listeners: Sequence[VirtualListener], freqs_hz: Sequence[fl
         for lis in todo:
             lis.thresholds_db_spl(freqs)
         return
-    values = neurometric_thresholds_db_spl(model, np.stack([lis.nu for lis in todo]), freqs, protocol)
+    values = neurometric_thresholds_db_spl(model, np.stack([lis.nu for lis in todo]), freqs, protocol,
+                                           progress=progress)  # fmt: skip
     for lis, row in zip(todo, values, strict=True):
         lis._spl_cache.update(zip(freqs, (float(v) for v in row), strict=True))

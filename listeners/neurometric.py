@@ -36,6 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from simulator.constants import DOWNSAMPLE, MAX_COUNT, SAMPLE_RATE, db_spl_to_pa_rms
 from simulator.errors import HearloopInputError
@@ -128,6 +129,7 @@ def neurometric_thresholds_db_spl(
     freqs_hz: Sequence[float] | np.ndarray,
     protocol: ToneProtocol | None = None,
     criterion: float | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """Tone detection thresholds (dB SPL) of listeners, by batched bisection on d' = ``criterion``.
 
@@ -141,6 +143,7 @@ def neurometric_thresholds_db_spl(
         freqs_hz: ``F`` tone frequencies in Hz (0 < f < SAMPLE_RATE / 2).
         protocol: stimulus timing and bisection settings.
         criterion: d' at threshold (None: ``protocol.criterion``).
+        progress: a tqdm bar over the bisection's model calls (a large batch takes minutes on a CPU).
 
     Returns:
         ``L x F`` thresholds in dB SPL (``F`` for a single ``D`` vector).
@@ -168,13 +171,18 @@ def neurometric_thresholds_db_spl(
         probs = model.predict(audio, nu_rep)
         return detectability(probs, silence_probs, protocol.window).double().cpu()
 
+    bar = tqdm(total=protocol.iterations + 2, desc=f"audiograms of {n_lis} listeners", unit="step",
+               disable=not progress, leave=False)  # fmt: skip
     heard_top = d_prime(hi) >= criterion
     heard_bottom = d_prime(lo) >= criterion
+    bar.update(2)
     for _ in range(protocol.iterations):
         mid = 0.5 * (lo + hi)
         above = d_prime(mid) >= criterion
         hi = torch.where(above, mid, hi)
         lo = torch.where(above, lo, mid)
+        bar.update(1)
+    bar.close()
     thresholds = 0.5 * (lo + hi)
     thresholds = torch.where(heard_top, thresholds, torch.full_like(lo, protocol.level_range_db_spl[1]))
     thresholds = torch.where(heard_bottom, torch.full_like(lo, protocol.level_range_db_spl[0]), thresholds)

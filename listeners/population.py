@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from torch import nn
+from tqdm.auto import tqdm
 
 from listeners.listener import AUDIOGRAM_FREQS_HZ, VirtualListener, prime_thresholds, validate_listener_nu
 from listeners.reference import animal_nus, nh_reference
@@ -80,6 +81,7 @@ def sample_cohort(
     nus: Sequence[Sequence[float]] | np.ndarray | None = None,
     prefix: str = "L",
     batch: int = 16,
+    progress: bool = False,
     **listener_kwargs,
 ) -> list[VirtualListener]:
     """Draw a seeded cohort of virtual listeners.
@@ -93,6 +95,8 @@ def sample_cohort(
         nus: explicit ``n x D`` conditioning vectors (no sampling).
         prefix: listener ids are ``{prefix}{index:03d}``.
         batch: candidates drawn per round when filling strata.
+        progress: with ``strata``, a tqdm bar of the listeners found so far (each round of candidates measures their
+            neurometric audiograms, minutes on a CPU for a full stratified cohort).
         **listener_kwargs: passed to :class:`VirtualListener` (sigma_db, lapse_rate, ...).
 
     Returns:
@@ -120,6 +124,27 @@ def sample_cohort(
     if sum(strata.values()) != n or any(v < 0 for v in strata.values()):
         raise HearloopInputError(f"strata counts {dict(strata)} must be >= 0 and sum to n = {n}")
     wanted = {k: int(v) for k, v in strata.items() if v > 0}
+    with tqdm(total=n, desc="drawing listeners by stratum", unit="listener", disable=not progress) as bar:
+        chosen = _fill_strata(model, density, rng, wanted, batch, bar, listener_kwargs)
+    listeners: list[VirtualListener] = []
+    for cls in STRATA:
+        listeners.extend(chosen.get(cls, []))
+    for i, lis in enumerate(listeners):
+        lis.id = f"{prefix}{i:03d}"
+    return listeners
+
+
+def _fill_strata(
+    model: nn.Module,
+    density: NuDensity,
+    rng: np.random.Generator,
+    wanted: dict[str, int],
+    batch: int,
+    bar: tqdm,
+    listener_kwargs: dict,
+) -> dict[str, list[VirtualListener]]:
+    """Draw candidates in batches (widening the density when a class is rare) until every class of ``wanted`` is full;
+    ``bar`` counts the listeners kept."""
     chosen: dict[str, list[VirtualListener]] = {k: [] for k in wanted}
     drawn = 0
     for temperature in _TEMPERATURES:
@@ -133,21 +158,16 @@ def sample_cohort(
                 cls = listener_stratum(cand)
                 if cls in chosen and len(chosen[cls]) < wanted[cls]:
                     chosen[cls].append(cand)
+                    bar.update(1)
+            bar.set_postfix(candidates=drawn, refresh=False)
         if all(len(chosen[k]) >= wanted[k] for k in wanted):
             if temperature > 1.0:
                 warnings.warn(
-                    f"strata {wanted} needed the nu density widened to temperature {temperature}", stacklevel=2
+                    f"strata {wanted} needed the nu density widened to temperature {temperature}", stacklevel=3
                 )
-            break
-    else:
-        got = {k: len(v) for k, v in chosen.items()}
-        raise HearloopInputError(
-            f"could not fill strata {wanted} from the model's nu population after {drawn} candidates (got {got}); "
-            "the training animals do not span that severity"
-        )
-    listeners: list[VirtualListener] = []
-    for cls in STRATA:
-        listeners.extend(chosen.get(cls, []))
-    for i, lis in enumerate(listeners):
-        lis.id = f"{prefix}{i:03d}"
-    return listeners
+            return chosen
+    got = {k: len(v) for k, v in chosen.items()}
+    raise HearloopInputError(
+        f"could not fill strata {wanted} from the model's nu population after {drawn} candidates (got {got}); "
+        "the training animals do not span that severity"
+    )

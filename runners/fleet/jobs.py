@@ -87,12 +87,13 @@ def make_jobs(spec: FleetSpec, listeners: list[ListenerRecord]) -> list[Job]:
     return [Job(f"{i:04d}-{_safe(lis.id)}", i, lis, job_seeds(spec.run.seed, i)) for i, lis in enumerate(listeners)]
 
 
-def resolve_cohort(spec: FleetSpec, model: Any = None) -> list[ListenerRecord]:
+def resolve_cohort(spec: FleetSpec, model: Any = None, progress: bool = False) -> list[ListenerRecord]:
     """The spec's cohort as explicit listener records (samples or loads it with the ``listeners`` package).
 
     Args:
         spec: validated spec.
         model: the loaded model (None: load the spec's model).
+        progress: a tqdm bar while a stratified cohort is drawn (minutes: every candidate's audiogram is measured).
     """
     import listeners
 
@@ -102,7 +103,8 @@ def resolve_cohort(spec: FleetSpec, model: Any = None) -> list[ListenerRecord]:
         cohort = listeners.load_cohort(spec.cohort.file, model=model)
     else:
         strata = {k: v for k, v in spec.cohort.strata.items() if v > 0} or None
-        cohort = listeners.sample_cohort(spec.cohort.n, seed=spec.cohort.seed, model=model, strata=strata)
+        cohort = listeners.sample_cohort(spec.cohort.n, seed=spec.cohort.seed, model=model, strata=strata,
+                                         progress=progress)  # fmt: skip
     return [
         ListenerRecord(str(lis.id), tuple(float(v) for v in np.asarray(lis.nu).reshape(-1)), _hours(lis))
         for lis in cohort

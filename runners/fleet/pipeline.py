@@ -15,7 +15,8 @@ For one virtual listener (a nu-ICNet conditioning, interface B) a job
 A job returns a tidy table (:data:`COLUMNS`), one value per row. Metrics by step (units in brackets):
 
 * audiometry: ``threshold_estimate_db_hl``, ``threshold_sd_db``, ``threshold_true_db_hl`` (per ``freq_hz``),
-  ``audiogram_mae_db``, ``n_trials``, ``pta_true_db_hl``;
+  ``audiogram_mae_db``, ``n_trials``, ``stopped_by_trial_cap`` (1: ``audiometry.max_trials`` ended the session before
+  the procedure's own stopping rule; 0: it finished), ``pta_true_db_hl``;
 * prescription: ``audiogram_db_hl`` (per ``freq_hz``: the audiogram the formulas saw, clipped to the audiometer's
   range by :func:`compensation.population.clinical_audiogram`), ``theta0`` (per ``strategy`` and ``param``, physical
   units);
@@ -188,6 +189,7 @@ class FleetWorker:
             rows.add("audiometry", "threshold_true_db_hl", t, freq_hz=f)
         rows.add("audiometry", "audiogram_mae_db", float(np.mean(np.abs(mean - truth))))
         rows.add("audiometry", "n_trials", len(session.trials))
+        rows.add("audiometry", "stopped_by_trial_cap", 0.0 if session.finished else 1.0)
         rows.add("audiometry", "pta_true_db_hl", float(lis.pta()))
         return {float(f): float(m) for f, m in zip(freqs, mean, strict=True)}
 

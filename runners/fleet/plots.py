@@ -42,8 +42,13 @@ def rows(table: Any, step: str, metric: str) -> list[dict[str, Any]]:
     return table.filter(mask).to_pylist()
 
 
-def plot_audiograms(table: Any, path: Path, max_listeners: int = 16) -> Path | None:
-    """GP-PTA estimate with its 95 % posterior band (+-1.96 SD) vs the neurometric truth, one panel per listener."""
+METHOD_NAMES = {"gppta": "GP-PTA", "hw": "modified Hughson-Westlake"}
+"""Report names of the fleet's audiometry methods (``[audiometry] method``)."""
+
+
+def plot_audiograms(table: Any, path: Path, max_listeners: int = 16, method: str = "gppta") -> Path | None:
+    """The audiogram estimate vs the neurometric truth, one panel per listener: GP-PTA with its 95 % posterior band
+    (+-1.96 SD); Hughson-Westlake's thresholds as points (no band: the procedure has no posterior)."""
     est, sd, true = (rows(table, "audiometry", m) for m in
                      ("threshold_estimate_db_hl", "threshold_sd_db", "threshold_true_db_hl"))  # fmt: skip
     if not est:
@@ -65,7 +70,12 @@ def plot_audiograms(table: Any, path: Path, max_listeners: int = 16) -> Path | N
         _, v_s = np.array(sorted(by[name]["sd"])).T
         f_t, v_t = np.array(sorted(by[name]["true"])).T
         ax.plot(f_t, v_t, "k-", lw=1.5, label="neurometric truth")
-        ax.errorbar(f_e, v_e, yerr=1.96 * v_s, fmt="o", ms=4, capsize=2, color="tab:blue", label="GP-PTA, 95 % band")
+        if method == "gppta":
+            ax.errorbar(
+                f_e, v_e, yerr=1.96 * v_s, fmt="o", ms=4, capsize=2, color="tab:blue", label="GP-PTA, 95 % band"
+            )
+        else:
+            ax.plot(f_e, v_e, "o", ms=4, color="tab:blue", label=METHOD_NAMES.get(method, method))
         ax.set_xscale("log")
         ax.set_xticks([250, 500, 1000, 2000, 4000, 8000], ["250", "500", "1k", "2k", "4k", "8k"])
         ax.minorticks_off()
@@ -74,7 +84,7 @@ def plot_audiograms(table: Any, path: Path, max_listeners: int = 16) -> Path | N
     axes[0, 0].invert_yaxis()
     axes[0, 0].set_ylabel("threshold (dB HL)")
     axes[0, 0].legend(fontsize=7, loc="lower left")
-    fig.suptitle("Audiogram estimates vs neurometric truth")
+    fig.suptitle(f"Audiogram estimates ({METHOD_NAMES.get(method, method)}) vs neurometric truth")
     return _save(fig, path)
 
 

@@ -5,7 +5,10 @@ unchanged tree the rerun reproduces the baseline's numbers. A change in any laye
 compensation, HITL) that moves a result beyond its tolerance fails the comparison.
 
 Each result row is matched to the baseline's by its key (listener, step, metric, strategy, param, sound, freq_hz,
-query) and passes when ``|new - base| <= abs + rel * |base|`` (NaN matches NaN only). Tolerances, per metric
+query) and passes when ``|new - base| <= abs + rel * |base|``; NaN matches NaN only, and a value that becomes NaN (or
+stops being NaN) is reported as such (``3 -> nan``), not as an infinite difference. The diff table lists failures
+first, in pipeline order (audiometry, prescription, hitl, evaluation), so the first failing row is the earliest step
+that changed and the rows below it are usually its consequences. Tolerances, per metric
 (:data:`DEFAULT_TOLERANCES`; ``[regress.tolerances]`` in the spec overrides them, e.g.
 ``audiogram_mae_db = {abs = 0.5}``):
 
@@ -14,22 +17,26 @@ metrics                                       abs        rel         why
 ============================================  =========  ==========  ==================================================
 threshold / audiogram / PTA values (dB)       0.01 dB    0           audiometric resolution is ~1 dB; 0.01 catches any
                                                                      change of a GP-PTA trajectory
-``n_trials``, ``queries_to_90``               0          0           counts: exact
+``n_trials``, ``queries_to_90``               0          0           counts: exact (so is the flag
+                                                                     ``stopped_by_trial_cap``)
 ``theta0``, ``theta_best`` (physical units)   0.01       1e-4        dB / ratio / ms settings of the aid
 distances ``d_*``, ``objective_*``            1e-6       1e-3        neural-fidelity distances (float32 model)
 fractions and fidelity restored               1e-3       0           dimensionless, in [-inf, 1]
 anything else                                 1e-6       1e-4
 ============================================  =========  ==========  ==================================================
 
-A row missing from the new run or new in it is a failure too, as is any failed job.
+A row missing from the new run or new in it is a failure too, as is any failed job. :func:`regress` keeps the rerun
+in a run directory (default ``runs/regress/<name>-<time>``) with the diff table ``regress.md`` and the row-level diff
+``regress_diff.parquet``.
 
-    result = regress(load_spec(REGRESS_SPEC), REGRESS_BASELINE)       # result.passed, result.table()
+    result = regress(load_spec(REGRESS_SPEC), REGRESS_BASELINE)       # result.passed, result.table(), result.run_dir
     update_baseline(load_spec(REGRESS_SPEC), REGRESS_BASELINE)        # regenerate (after an intended change)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
 import math
 import os
@@ -40,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.fleet.rundir import MANIFEST, RunDir
-from runners.fleet.spec import FleetSpec
+from runners.fleet.spec import PIPELINE_STEPS, FleetSpec
 from simulator.atomic_io import atomic_write_table, atomic_write_text
 from simulator.errors import HearloopInputError, HearloopStateError, MissingFileError
 
@@ -50,6 +57,8 @@ REGRESS_SPEC = ASSETS / "regress-small.toml"
 REGRESS_BASELINE = ASSETS / "regress-baseline"
 """The committed baseline of :data:`REGRESS_SPEC` (manifest.json, results.parquet, failures.json)."""
 BASELINE_FILES = (MANIFEST, "results.parquet", "failures.json")
+DEFAULT_OUT_DIR = Path("runs/regress")
+"""Parent of the rerun's run directory when :func:`regress` is given no ``out``."""
 KEY = ("listener", "step", "metric", "strategy", "param", "sound", "freq_hz", "query")
 
 _DB = {"abs": 0.01, "rel": 0.0}
@@ -60,6 +69,7 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "threshold_estimate_db_hl": _DB, "threshold_sd_db": _DB, "threshold_true_db_hl": _DB,
     "audiogram_mae_db": _DB, "pta_true_db_hl": _DB,
     "n_trials": {"abs": 0.0, "rel": 0.0}, "queries_to_90": {"abs": 0.0, "rel": 0.0},
+    "stopped_by_trial_cap": {"abs": 0.0, "rel": 0.0},
     "theta0": {"abs": 0.01, "rel": 1e-4}, "theta_best": {"abs": 0.01, "rel": 1e-4},
     "d_unaided": _DISTANCE, "d_aided": _DISTANCE, "objective_of_incumbent": _DISTANCE, "objective_start": _DISTANCE,
     "objective_best": _DISTANCE, "oracle_objective": _DISTANCE,
@@ -88,10 +98,23 @@ class MetricDiff:
     worst: str
     abs_tol: float
     rel_tol: float
+    n_nan_changes: int = 0
 
     @property
     def passed(self) -> bool:
         return self.n_failed == 0
+
+    @property
+    def order(self) -> tuple:
+        """Sort key of the diff table: failures first, then pipeline order (cause before consequence)."""
+        step = PIPELINE_STEPS.index(self.step) if self.step in PIPELINE_STEPS else len(PIPELINE_STEPS)
+        return (self.passed, step, self.metric, self.strategy)
+
+    def diff_text(self) -> str:
+        """The largest finite difference, and how many values became or stopped being NaN."""
+        text = f"{self.max_abs_diff:.3g}" if self.n_nan_changes < self.n else ""
+        nan = f"{self.n_nan_changes} NaN change{'s' if self.n_nan_changes > 1 else ''}" if self.n_nan_changes else ""
+        return "; ".join(t for t in (text, nan) if t)
 
 
 @dataclasses.dataclass
@@ -112,20 +135,25 @@ class RegressionResult:
         return all(m.passed for m in self.metrics) and not self.missing and not self.extra and not self.failed_jobs
 
     def table(self) -> str:
-        """The diff table (Markdown): one line per metric and strategy, failures first."""
+        """The diff table (Markdown): one line per metric and strategy, failures first in pipeline order."""
         lines = ["| status | step | metric | strategy | rows | failed | max abs diff | tolerance | worst row |",
                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        for m in sorted(self.metrics, key=lambda m: (m.passed, m.step, m.metric, m.strategy)):
+        for m in sorted(self.metrics, key=lambda m: m.order):
             tol = f"{m.abs_tol:g} + {m.rel_tol:g} x |base|"
             status, worst = ("ok", "") if m.passed else ("FAIL", m.worst)
-            cells = [status, m.step, m.metric, m.strategy or "-", m.n, m.n_failed, f"{m.max_abs_diff:.3g}", tol, worst]
+            cells = [status, m.step, m.metric, m.strategy or "-", m.n, m.n_failed, m.diff_text(), tol, worst]
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
         return "\n".join(lines)
 
     def summary(self) -> str:
-        failed = [m for m in self.metrics if not m.passed]
+        failed = sorted((m for m in self.metrics if not m.passed), key=lambda m: m.order)
         out = [f"regression {'PASSED' if self.passed else 'FAILED'}: {len(self.metrics) - len(failed)} of "
                f"{len(self.metrics)} metrics within tolerance"]  # fmt: skip
+        if failed:
+            first = failed[0]
+            what = f"{first.metric} of {first.strategy}" if first.strategy else first.metric
+            out.append(f"earliest failing step: {first.step} ({what}: {first.worst}); the failures after it may follow "
+                       "from it")  # fmt: skip
         for name, items in (
             ("missing rows", self.missing),
             ("extra rows", self.extra),
@@ -169,19 +197,22 @@ def compare(baseline: Any, new: Any, overrides: dict[str, dict[str, float]] | No
     metrics, rows = [], []
     for (step, metric, strategy), items in sorted(groups.items()):
         tol = tolerance(metric, overrides)
-        n_failed, worst_diff, worst = 0, 0.0, ""
+        n_failed, n_nan, worst_diff, worst = 0, 0, 0.0, ""
         for key, b, c in sorted(items, key=lambda item: str(item[0])):
-            if _isnan(b) or _isnan(c):
-                diff = 0.0 if _isnan(b) and _isnan(c) else math.inf
+            if _isnan(b) != _isnan(c):  # a value became NaN or stopped being one: a change with no size
+                diff, ok = math.nan, False
+                n_nan += 1
             else:
-                diff = abs(c - b)
-            ok = diff <= tol["abs"] + tol["rel"] * (0.0 if _isnan(b) else abs(b))
+                diff = 0.0 if b == c or _isnan(b) else abs(c - b)  # b == c also for equal infinities
+                ok = diff == 0.0 or diff <= tol["abs"] + tol["rel"] * abs(b)
+                if diff > worst_diff:
+                    worst_diff = diff
             n_failed += not ok
-            if diff > worst_diff or (not ok and not worst):
-                worst_diff, worst = diff, f"{_key_text(key)}: {b:.6g} -> {c:.6g}"
+            if not ok and (not worst or (math.isfinite(diff) and diff >= worst_diff)):
+                worst = f"{_key_text(key)}: {b:.6g} -> {c:.6g}"
             rows.append({**dict(zip(KEY, key, strict=True)), "baseline": b, "new": c, "abs_diff": diff, "ok": ok})
         metrics.append(MetricDiff(step, metric, strategy, len(items), n_failed, worst_diff, worst, tol["abs"],
-                                  tol["rel"]))  # fmt: skip
+                                  tol["rel"], n_nan))  # fmt: skip
     return RegressionResult(metrics, missing, extra, [], rows=rows)
 
 
@@ -216,29 +247,25 @@ def regress(
     Args:
         spec: the regression spec (must be the spec the baseline was made with: same digest).
         baseline_dir: a baseline directory (:func:`update_baseline`) or any finished run directory of ``spec``.
-        out: run directory of the rerun (created; default: a temporary directory, deleted afterwards). The diff
-            table (``regress.md``) and the row-level diff (``regress_diff.parquet``) are written into it.
+        out: run directory of the rerun (created; default ``runs/regress/<spec run name>-<time>``). The diff table
+            (``regress.md``) and the row-level diff (``regress_diff.parquet``) are written into it.
         run_kwargs: passed to :func:`runners.fleet.runner.run_fleet` (engine, factory, progress, report).
     """
     import pyarrow as pa
 
     baseline = RunDir.open(baseline_dir)
     manifest = _check_baseline(spec, baseline)
-    tmp = None if out is not None else tempfile.mkdtemp(prefix="hearloop-regress-")
-    try:
-        run = run_spec(spec, Path(out) if out is not None else Path(tmp) / "run", **run_kwargs)
-        result = compare(baseline.results(), run.results(), spec.regress.tolerances)
-        result.failed_jobs = [f["job"] for f in run.failures()]
-        result.baseline_model_sha = manifest.get("model", {}).get("weights_sha256")
-        result.model_sha = run.manifest().get("model", {}).get("weights_sha256")
-        if out is not None:
-            result.run_dir = run.path
-            atomic_write_text(run.path / "regress.md", f"{result.summary()}\n\n{result.table()}\n")
-            if result.rows:
-                atomic_write_table(run.path / "regress_diff.parquet", pa.Table.from_pylist(result.rows))
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    if out is None:
+        out = DEFAULT_OUT_DIR / f"{spec.run.name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    run = run_spec(spec, Path(out), **run_kwargs)
+    result = compare(baseline.results(), run.results(), spec.regress.tolerances)
+    result.failed_jobs = [f["job"] for f in run.failures()]
+    result.baseline_model_sha = manifest.get("model", {}).get("weights_sha256")
+    result.model_sha = run.manifest().get("model", {}).get("weights_sha256")
+    result.run_dir = run.path
+    atomic_write_text(run.path / "regress.md", f"{result.summary()}\n\n{result.table()}\n")
+    if result.rows:
+        atomic_write_table(run.path / "regress_diff.parquet", pa.Table.from_pylist(result.rows))
     return result
 
 

@@ -4,7 +4,8 @@ The report reads only the run directory (manifest and Parquet results) plus, for
 manifest names. It states what was run (spec digest, model hash, git revision, package versions, engines), how many jobs
 finished and which failed (with their errors), and summarises each pipeline step:
 
-* audiometry: GP-PTA audiogram error against the neurometric truth (mean absolute error over frequencies, dB);
+* audiometry: the audiogram error of the method that ran (GP-PTA or Hughson-Westlake) against the neurometric truth
+  (mean absolute error over frequencies, dB), with the sessions that stopped at their trial cap flagged;
 * evaluation: fidelity restored 1 - D(aided) / D(unaided) (:mod:`compensation.objective`) per strategy and
   severity stratum;
 * HITL fitting: fraction of the oracle improvement reached and the queries needed to reach 90 % of it.
@@ -83,22 +84,32 @@ def _status(run: RunDir, manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _audiometry(table: Any) -> list[str]:
+def _audiometry(table: Any, spec: dict[str, Any]) -> list[str]:
     mae = _per_listener(table, "audiometry", "audiogram_mae_db")
     if not mae:
         return []
+    method = plots.METHOD_NAMES.get(spec["audiometry"]["method"], spec["audiometry"]["method"])
+    cap = spec["audiometry"]["max_trials"]
     pta = _per_listener(table, "audiometry", "pta_true_db_hl")
     trials = _per_listener(table, "audiometry", "n_trials")
+    capped = {name for name, v in _per_listener(table, "audiometry", "stopped_by_trial_cap").items() if v > 0}
     strata = {r["listener"]: r["stratum"] for r in table.select(["listener", "stratum"]).to_pylist()}
-    body = [[name, strata[name], _fmt(pta.get(name, math.nan), 1), _fmt(mae[name], 2), int(trials.get(name, 0))]
+    body = [[name, strata[name], _fmt(pta.get(name, math.nan), 1), _fmt(mae[name], 2),
+             f"{int(trials.get(name, 0))}{' (cap: not finished)' if name in capped else ''}"]
             for name in mae]  # fmt: skip
     values = np.array(list(mae.values()))
-    return [
-        "", "## Audiometry (GP-PTA vs neurometric truth)", "",
+    lines = [
+        "", f"## Audiometry ({method} vs neurometric truth)", "",
         f"Median audiogram error {np.median(values):.2f} dB (mean {values.mean():.2f} dB) over {len(values)} "
-        "listeners; error = mean absolute difference of the estimate and the true neurometric threshold.", "",
-        *_table(["listener", "stratum", "true PTA (dB HL)", "audiogram MAE (dB)", "trials"], body),
+        f"listeners, measured by {method} with at most {cap} trials; error = mean absolute difference of the estimate "
+        "and the true neurometric threshold.", "",
     ]  # fmt: skip
+    if capped:
+        rule = ("its posterior SD was still above the target SD" if spec["audiometry"]["method"] == "gppta" else
+                "not every frequency has a threshold: the others are interpolated from the finished ones")  # fmt: skip
+        lines += [f"**{len(capped)} of {len(mae)} sessions stopped at the trial cap ({cap}) before the procedure "
+                  f"finished** ({rule}): their audiograms are less certain than a finished session's.", ""]  # fmt: skip
+    return lines + _table(["listener", "stratum", "true PTA (dB HL)", "audiogram MAE (dB)", "trials"], body)
 
 
 def _fidelity(table: Any) -> list[str]:
@@ -214,7 +225,10 @@ def write_report(run_dir: str | Path, *, neurogram: bool | None = None) -> Path:
         plot_dir = run.path / PLOTS_DIR
         plot_dir.mkdir(exist_ok=True)
         figures = [
-            ("Audiogram estimates vs truth", plots.plot_audiograms(table, plot_dir / "audiograms.png")),
+            (
+                "Audiogram estimates vs truth",
+                plots.plot_audiograms(table, plot_dir / "audiograms.png", method=spec["audiometry"]["method"]),
+            ),
             ("Fidelity restored per strategy", plots.plot_fidelity(table, plot_dir / "fidelity_restored.png")),
             ("HITL convergence", plots.plot_hitl(table, plot_dir / "hitl_convergence.png")),
         ]
@@ -222,7 +236,7 @@ def write_report(run_dir: str | Path, *, neurogram: bool | None = None) -> Path:
             panels, bin_rate, title = neurogram_panels(manifest, table)
             figures.append((f"Neurogram example ({title})", plots.plot_neurogram(panels, plot_dir / "neurogram.png",
                                                                                  bin_rate)))  # fmt: skip
-        lines += _audiometry(table) + _fidelity(table) + _hitl(table, spec)
+        lines += _audiometry(table, spec) + _fidelity(table) + _hitl(table, spec)
         lines += ["", "## Figures"]
         for caption, path in figures:
             if path is not None:

@@ -81,10 +81,14 @@ def _default_run_dir(spec: FleetSpec) -> Path:
 
 
 def create_run(
-    spec: FleetSpec, out: str | Path | None = None, listeners: list[ListenerRecord] | None = None
+    spec: FleetSpec,
+    out: str | Path | None = None,
+    listeners: list[ListenerRecord] | None = None,
+    progress: bool = False,
 ) -> tuple[RunDir, list[Job]]:
-    """Resolve the cohort and create the run directory with its manifest (atomically)."""
-    listeners = resolve_cohort(spec) if listeners is None else list(listeners)
+    """Resolve the cohort and create the run directory with its manifest (atomically); ``progress``: a bar while a
+    stratified cohort is drawn."""
+    listeners = resolve_cohort(spec, progress=progress) if listeners is None else list(listeners)
     jobs = make_jobs(spec, listeners)
     manifest = {
         "created": now_iso(),

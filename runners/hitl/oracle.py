@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.quasirandom import SobolEngine
+from tqdm.auto import tqdm
 
 from runners.hitl.problem import FittingProblem
 from simulator.errors import HearloopInputError
@@ -47,7 +48,13 @@ class OracleResult:
 
 
 def oracle_optimum(
-    problem: FittingProblem, *, restarts: int = 4, steps: int = 60, lr: float = 0.05, seed: int = 0
+    problem: FittingProblem,
+    *,
+    restarts: int = 4,
+    steps: int = 60,
+    lr: float = 0.05,
+    seed: int = 0,
+    progress: bool = False,
 ) -> OracleResult:
     """Minimise D over the problem's search box by projected Adam from several starts.
 
@@ -57,6 +64,7 @@ def oracle_optimum(
         steps: Adam steps per start.
         lr: Adam step size in normalised units (the box spans at most 2).
         seed: seed of the Sobol starts.
+        progress: a tqdm bar over the Adam steps (all starts advance together).
 
     Returns:
         An :class:`OracleResult`.
@@ -74,7 +82,10 @@ def oracle_optimum(
     best_d = torch.full((x.shape[0],), float("inf"), dtype=torch.float64)
     d_start = float("nan")
     history: list[float] = []
+    bar = tqdm(total=int(steps) + 1, desc=f"oracle ({x.shape[0]} starts)", unit="step", disable=not progress,
+               leave=False)  # fmt: skip
     for step in range(int(steps) + 1):
+        bar.update(1)
         optimiser.zero_grad()
         d = problem.distance(x, grad=step < int(steps))
         if step == 0:
@@ -89,6 +100,7 @@ def oracle_optimum(
         optimiser.step()
         with torch.no_grad():
             x.copy_(torch.minimum(torch.maximum(x, lo), hi))
+    bar.close()
     i = int(torch.argmin(best_d))
     return OracleResult(
         theta=problem.theta(best_x[i]),

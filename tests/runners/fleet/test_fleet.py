@@ -187,6 +187,27 @@ def test_report_has_every_section_and_plot(reference_run):
     assert "3 of 3 jobs finished, 0 failed" in text
 
 
+def test_report_names_the_audiometry_method_and_flags_sessions_stopped_by_the_trial_cap(
+    model_dir, reference_run, tmp_path
+):
+    text = write_report(reference_run).read_text()  # GP-PTA with 4 trials, below its 8-trial minimum
+    assert "## Audiometry (GP-PTA vs neurometric truth)" in text
+    assert "3 of 3 sessions stopped at the trial cap (4) before the procedure finished" in text
+    assert text.count("| 4 (cap: not finished) |") == 3
+
+    def audiometry_only(name: str, audiometry: str) -> str:
+        spec = tiny_spec(model_dir, audiometry=audiometry + "\nfreqs_hz = [500.0, 2000.0, 4000.0]",
+                         pipeline='steps = ["audiometry"]', report="neurogram = false")  # fmt: skip
+        assert run_fleet(spec, tmp_path / name, progress=False).ok
+        return (tmp_path / name / "report.md").read_text()
+
+    hw = audiometry_only("hw", 'method = "hw"\nmax_trials = 6')
+    assert "## Audiometry (modified Hughson-Westlake vs neurometric truth)" in hw and "GP-PTA" not in hw
+    assert "not every frequency has a threshold" in hw and "(cap: not finished)" in hw
+    finished = audiometry_only("converged", "max_trials = 12\ntarget_sd = 1000.0")  # stops at its 8-trial minimum
+    assert "trial cap" not in finished and "(cap" not in finished and "| 8 |" in finished
+
+
 def test_cli_fleet_then_report(model_dir, reference_run, tmp_path, capsys):
     spec_file = tmp_path / "tiny.toml"
     spec_file.write_text(tiny_spec_text(model_dir))
