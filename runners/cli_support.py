@@ -35,6 +35,48 @@ def parse_strata(text: str | None) -> dict[str, int] | None:
     return out
 
 
+def listener_choice(
+    args: argparse.Namespace, *, default_n: int, default_seed: int, default_strata: str | None = None
+) -> tuple[str, dict[str, int] | None, int, int]:
+    """Resolve ``--listeners-from``, ``--n-listeners``, ``--strata``, ``--cohort-seed`` (and ``--cohort-file`` where a
+    command has it) into ``(source, strata, n, seed)``; the options default to None so that a given one is known.
+
+    Without ``--n-listeners`` and ``--strata`` the cohort is ``default_strata`` (or ``default_n`` listeners drawn
+    without strata when that is None); ``--n-listeners`` alone draws that many without strata.
+
+    Raises:
+        HearloopInputError: a combination in which an option would be ignored (both ``--n-listeners`` and
+            ``--strata``; cohort options with ``--listeners-from animals`` or with ``--cohort-file``).
+    """
+    cohort_file = getattr(args, "cohort_file", None)
+    given = [
+        flag
+        for flag, value in (
+            ("--n-listeners", args.n_listeners),
+            ("--strata", args.strata),
+            ("--cohort-seed", args.cohort_seed),
+        )
+        if value is not None
+    ]
+    if args.listeners_from == "animals":
+        given += ["--cohort-file"] if cohort_file else []
+        if given:
+            raise HearloopInputError(
+                f"--listeners-from animals takes the model's training animals; {', '.join(given)} "
+                "only apply to a sampled cohort"
+            )
+        return "animals", None, 0, 0
+    if cohort_file and given:
+        raise HearloopInputError(f"--cohort-file loads a saved cohort; {', '.join(given)} only apply to a sampled one")
+    if args.n_listeners is not None and args.strata is not None:
+        raise HearloopInputError("give --n-listeners (drawn without strata) or --strata (per class), not both")
+    if args.n_listeners is not None and args.n_listeners < 1:
+        raise HearloopInputError(f"--n-listeners must be >= 1, got {args.n_listeners}")
+    strata = parse_strata(args.strata if args.strata is not None else None if args.n_listeners else default_strata)
+    n = sum(strata.values()) if strata else args.n_listeners or default_n
+    return "cohort", strata, n, default_seed if args.cohort_seed is None else args.cohort_seed
+
+
 def build_listeners(
     model,
     *,
@@ -44,16 +86,20 @@ def build_listeners(
     strata: dict[str, int] | None,
     cohort_file: str | None,
     fallback: bool = False,
+    animal_statuses: tuple[str, ...] = ("HI",),
+    progress: bool = False,
 ):
-    """Listener specs (nu + audiogram + stratum) from the listeners package, a cohort file, or the training animals.
+    """Listener specs (nu + audiogram + stratum) from the listeners package, a cohort file, or the training animals
+    (those of ``animal_statuses``).
 
     With ``fallback`` a cohort whose strata the model's nu population cannot fill is drawn without strata instead
-    (with a warning on stderr); the table still reports every listener under its measured stratum.
+    (with a warning on stderr); the table still reports every listener under its measured stratum. ``progress``:
+    tqdm bars while listeners are drawn and their audiograms measured.
     """
     from compensation.population import animal_listener_specs, as_listener_spec
 
     if source == "animals":
-        return animal_listener_specs(model, statuses=("HI",) if strata is None else ("NH", "HI"))
+        return animal_listener_specs(model, statuses=animal_statuses)
     import listeners as lis_pkg
 
     if cohort_file:
@@ -62,7 +108,9 @@ def build_listeners(
         cohort = lis_pkg.sample_cohort(n, seed=seed, model=model)
     else:
         try:
-            cohort = lis_pkg.sample_cohort(sum(strata.values()), seed=seed, model=model, strata=strata)
+            cohort = lis_pkg.sample_cohort(
+                sum(strata.values()), seed=seed, model=model, strata=strata, progress=progress
+            )
         except HearloopInputError as err:  # the model's nu population does not span these strata
             if not fallback:
                 raise
@@ -70,7 +118,7 @@ def build_listeners(
             print(f"warning: {err}; falling back to {total} listeners drawn without strata", file=sys.stderr)
             cohort = lis_pkg.sample_cohort(total, seed=seed, model=model)
     references = {id(lis.reference): lis.reference for lis in cohort if lis.reference is not None}
-    lis_pkg.prime_thresholds([*cohort, *references.values()], lis_pkg.AUDIOGRAM_FREQS_HZ)  # one batched bisection
+    lis_pkg.prime_thresholds([*cohort, *references.values()], lis_pkg.AUDIOGRAM_FREQS_HZ, progress=progress)
     specs = [as_listener_spec(lis) for lis in cohort]
     for spec, lis in zip(specs, cohort, strict=True):
         spec.stratum = lis_pkg.listener_stratum(lis)
@@ -89,18 +137,59 @@ def warn_if_stale(dnn, model_path, model) -> None:
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """Engine overrides shared by ``fleet`` and ``regress`` (they win over the spec's [engine] section)."""
     g = parser.add_argument_group("engine (overrides the spec's [engine] section)")
-    g.add_argument("--engine", choices=("local", "ray"), default=None, help="local (default) or ray")
-    g.add_argument("--workers", type=int, default=None, help="local: processes (0 = in-process); ray: actors")
-    g.add_argument("--address", default=None, help="ray: cluster address to join (default: start a local cluster)")
-    g.add_argument("--num-cpus", type=float, default=None, help="ray: CPUs per actor")
-    g.add_argument("--num-gpus", type=float, default=None, help="ray: GPUs per actor (the model goes to the GPU)")
-    g.add_argument("--retries", type=int, default=None, help="retries of a failed job before it is reported")
+    g.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default=None,
+        help="local (process pool) or ray (default: the spec's engine.kind, ray when --address is given)",
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local: worker processes (0 = in-process); ray: actors (default: the spec's engine.workers)",
+    )
+    g.add_argument(
+        "--address",
+        default=None,
+        help="ray: cluster address to join, e.g. auto (default: the spec's; none starts a local cluster)",
+    )
+    g.add_argument("--num-cpus", type=float, default=None, help="ray: CPUs per actor (default: the spec's)")
+    g.add_argument(
+        "--num-gpus",
+        type=float,
+        default=None,
+        help="ray: GPUs per actor; > 0 puts the model on the GPU (default: the spec's)",
+    )
+    g.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        help="retries of a failed job before it is reported (default: the spec's engine.retries)",
+    )
 
 
-def engine_overrides(args: argparse.Namespace) -> dict:
+def engine_overrides(args: argparse.Namespace, spec_kind: str) -> dict:
+    """The engine options given on the command line (None where the spec's value stands).
+
+    Raises:
+        HearloopInputError: a Ray-only option (``--address``, ``--num-cpus``, ``--num-gpus``) for a local engine.
+    """
     kind = args.engine or ("ray" if args.address else None)
-    return {"kind": kind, "workers": args.workers, "address": args.address, "num_cpus": args.num_cpus,
-            "num_gpus": args.num_gpus}  # fmt: skip
+    ray_only = [
+        flag
+        for flag, value in (("--address", args.address), ("--num-cpus", args.num_cpus), ("--num-gpus", args.num_gpus))
+        if value is not None
+    ]
+    if ray_only and (kind or spec_kind) == "local":
+        raise HearloopInputError(f"{', '.join(ray_only)} apply to the ray engine only; add --engine ray")
+    return {
+        "kind": kind,
+        "workers": args.workers,
+        "address": args.address,
+        "num_cpus": args.num_cpus,
+        "num_gpus": args.num_gpus,
+    }
 
 
 def add_command(

@@ -19,15 +19,26 @@ from simulator.errors import HearloopInputError
 COMMAND = """
 GP-PTA audiometry: accuracy-vs-trials benchmark and single sessions
 
-Bayesian pure-tone audiometry (GP-PTA) and the modified Hughson-Westlake baseline."""
+Bayesian pure-tone audiometry (GP-PTA) and the modified Hughson-Westlake baseline: the accuracy-vs-trials benchmark
+(bench) and single sessions (run)."""
 
 
 BENCH = """
-GP-PTA vs Hughson-Westlake on simulated listeners (MAE vs trials, calibration)"""
+GP-PTA vs Hughson-Westlake on simulated listeners (MAE vs trials, calibration)
+
+Run GP-PTA and the modified Hughson-Westlake procedure on simulated probit listeners with the 10 Bisgaard standard
+audiograms (and optionally random ones), several seeds each, and report audiogram error against trials, trials to an
+error of 5 dB, 95 % band coverage and per-trial latency. Writes report.md, summary.json, sessions.csv, curves.csv
+and bench.png to --out."""
 
 
 RUN = """
-one session: simulated listener or a person at the terminal"""
+one session: simulated listener or a person at the terminal
+
+Run one audiometry session with GP-PTA or the modified Hughson-Westlake procedure against a simulated listener (a
+Bisgaard standard audiogram or a random one, probit responses with lapses) or a person answering y/n at the
+terminal; print the audiogram (and the error against the simulated truth) and optionally write audiogram.json,
+audiogram.csv and posterior.png."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,28 +47,77 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.required = True
 
     bench = add_command(sub, "bench", _bench, BENCH)
-    bench.add_argument("--quick", action="store_true", help="few seeds (README main job, < ~2 min on 2 cores)")
-    bench.add_argument("--seeds", type=int, default=None, help="seeds per audiogram (full default 20, quick 2)")
-    bench.add_argument("--trials", type=int, default=None, help="GP-PTA trial budget per session (default 100)")
-    bench.add_argument("--random-listeners", type=int, default=0, help="also test N random audiograms")
-    bench.add_argument("--lapse", type=float, default=0.02, help="simulated lapse rate (default 0.02)")
-    bench.add_argument("--sigma", type=float, default=5.0, help="simulated response noise SD, dB (default 5)")
-    bench.add_argument("--out", type=Path, default=Path("runs/audiometry-bench"), help="output directory")
-    bench.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    bench.add_argument(
+        "--quick", action="store_true", help="2 seeds per audiogram, about 2 min on 2 cores (default: off, 20 seeds)"
+    )
+    bench.add_argument("--seeds", type=int, default=None, help="seeds per audiogram (default: 20, or 2 with --quick)")
+    bench.add_argument("--trials", type=int, default=None, help="trial budget per session (default: 100)")
+    bench.add_argument(
+        "--random-listeners", type=int, default=0, help="also test this many random audiograms (default: %(default)s)"
+    )
+    bench.add_argument(
+        "--lapse", type=float, default=0.02, help="simulated lapse rate, probability 0-1 (default: %(default)s)"
+    )
+    bench.add_argument(
+        "--sigma", type=float, default=5.0, help="simulated response noise (psychometric SD), dB (default: %(default)s)"
+    )
+    bench.add_argument(
+        "--out", type=Path, default=Path("runs/audiometry-bench"), help="output directory (default: %(default)s)"
+    )
+    bench.add_argument("--no-progress", action="store_true", help="no tqdm progress bar (default: a bar)")
 
     run = add_command(sub, "run", _run, RUN)
     who = run.add_mutually_exclusive_group()
-    who.add_argument("--audiogram", default=None, help="Bisgaard audiogram of the simulated listener (N1..N7, S1..S3)")
-    who.add_argument("--random", action="store_true", help="random simulated audiogram (seeded by --seed)")
-    who.add_argument("--interactive", action="store_true", help="a person answers y/n at the terminal")
-    run.add_argument("--method", choices=("gppta", "hw"), default="gppta")
-    run.add_argument("--trials", type=int, default=100, help="trial budget (default 100)")
-    run.add_argument("--target-sd", type=float, default=3.0, help="GP-PTA stops when the band SD is below this (dB)")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--sigma", type=float, default=5.0, help="response noise SD, dB (simulation and GP-PTA model)")
-    run.add_argument("--lapse", type=float, default=0.02, help="simulated lapse rate")
-    run.add_argument("--max-level", type=float, default=120.0, help="maximum safe level, dB HL")
-    run.add_argument("--out", type=Path, default=None, help="directory for audiogram.json/.csv and posterior.png")
+    who.add_argument(
+        "--audiogram", default=None, help="Bisgaard audiogram of the simulated listener, N1..N7 or S1..S3 (default: N3)"
+    )
+    who.add_argument(
+        "--random", action="store_true", help="a random simulated audiogram, seeded by --seed (default: off)"
+    )
+    who.add_argument(
+        "--interactive",
+        action="store_true",
+        help="a person answers y/n at the terminal (default: off, a simulated listener)",
+    )
+    run.add_argument(
+        "--method",
+        choices=("gppta", "hw"),
+        default="gppta",
+        help="gppta (GP-PTA) or hw (modified Hughson-Westlake) (default: %(default)s)",
+    )
+    run.add_argument("--trials", type=int, default=100, help="trial cap of the session (default: %(default)s)")
+    run.add_argument(
+        "--target-sd",
+        type=float,
+        default=None,
+        help="gppta only: stop when the posterior SD of the threshold is below this at every frequency, dB "
+        "(default: 3)",
+    )
+    run.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the procedure, the simulated answers and --random (default: %(default)s)",
+    )
+    run.add_argument(
+        "--sigma",
+        type=float,
+        default=5.0,
+        help="response noise (psychometric SD), dB, of the simulated listener and of GP-PTA's model "
+        "(default: %(default)s)",
+    )
+    run.add_argument(
+        "--lapse", type=float, default=None, help="simulated listeners: lapse rate, probability 0-1 (default: 0.02)"
+    )
+    run.add_argument(
+        "--max-level", type=float, default=120.0, help="highest level presented, dB HL (default: %(default)s)"
+    )
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for audiogram.json/.csv and posterior.png (default: print only)",
+    )
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -85,10 +145,17 @@ def _run(args: argparse.Namespace) -> int:
     import audiometry
     from audiometry.plotting import plot_posterior
 
+    if args.method == "hw" and args.target_sd is not None:
+        raise HearloopInputError("--target-sd is GP-PTA's stopping rule; modified Hughson-Westlake has none")
+    if args.interactive and args.lapse is not None:
+        raise HearloopInputError(
+            "--lapse sets the simulated listener's lapse rate; it has no meaning with --interactive"
+        )
     level_range = (-10.0, float(args.max_level))
     if args.method == "gppta":
+        target_sd = 3.0 if args.target_sd is None else args.target_sd
         agent = audiometry.GPPTA(
-            sigma=args.sigma, seed=args.seed, max_trials=args.trials, target_sd=args.target_sd, level_range=level_range
+            sigma=args.sigma, seed=args.seed, max_trials=args.trials, target_sd=target_sd, level_range=level_range
         )
     else:
         agent = audiometry.HughsonWestlake(seed=args.seed, level_range=level_range, max_trials=max(args.trials, 1))
@@ -101,7 +168,8 @@ def _run(args: argparse.Namespace) -> int:
             curve = audiometry.random_audiogram_curve(np.random.default_rng(args.seed))
         else:
             curve = audiometry.bisgaard_curve(args.audiogram or "N3")
-        responder = audiometry.ProbitResponder(curve, sigma=args.sigma, lapse=args.lapse)
+        lapse = 0.02 if args.lapse is None else args.lapse
+        responder = audiometry.ProbitResponder(curve, sigma=args.sigma, lapse=lapse)
     try:
         result = audiometry.run_session(agent, responder, rng=np.random.default_rng([args.seed, 1]))
         gram = result.audiogram

@@ -18,26 +18,51 @@ from simulator.severity import STRATA
 COMMAND = """
 sample a seeded cohort of virtual listeners, print their audiograms and plot the audiogram fan
 
-Draw N virtual listeners (nu-ICNet conditioning parameters) from the density fitted to the bundled model's
-training animals, compute their neurometric audiograms (dB HL re the NH reference), print a summary table and
-write an audiogram-fan plot."""
+Draw N virtual listeners (nu-ICNet conditioning parameters) from the density fitted to the bundled model's training
+animals, compute their neurometric audiograms (dB HL re the NH reference), print a summary table and write an
+audiogram-fan plot."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "cohort", run, COMMAND)
-    parser.add_argument("--n", type=int, default=32, help="number of listeners (default 32)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    parser.add_argument("--strata", default=None, help='listeners per severity class, e.g. "NH=2,mild=2,moderate=2"')
-    parser.add_argument("--from-file", default=None, help="load the cohort from a TOML cohort file instead of sampling")
+    parser.add_argument(
+        "--n", type=int, default=None, help="number of listeners drawn without strata (default: 32; not with --strata)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="sampling seed (default: 0)")
+    parser.add_argument(
+        "--strata",
+        default=None,
+        help='listeners per severity class instead of --n, e.g. "NH=2,mild=2,moderate=2" (classes NH, '
+        "slight, mild, moderate, severe; default: none)",
+    )
+    parser.add_argument(
+        "--from-file",
+        default=None,
+        help="load the cohort from a TOML cohort file instead of sampling (default: sample)",
+    )
     parser.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
-    parser.add_argument("--out", default="runs/cohort", help="output directory (default runs/cohort)")
-    parser.add_argument("--save", default=None, help="also write the cohort to this TOML file")
-    parser.add_argument("--audiometry", type=int, default=0, metavar="TRIALS", help="also run GP-PTA with this budget")
+    parser.add_argument("--out", default="runs/cohort", help="output directory of the plot (default: %(default)s)")
+    parser.add_argument("--save", default=None, help="also write the cohort to this TOML file (default: not saved)")
+    parser.add_argument(
+        "--audiometry",
+        type=int,
+        default=0,
+        metavar="TRIALS",
+        help="also run GP-PTA on every listener with this trial budget; 0 = no (default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.n < 1:
-        raise HearloopInputError(f"--n must be >= 1, got {args.n}")
+    if args.from_file and (args.n is not None or args.strata is not None or args.seed is not None):
+        raise HearloopInputError("--from-file loads a saved cohort; --n, --strata and --seed only apply to sampling")
+    if args.n is not None and args.strata is not None:
+        raise HearloopInputError(
+            "give --n (listeners drawn without strata) or --strata (listeners per class), not both"
+        )
+    n = 32 if args.n is None else args.n
+    if n < 1:
+        raise HearloopInputError(f"--n must be >= 1, got {n}")
+    seed = 0 if args.seed is None else args.seed
     strata = parse_strata(args.strata)
     import numpy as np
 
@@ -50,9 +75,11 @@ def run(args: argparse.Namespace) -> int:
     if args.from_file:
         cohort = load_cohort(args.from_file, model=model)
     else:
-        cohort = sample_cohort(sum(strata.values()) if strata else args.n, seed=args.seed, model=model, strata=strata)
+        cohort = sample_cohort(
+            sum(strata.values()) if strata else n, seed=seed, model=model, strata=strata, progress=True
+        )
     freqs = AUDIOGRAM_FREQS_HZ
-    prime_thresholds([*cohort, nh_reference(model)], freqs)
+    prime_thresholds([*cohort, nh_reference(model)], freqs, progress=True)
     th = np.stack([lis.thresholds(freqs) for lis in cohort])
     ptas = [lis.pta() for lis in cohort]
     classes = [listener_stratum(lis) for lis in cohort]
@@ -74,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if args.audiometry > 0:
         from listeners.cohort_audiometry import run_cohort_audiometry, summarise_audiometry
 
-        res = run_cohort_audiometry(cohort, max_trials=args.audiometry, seed=args.seed)
+        res = run_cohort_audiometry(cohort, max_trials=args.audiometry, seed=seed, progress=True)
         s = summarise_audiometry(res)
         print(
             f"GP-PTA ({args.audiometry} trials): median final MAE {s['median_final_mae_db']:.1f} dB, median trials to "

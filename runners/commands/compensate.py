@@ -33,31 +33,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="compensate_command", metavar="SUBCOMMAND")
     sub.required = True
     train = add_command(sub, "train", None, TRAIN)
-    train.add_argument("--run-dir", required=True, help="run directory (checkpoints, state; resumed if present)")
     train.add_argument(
-        "--bundle", default=None, help="write the final compensator here (e.g. compensation/assets/dnn-small)"
+        "--run-dir", required=True, help="run directory: checkpoints and training state; a run found there is resumed"
+    )
+    train.add_argument(
+        "--bundle",
+        default=None,
+        help="also write the final compensator here, e.g. compensation/assets/dnn-small (default: "
+        "<run-dir>/final only)",
     )
     train.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
-    train.add_argument("--listeners-from", choices=("cohort", "animals"), default="cohort",
-                       help="sample a listener population (default) or use the model's training animals")  # fmt: skip
+    train.add_argument(
+        "--listeners-from",
+        choices=("cohort", "animals"),
+        default="cohort",
+        help="cohort: a listener population sampled from the model's nu density; animals: the model's "
+        "HI training animals (default: %(default)s)",
+    )
     train.add_argument(
         "--strata",
-        default="",
-        help="training population strata, e.g. 'NH=4,mild=8,moderate=12,severe=8' (default: none: "
-        "--n-listeners drawn from the model's nu density, no threshold search per candidate)",
+        default=None,
+        help="training population per severity class instead of --n-listeners, e.g. "
+        "'NH=4,mild=8,moderate=12,severe=8' (default: none, no threshold search per candidate)",
     )
-    train.add_argument("--n-listeners", type=int, default=32, help="population size when --strata is empty")
-    train.add_argument("--cohort-seed", type=int, default=5001, help="training population seed")
-    train.add_argument("--steps", type=int, default=1200, help="optimisation steps (default 1200)")
-    train.add_argument("--batch", type=int, default=8, help="(sound, listener) pairs per step")
-    train.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (cosine decay)")
-    train.add_argument("--loudness-weight", type=float, default=1.0, help="weight of the loudness penalty")
-    train.add_argument("--seed", type=int, default=0, help="initialisation and batch seed")
-    train.add_argument("--sound-seed", type=int, default=101, help="training corpus seed")
-    train.add_argument("--stop-at", type=int, default=None, help="stop (checkpointed) after this many steps")
-    train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    train.add_argument("--no-resume", action="store_true", help="start afresh even if --run-dir holds a run")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--n-listeners",
+        type=int,
+        default=None,
+        help="population drawn from the model's nu density without strata (default: 32)",
+    )
+    train.add_argument("--cohort-seed", type=int, default=None, help="training population seed (default: 5001)")
+    train.add_argument("--steps", type=int, default=1200, help="optimisation steps (default: %(default)s)")
+    train.add_argument("--batch", type=int, default=8, help="(sound, listener) pairs per step (default: %(default)s)")
+    train.add_argument(
+        "--lr",
+        type=float,
+        default=2e-3,
+        help="Adam learning rate at the start of the cosine decay (default: %(default)s)",
+    )
+    train.add_argument(
+        "--loudness-weight",
+        type=float,
+        default=1.0,
+        help="weight of the loudness penalty against the neural-fidelity loss (default: %(default)s)",
+    )
+    train.add_argument("--seed", type=int, default=0, help="initialisation and batch seed (default: %(default)s)")
+    train.add_argument("--sound-seed", type=int, default=101, help="training corpus seed (default: %(default)s)")
+    train.add_argument(
+        "--stop-at",
+        type=int,
+        default=None,
+        help="stop (checkpointed, resumable) after this many steps (default: run all --steps)",
+    )
+    train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    train.add_argument(
+        "--no-resume", action="store_true", help="start afresh even if --run-dir holds a run (default: resume)"
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,30 +97,40 @@ def run(args: argparse.Namespace) -> int:
 
     from compensation.dnn_checkpoint import nuicnet_provenance, save_compensator
     from compensation.dnn_training import TrainConfig, train_compensator
-    from runners.cli_support import build_listeners, parse_strata
+    from runners.cli_support import build_listeners, listener_choice
     from simulator import load_model
     from simulator.model.animals import nh_reference_nu
 
     t0 = time.time()
     if args.threads:
         torch.set_num_threads(int(args.threads))
+    source, strata, n, seed = listener_choice(args, default_n=32, default_seed=5001)
     model = load_model(args.model)
-    strata = parse_strata(args.strata)
     specs = build_listeners(
-        model, source=args.listeners_from, n=args.n_listeners, seed=args.cohort_seed, strata=strata, cohort_file=None
+        model, source=source, n=n, seed=seed, strata=strata, cohort_file=None, progress=not args.quiet
     )
     t_listeners = time.time() - t0
     counts = {k: sum(s.stratum == k for s in specs) for k in dict.fromkeys(s.stratum for s in specs)}
     if not args.quiet:
         print(f"{len(specs)} training listeners {counts} in {t_listeners:.0f} s")
     cfg = TrainConfig(
-        steps=args.steps, batch=args.batch, lr=args.lr, loudness_weight=args.loudness_weight, seed=args.seed,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        loudness_weight=args.loudness_weight,
+        seed=args.seed,
         sound_seed=args.sound_seed,
-    )  # fmt: skip
+    )
     dnn, state = train_compensator(
-        model, specs, nh_reference_nu(model), args.run_dir, cfg, resume=not args.no_resume, progress=not args.quiet,
+        model,
+        specs,
+        nh_reference_nu(model),
+        args.run_dir,
+        cfg,
+        resume=not args.no_resume,
+        progress=not args.quiet,
         stop_at=args.stop_at,
-    )  # fmt: skip
+    )
     if state["step"] < cfg.steps:
         print(f"stopped at step {state['step']}/{cfg.steps}; rerun the same command to resume")
         return 0
@@ -106,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     }
     out = save_compensator(dnn, args.bundle or f"{args.run_dir}/final", metadata)
     last = state["history"][-1] if state["history"] else {}
-    print(f"trained {cfg.steps} steps in {time.time() - t0:.0f} s; best step {state['best_step']}; "
-          f"validation median FR (matched) {last.get('val_median_fr', float('nan')):.3f}; wrote {out}")  # fmt: skip
+    print(
+        f"trained {cfg.steps} steps in {time.time() - t0:.0f} s; best step {state['best_step']}; "
+        f"validation median FR (matched) {last.get('val_median_fr', float('nan')):.3f}; wrote {out}"
+    )
     return 0

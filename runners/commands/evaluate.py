@@ -14,7 +14,6 @@ References
 from __future__ import annotations
 
 import argparse
-import math
 
 from runners.cli_support import add_command
 from simulator.errors import HearloopInputError
@@ -29,20 +28,29 @@ neurograms.png to --out and prints every acceptance number."""
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "evaluate", run, COMMAND)
-    parser.add_argument("--cohort", required=True, help="the training cohort directory")
-    parser.add_argument("--run", default=None, help="a `hearloop train --out` directory with all stages")
-    parser.add_argument("--model", default=None, help="nu-ICNet-6 checkpoint to evaluate (default: the run's)")
-    parser.add_argument("--out", default="runs/eval", help="report directory (default runs/eval)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--cohort", required=True, help="the training cohort directory (its test sounds are scored)")
+    parser.add_argument(
+        "--run",
+        default=None,
+        help="a `hearloop train --out` directory; stages it lacks are reported as not trained "
+        "(default: none, --model only)",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="nu-ICNet-6 checkpoint to evaluate, e.g. the bundled one (default: the run's nuicnet6)",
+    )
+    parser.add_argument("--out", default="runs/eval", help="report directory (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (default: bars)")
 
 
-def _yes(flag: bool) -> str:
-    return "PASS" if flag else "MISS"
-
-
-def _f(x) -> str:
-    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+def _value(m: dict, key: str, criterion: str = "") -> str:
+    """A must-show number with its pass flag (``criterion`` given), or why it is missing ("not trained", ...)."""
+    if m.get(key) is None:
+        return m.get("missing", {}).get(key, "not available")
+    text = f"{m[key]:.3f}"
+    return f"{text} ({criterion}: {'PASS' if m[f'{key}_pass'] else 'MISS'})" if criterion else text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,11 +69,17 @@ def run(args: argparse.Namespace) -> int:
     m = doc["must_show"]
     print("Must show:")
     for st in ("NH", "HI"):
-        print(f"  nu-ICNet-6 median FEVE {st}: {_f(m[f'nuicnet6_feve_{st}'])} (>= 0.6: "
-              f"{_yes(m[f'nuicnet6_feve_{st}_pass'])}); single-branch ICNet {_f(m[f'icnet_feve_{st}'])}, "
-              f"gap {_f(m[f'gap_to_icnet_{st}'])} (<= 0.05: {_yes(m[f'gap_to_icnet_{st}_pass'])}); "
-              f"ABRNet {_f(m[f'abrnet_feve_{st}'])}")  # fmt: skip
-    print(f"  Spearman rho(||nu - NH centre||, true severity), nu-ICNet-6: {_f(m['spearman_rho'])} "
-          f"(>= 0.7: {_yes(m['spearman_rho_pass'])}); nu-ICNet-3: {_f(m.get('spearman_rho_nuicnet3'))}")  # fmt: skip
+        print(
+            f"  nu-ICNet-6 median FEVE {st}: {_value(m, f'nuicnet6_feve_{st}', '>= 0.6')}; single-branch ICNet "
+            f"{_value(m, f'icnet_feve_{st}')}, gap {_value(m, f'gap_to_icnet_{st}', '<= 0.05')}; ABRNet "
+            f"{_value(m, f'abrnet_feve_{st}')}"
+        )
+    rho3 = m.get("spearman_rho_nuicnet3")
+    note = f" [{m['spearman_rho_note']}]" if m.get("spearman_rho_note") and m["spearman_rho"] is not None else ""
+    print(
+        f"  Spearman rho(||nu - NH centre||, true loss severity_db_hl), nu-ICNet-6: "
+        f"{_value(m, 'spearman_rho', '>= 0.7')}{note}; nu-ICNet-3: "
+        f"{'not trained or not available' if rho3 is None else f'{rho3:.3f}'}"
+    )
     print(f"report: {args.out}/table1.md, summary.json, scores.parquet, neurograms.png")
     return 0

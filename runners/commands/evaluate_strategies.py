@@ -12,37 +12,90 @@ import argparse
 import time
 
 from runners.cli_support import add_command
+from simulator.errors import HearloopInputError
 
 COMMAND = """
 table and plots of fidelity restored: cohort x strategies x sound classes
 
 Score unaided, NAL-R, WDRC, multiband gain and the DNN compensator for a seeded listener cohort and sound corpus
-with the neural-fidelity objective; fidelity restored as prescribed and at matched output loudness (every output
-at NAL-R's A-weighted level). Writes results.parquet, summary.md and a plot."""
+with the neural-fidelity objective; fidelity restored as prescribed and at matched output loudness (every output at
+NAL-R's A-weighted level). Writes results.parquet, summary.md and a plot."""
+
+DEFAULT_STRATA = "mild=2,moderate=4,severe=2"
+"""The cohort when neither --n-listeners nor --strata is given."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "evaluate-strategies", run, COMMAND)
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, help="output directory (results.parquet, summary.md, plot)")
     parser.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
-    parser.add_argument("--strategies", default="unaided,nalr,wdrc,dnn", help="comma-separated strategy names")
-    parser.add_argument("--dnn", default="dnn-small", help="DNN compensator name or directory (default dnn-small)")
-    parser.add_argument("--listeners-from", choices=("cohort", "animals"), default="cohort",
-                        help="sample listeners (default) or use the model's training animals")  # fmt: skip
-    parser.add_argument("--n-listeners", type=int, default=8, help="cohort size when --strata is not given")
-    parser.add_argument("--strata", default="mild=2,moderate=4,severe=2", help="e.g. 'NH=2,mild=2,moderate=4'")
-    parser.add_argument("--cohort-seed", type=int, default=7001, help="listener cohort seed (held out: != training)")
-    parser.add_argument("--cohort-file", default=None, help="a saved cohort (TOML) instead of sampling")
-    parser.add_argument("--strict-strata", action="store_true",
-                        help="fail if the strata cannot be filled (default: warn and draw without strata)")  # fmt: skip
-    parser.add_argument("--sound-seed", type=int, default=9001, help="corpus seed (held out: != training)")
-    parser.add_argument("--per-class", type=int, default=3, help="sounds per class (speech, sin, music, ripple, tone)")
-    parser.add_argument("--duration", type=float, default=1.0, help="seconds per sound")
-    parser.add_argument("--levels", default="50,80", help="presentation level range, dB SPL (low,high)")
-    parser.add_argument("--distance", choices=("l1", "l2", "kl"), default="l1", help="objective distance")
-    parser.add_argument("--match-to", default="nalr", help="strategy whose loudness the matched comparison uses")
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--strategies",
+        default="unaided,nalr,wdrc,dnn",
+        help="comma-separated strategies: unaided, nalr, multiband, wdrc, dnn (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dnn",
+        default=None,
+        help="DNN compensator of the dnn strategy: a bundled name or a directory (default: dnn-small)",
+    )
+    parser.add_argument(
+        "--listeners-from",
+        choices=("cohort", "animals"),
+        default="cohort",
+        help="cohort: listeners sampled from the model's nu population; animals: the model's NH and HI "
+        "training animals with their ABR audiograms (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-listeners",
+        type=int,
+        default=None,
+        help="draw this many listeners without strata instead of --strata (default: the strata)",
+    )
+    parser.add_argument(
+        "--strata",
+        default=None,
+        help=f"listeners per severity class, e.g. 'NH=2,mild=2,moderate=4' (default: {DEFAULT_STRATA})",
+    )
+    parser.add_argument(
+        "--cohort-seed",
+        type=int,
+        default=None,
+        help="listener cohort seed, held out: not a training seed (default: 7001)",
+    )
+    parser.add_argument(
+        "--cohort-file",
+        default=None,
+        help="a saved cohort (TOML, listeners.save_cohort) instead of sampling (default: sample)",
+    )
+    parser.add_argument(
+        "--strict-strata",
+        action="store_true",
+        help="fail if the strata cannot be filled (default: warn and draw without strata)",
+    )
+    parser.add_argument(
+        "--sound-seed", type=int, default=9001, help="corpus seed, held out: not a training seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=3,
+        help="sounds per class: speech, speech in noise, music, ripple, tone (default: %(default)s)",
+    )
+    parser.add_argument("--duration", type=float, default=1.0, help="seconds per sound (default: %(default)s)")
+    parser.add_argument(
+        "--levels", default="50,80", help="presentation levels drawn from LOW,HIGH, dB SPL (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--distance", choices=("l1", "l2", "kl"), default="l1", help="neural-fidelity distance (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--match-to",
+        default="nalr",
+        help="strategy whose A-weighted output level the matched comparison uses (default: %(default)s)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG (default: write it)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (default: bars)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,29 +104,61 @@ def run(args: argparse.Namespace) -> int:
     from compensation.dnn_training import corpus_audio
     from compensation.registry import get_strategy
     from compensation.strategy_evaluation import evaluate_strategies, summary_markdown, write_results
-    from runners.cli_support import build_listeners, parse_strata, warn_if_stale
+    from runners.cli_support import build_listeners, listener_choice, warn_if_stale
     from simulator import load_model
     from simulator.model.animals import nh_reference_nu
 
     t0 = time.time()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    lo, hi = (float(v) for v in args.levels.split(","))
-    model = load_model(args.model)
+    source, strata, n, seed = listener_choice(args, default_n=8, default_seed=7001, default_strata=DEFAULT_STRATA)
+    if args.strict_strata and strata is None:
+        raise HearloopInputError("--strict-strata applies to a cohort drawn by --strata only")
+    lo, hi = _levels(args.levels)
     names = [s.strip().lower() for s in args.strategies.split(",") if s.strip()]
-    strategies = {n: (get_strategy(n, pretrained=args.dnn) if n == "dnn" else get_strategy(n)) for n in names}
+    if args.dnn is not None and "dnn" not in names:
+        raise HearloopInputError("--dnn names the DNN compensator, but dnn is not among --strategies")
+    model = load_model(args.model)
+    strategies = {
+        n: (get_strategy(n, pretrained=args.dnn or "dnn-small") if n == "dnn" else get_strategy(n)) for n in names
+    }
     if "dnn" in strategies:
         warn_if_stale(strategies["dnn"], args.model, model)
-    strata = parse_strata(args.strata)
     specs = build_listeners(
-        model, source=args.listeners_from, n=args.n_listeners, seed=args.cohort_seed, strata=strata,
-        cohort_file=args.cohort_file, fallback=not args.strict_strata,
-    )  # fmt: skip
+        model,
+        source=source,
+        n=n,
+        seed=seed,
+        strata=strata,
+        cohort_file=args.cohort_file,
+        fallback=not args.strict_strata,
+        animal_statuses=("NH", "HI"),
+        progress=not args.quiet,
+    )
     audio, sound_names, classes = corpus_audio(args.sound_seed, args.per_class, args.duration, (lo, hi))
     table = evaluate_strategies(
-        model, specs, audio, sound_names, classes, strategies, nh_reference_nu(model),
-        distance=args.distance, match_to=args.match_to, progress=not args.quiet,
-    )  # fmt: skip
+        model,
+        specs,
+        audio,
+        sound_names,
+        classes,
+        strategies,
+        nh_reference_nu(model),
+        distance=args.distance,
+        match_to=args.match_to,
+        progress=not args.quiet,
+    )
     out = write_results(table, args.out, plots=not args.no_plots)
     print(summary_markdown(table))
     print(f"wrote {out}/results.parquet ({table.num_rows} rows) and summary.md in {time.time() - t0:.0f} s")
     return 0
+
+
+def _levels(text: str) -> tuple[float, float]:
+    """``--levels LOW,HIGH`` (dB SPL)."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError as err:
+        raise HearloopInputError(f"--levels expects LOW,HIGH in dB SPL, e.g. 50,80; got {text!r}") from err
+    if not lo <= hi:
+        raise HearloopInputError(f"--levels: LOW must not exceed HIGH, got {text!r}")
+    return lo, hi

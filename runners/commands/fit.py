@@ -26,29 +26,64 @@ from simulator.errors import HearloopInputError
 COMMAND = """
 fit nu to new animals (recording file or fresh generator animals) with the model frozen
 
-Fit the conditioning parameters nu of a new animal with the nu-ICNet weights fixed, on 15 s of every training
-sound from the first 2 hours: Bayesian optimisation (Sobol start, GP + LogEI, stop within 2%% of the target
-loss) and a gradient fit; report evaluations, losses, held-out FEVE; plot the loss surface."""
+Fit the conditioning parameters nu of a new animal with the nu-ICNet weights fixed, on 15 s of every training sound
+from the first 2 hours: Bayesian optimisation (Sobol start, GP + LogEI, stop within 2% of the target loss) and a
+gradient fit; report evaluations, losses, held-out FEVE; plot the loss surface."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "fit", run, COMMAND)
     src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--animal", help="animal recording file (HDF5) to fit")
-    src.add_argument("--fresh", type=int, metavar="N", help="generate N fresh unseen animals (1 NH, then HI)")
-    parser.add_argument("--reference", help="reference-animal recording sharing sounds with --animal, for alignment")
-    parser.add_argument("--aligned", action="store_true", help="--animal is already in the model's channel order")
-    parser.add_argument("--seed", type=int, default=1000, help="seed of fresh animals (default 1000)")
-    parser.add_argument("--n-init", type=int, default=8, choices=(4, 8, 16), help="Sobol start points (default 8)")
-    parser.add_argument("--max-evals", type=int, default=40, help="evaluation budget per fit (default 40)")
-    parser.add_argument(
-        "--grad-method", default="lbfgs", choices=("lbfgs", "adam"), help="gradient-fit optimiser (default lbfgs)"
+    src.add_argument("--animal", help="animal recording file (HDF5) to fit (this or --fresh is required)")
+    src.add_argument(
+        "--fresh",
+        type=int,
+        metavar="N",
+        help="generate N fresh unseen animals, 1 NH then HI (this or --animal is required)",
     )
-    parser.add_argument("--seconds-per-sound", type=float, default=15.0, help="fitting data per sound, s (default 15)")
-    parser.add_argument("--max-hours", type=float, default=2.0, help="fit on sounds of the first hours (default 2)")
-    parser.add_argument("--grid", type=int, default=9, help="loss-surface grid points per axis (0: no plot)")
+    parser.add_argument(
+        "--reference",
+        default=None,
+        help="--animal: a recording in the model's channel order sharing sounds with it, to align its "
+        "channels (default: the alignment the model stores for that animal)",
+    )
+    parser.add_argument(
+        "--aligned", action="store_true", help="--animal is already in the model's channel order (default: align it)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1000, help="seed of the fresh animals and of the fits (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--n-init",
+        type=int,
+        default=8,
+        choices=(4, 8, 16),
+        help="Sobol start points of the Bayesian optimisation (default: %(default)s)",
+    )
+    parser.add_argument("--max-evals", type=int, default=40, help="loss evaluations per fit (default: %(default)s)")
+    parser.add_argument(
+        "--grad-method",
+        default="lbfgs",
+        choices=("lbfgs", "adam"),
+        help="optimiser of the gradient fit (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seconds-per-sound",
+        type=float,
+        default=15.0,
+        help="fitting data per training sound, s (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-hours",
+        type=float,
+        default=2.0,
+        help="fit on sounds presented in the first this-many recording hours, h (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--grid", type=int, default=9, help="loss-surface grid points per axis; 0 = no plot (default: %(default)s)"
+    )
     parser.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
-    parser.add_argument("--out", default="runs/fit", help="output directory (default runs/fit)")
+    parser.add_argument("--out", default="runs/fit", help="output directory (default: %(default)s)")
 
 
 def _file_animal(args: argparse.Namespace, model):
@@ -76,6 +111,13 @@ def _file_animal(args: argparse.Namespace, model):
 def run(args: argparse.Namespace) -> int:
     if args.fresh is not None and args.fresh < 1:
         raise HearloopInputError(f"--fresh must be >= 1, got {args.fresh}")
+    if args.fresh is not None and (args.reference or args.aligned):
+        raise HearloopInputError(
+            "--reference and --aligned align a recorded --animal; fresh animals are generated in "
+            "the model's channel order"
+        )
+    if args.reference and args.aligned:
+        raise HearloopInputError("give --reference (align the animal to it) or --aligned (already aligned), not both")
     if args.max_evals < args.n_init:
         raise HearloopInputError(f"--max-evals ({args.max_evals}) must be >= --n-init ({args.n_init})")
     import numpy as np

@@ -25,31 +25,67 @@ oracle optimum (gradient descent through the frozen model)."""
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "fit-aid", _run, COMMAND)
-    parser.add_argument("--strategy", default="wdrc", help="compensation strategy (multiband, wdrc, nalr ...)")
-    parser.add_argument("--mode", choices=("pairwise", "rating"), default="pairwise", help="feedback mode")
-    parser.add_argument("--budget", type=int, default=30, help="number of comparisons / ratings (default 30)")
-    parser.add_argument("--listener-seed", type=int, default=0, help="seed of the sampled virtual listener")
+    parser.add_argument(
+        "--strategy", default="wdrc", help="compensation strategy to fit: nalr, multiband, wdrc (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("pairwise", "rating"),
+        default="pairwise",
+        help="feedback: pairwise A/B answers or 0-100 ratings (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--budget", type=int, default=30, help="comparisons / ratings of the session (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--listener-seed", type=int, default=0, help="seed of the sampled virtual listener (default: %(default)s)"
+    )
     parser.add_argument(
         "--stratum",
         default="any",
-        help="severity stratum of the listener: NH, slight, mild, moderate, severe, or 'any' (default: any, one "
-        "listener drawn from the model's nu population; a stratum the population cannot reach is an error)",
+        help="severity stratum of the listener: NH, slight, mild, moderate, severe, or any: one listener drawn from "
+        "the model's nu population; a stratum the population cannot reach is an error (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of audiometry, feedback noise and the optimiser")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of audiometry, feedback noise, oracle and optimiser (default: %(default)s)",
+    )
     parser.add_argument(
         "--tune",
         default="bands:3",
         help="what the session tunes: 'bands:N' (band gains in N groups, e.g. bass/mid/treble), 'gains' (every band "
-        "gain), 'all', or comma-separated parameter names (default bands:3)",
+        "gain), 'all', or comma-separated parameter names (default: %(default)s)",
     )
-    parser.add_argument("--radius", type=float, default=0.5, help="search half-width around theta0, normalised units")
-    parser.add_argument("--sigma", type=float, default=None, help="listener's internal noise SD (fidelity units)")
-    parser.add_argument("--audiometry-trials", type=int, default=40, help="GP-PTA trial budget (default 40)")
-    parser.add_argument("--n-sounds", type=int, default=2, help="speech sounds the listener judges (default 2)")
-    parser.add_argument("--sound-seconds", type=float, default=0.5, help="duration of each sound (default 0.5 s)")
-    parser.add_argument("--level", type=float, default=65.0, help="presentation level, dB SPL (default 65)")
+    parser.add_argument(
+        "--radius",
+        type=float,
+        default=0.5,
+        help="search half-width around theta0, normalised units (box [-1, 1]) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sigma",
+        type=float,
+        default=None,
+        help="listener's internal noise SD per comparison (pairwise) or rating, fidelity units "
+        "(default: 0.01 pairwise, 0.02 rating)",
+    )
+    parser.add_argument("--audiometry-trials", type=int, default=40, help="GP-PTA trial budget (default: %(default)s)")
+    parser.add_argument(
+        "--n-sounds", type=int, default=2, help="speech sounds the listener judges (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--sound-seconds", type=float, default=0.5, help="duration of each sound, s (default: %(default)s)"
+    )
+    parser.add_argument("--level", type=float, default=65.0, help="presentation level, dB SPL (default: %(default)s)")
     parser.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: the bundled model)")
-    parser.add_argument("--out", type=Path, default=None, help="output directory (default runs/fit-aid/<strategy>-...)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default: runs/fit-aid/<strategy>-<mode>-listener<listener-seed>)",
+    )
 
 
 def speech_sounds(n: int, seconds: float, level_db_spl: float, seed: int = 0):
@@ -85,6 +121,7 @@ def _run(args: argparse.Namespace) -> int:
     import simulator
     from compensation import get_strategy
     from compensation.objective import fidelity_restored
+    from listeners.listener import THRESHOLD_GRID_HZ
     from runners.hitl import make_problem, oracle_optimum, parse_tune, run_session
     from runners.hitl.report import plot_convergence, write_json, write_trace_parquet
 
@@ -92,9 +129,11 @@ def _run(args: argparse.Namespace) -> int:
         raise HearloopInputError(f"--budget must be a positive number of queries, got {args.budget}")
     model = simulator.load_model(args.model) if args.model is not None else simulator.load_model()
     strata = None if args.stratum == "any" else {args.stratum: 1}
-    listener = listeners.sample_cohort(1, seed=args.listener_seed, model=model, strata=strata)[0]
+    listener = listeners.sample_cohort(1, seed=args.listener_seed, model=model, strata=strata, progress=True)[0]
     strategy = get_strategy(args.strategy)
     t0 = time.perf_counter()
+    refs = [listener.reference] if listener.reference is not None else []
+    listeners.prime_thresholds([listener, *refs], THRESHOLD_GRID_HZ, progress=True)  # the true curve: the slow part
     audiogram, theta0 = measure_and_prescribe(listener, strategy, seed=args.seed, trials=args.audiometry_trials)
     t_audiometry = time.perf_counter() - t0
     sounds = speech_sounds(args.n_sounds, args.sound_seconds, args.level, seed=args.seed)
@@ -102,9 +141,10 @@ def _run(args: argparse.Namespace) -> int:
         listener, strategy, sounds, theta0, tune=parse_tune(args.tune, strategy.param_names), radius=args.radius
     )
     t0 = time.perf_counter()
-    oracle = oracle_optimum(problem, seed=args.seed)
+    oracle = oracle_optimum(problem, seed=args.seed, progress=True)
     t_oracle = time.perf_counter() - t0
-    kwargs = {} if args.sigma is None else {"sigma": args.sigma}
+    noise = "sigma" if args.mode == "pairwise" else "rating_sigma"  # the listener's noise of this feedback mode
+    kwargs = {} if args.sigma is None else {noise: args.sigma}
     t0 = time.perf_counter()
     res = run_session(problem, mode=args.mode, budget=args.budget, seed=args.seed, oracle=oracle, **kwargs)
     t_session = time.perf_counter() - t0
@@ -115,8 +155,12 @@ def _run(args: argparse.Namespace) -> int:
     print("GP-PTA audiogram (dB HL): " + "  ".join(f"{f:g}:{t:.0f}" for f, t in audiogram.as_dict().items()))
     print(f"tuned coordinates: {', '.join(res.param_names)}  (radius {args.radius} normalised)")
     print(f"{'':24}{'D (l1)':>12}{'fidelity restored':>20}")
-    for name, d in (("unaided", d_un), ("prescription", res.objective_start), ("HITL incumbent", res.objective_best),
-                    ("oracle", res.oracle_objective)):  # fmt: skip
+    for name, d in (
+        ("unaided", d_un),
+        ("prescription", res.objective_start),
+        ("HITL incumbent", res.objective_best),
+        ("oracle", res.oracle_objective),
+    ):
         print(f"{name:24}{d:12.5g}{fidelity_restored(d, d_un):20.3f}")
     q90, q90s = res.queries_to(0.9), res.queries_to(0.9, sustained=True)
     print(

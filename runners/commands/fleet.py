@@ -19,29 +19,58 @@ from simulator.errors import HearloopInputError
 COMMAND = """
 run a cohort of virtual listeners through the fitting pipeline (local or Ray)
 
-Run a fleet spec: one job per listener (GP-PTA audiometry, prescription, HITL fitting, evaluation) on the local
-or the Ray engine, into a run directory with a manifest, Parquet results and a Markdown report. With no
-arguments it runs the default cohort on the bundled model."""
+Run a fleet spec: one job per listener (GP-PTA audiometry, prescription, HITL fitting, evaluation) on the local or
+the Ray engine, into a run directory with a manifest, Parquet results and a Markdown report. With no arguments it
+runs the default cohort on the bundled model."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "fleet", _fleet, COMMAND)
-    parser.add_argument("spec", nargs="?", type=Path, default=None, help="spec TOML (default: the default cohort)")
     parser.add_argument(
-        "--out", type=Path, default=None, help="run directory to create (default <out_dir>/<name>-<time>)"
+        "spec",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="spec TOML; missing keys take their defaults (default: the default cohort, "
+        "runners/assets/fleet-default.toml)",
     )
-    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="finish an interrupted run")
-    parser.add_argument("--no-report", action="store_true", help="do not write report.md and plots")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--describe", action="store_true", help="list every spec key and exit")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="run directory to create (default: <run.out_dir>/<run.name>-<time>)"
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="finish an interrupted run: compute only the jobs without a result (default: a new run)",
+    )
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write report.md and plots (default: the spec's [report] enabled)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (default: bars)")
+    parser.add_argument(
+        "--describe",
+        action="store_true",
+        help="print every spec key with its type, default and meaning, and exit (default: off)",
+    )
     add_engine_arguments(parser)
 
 
 def _fleet(args: argparse.Namespace) -> int:
     from runners.fleet.runner import create_run, execute_run, make_engine, open_run
-    from runners.fleet.spec import describe_fields, load_spec
+    from runners.fleet.spec import load_spec
+    from runners.fleet.spec_docs import describe_fields
 
     if args.describe:
+        others = [
+            flag
+            for flag, value in (("SPEC", args.spec), ("--out", args.out), ("--resume", args.resume))
+            if value is not None
+        ]
+        if others:
+            raise HearloopInputError(f"--describe prints the spec keys and runs nothing; drop {', '.join(others)}")
         print(describe_fields())
         return 0
     if args.resume is not None:
@@ -51,24 +80,31 @@ def _fleet(args: argparse.Namespace) -> int:
         run, spec, jobs = open_run(args.resume, spec)
     else:
         spec = load_spec(args.spec)
-        run, jobs = create_run(spec, args.out)
-    engine = make_engine(spec, **engine_overrides(args))
+        engine_overrides(args, spec.engine.kind)  # a refused engine option fails before the cohort is drawn
+        run, jobs = create_run(spec, args.out, progress=not args.no_progress)
+    engine = make_engine(spec, **engine_overrides(args, spec.engine.kind))
     if args.retries is not None:
         spec.engine.retries = args.retries
     print(f"fleet: {len(jobs)} jobs on the {engine.name} engine -> {run.path}", file=sys.stderr)
     try:
-        summary = execute_run(run, spec, jobs, engine=engine, progress=not args.no_progress,
-                              report=False if args.no_report else None)  # fmt: skip
+        summary = execute_run(
+            run, spec, jobs, engine=engine, progress=not args.no_progress, report=False if args.no_report else None
+        )
     except KeyboardInterrupt:
         print(f"interrupted; finish the run with: hearloop fleet --resume {run.path}", file=sys.stderr)
         return 130
-    print(f"{summary.n_finished}/{summary.n_jobs} jobs finished ({summary.n_computed} computed, {summary.n_skipped} "
-          f"already done) in {summary.seconds:.1f} s; results: {run.path / 'results.parquet'}")  # fmt: skip
+    print(
+        f"{summary.n_finished}/{summary.n_jobs} jobs finished ({summary.n_computed} computed, {summary.n_skipped} "
+        f"already done) in {summary.seconds:.1f} s; results: {run.path / 'results.parquet'}"
+    )
     if summary.report is not None:
         print(f"report: {summary.report}")
     for failure in summary.failures:
         print(f"FAILED {failure['job']} after {failure['attempts']} attempts: {failure['errors'][-1]}", file=sys.stderr)
     if summary.failures:
-        print(f"{len(summary.failures)} jobs failed (see {run.path / 'failures.json'}); rerun them with "
-              f"hearloop fleet --resume {run.path}", file=sys.stderr)  # fmt: skip
+        print(
+            f"{len(summary.failures)} jobs failed (see {run.path / 'failures.json'}); rerun them with "
+            f"hearloop fleet --resume {run.path}",
+            file=sys.stderr,
+        )
     return 0 if summary.ok else 1

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from runners.cli_support import add_command, add_engine_arguments, engine_overrides
+from simulator.errors import HearloopInputError
 
 COMMAND = """
 regression run: rerun a seeded cohort and compare it with a stored baseline (exit 0/1)
@@ -25,13 +26,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from runners.fleet.regress import REGRESS_BASELINE, REGRESS_SPEC  # light: no torch
 
     parser = add_command(subparsers, "regress", _regress, COMMAND)
-    parser.add_argument("spec", nargs="?", type=Path, default=REGRESS_SPEC, help=f"spec TOML (default {REGRESS_SPEC})")
     parser.add_argument(
-        "--baseline", type=Path, default=REGRESS_BASELINE, help=f"baseline dir (default {REGRESS_BASELINE})"
+        "spec", nargs="?", type=Path, default=REGRESS_SPEC, help="regression spec TOML (default: %(default)s)"
     )
-    parser.add_argument("--out", type=Path, default=None, help="keep the rerun in this new run directory")
-    parser.add_argument("--update", action="store_true", help="regenerate the baseline from this tree instead")
-    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    parser.add_argument(
+        "--baseline", type=Path, default=REGRESS_BASELINE, help="baseline directory of that spec (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="run directory of the rerun, which keeps regress.md and regress_diff.parquet (default: "
+        "runs/regress/<run.name>-<time>)",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="regenerate the baseline from this tree instead of comparing (default: compare)",
+    )
+    parser.add_argument("--progress", action="store_true", help="show a progress bar (default: none)")
     add_engine_arguments(parser)
 
 
@@ -40,10 +53,12 @@ def _regress(args: argparse.Namespace) -> int:
     from runners.fleet.runner import make_engine
     from runners.fleet.spec import load_spec
 
+    if args.update and args.out is not None:
+        raise HearloopInputError("--update writes the baseline (--baseline); --out applies to a comparison run")
     spec = load_spec(args.spec)
     if args.retries is not None:
         spec.engine.retries = args.retries
-    engine = make_engine(spec, **engine_overrides(args))
+    engine = make_engine(spec, **engine_overrides(args, spec.engine.kind))
     if args.update:
         path = update_baseline(spec, args.baseline, engine=engine, progress=args.progress)
         print(f"baseline of {args.spec} written to {path}")
@@ -52,6 +67,5 @@ def _regress(args: argparse.Namespace) -> int:
     print(result.table())
     print()
     print(result.summary())
-    if result.run_dir is not None:
-        print(f"rerun and diff: {result.run_dir} (regress.md, regress_diff.parquet)")
+    print(f"rerun and diff: {result.run_dir} (regress.md, regress_diff.parquet)")
     return 0 if result.passed else 1

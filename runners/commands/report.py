@@ -21,7 +21,11 @@ audiogram estimates vs truth, fidelity restored per strategy, HITL convergence, 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "report", _report, COMMAND)
     parser.add_argument("run_dir", type=Path, help="fleet run directory (finished, interrupted or partly failed)")
-    parser.add_argument("--no-neurogram", action="store_true", help="skip the neurogram example")
+    parser.add_argument(
+        "--no-neurogram",
+        action="store_true",
+        help="skip the neurogram example, which reloads the run's model (default: the spec's [report] neurogram)",
+    )
 
 
 def _report(args: argparse.Namespace) -> int:

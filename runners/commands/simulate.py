@@ -20,24 +20,52 @@ from simulator.errors import HearloopInputError
 COMMAND = """
 simulate IC activity for a sound file and a listener nu, and plot the neurogram
 
-Load any audio file (WAV, FLAC, ...; resampled to 24414.0625 Hz, calibrated in Pa), predict the listener's
-multi-unit activity with nu-ICNet, and save a figure of the expected spike counts (channels x time) under the
-waveform. Without --model the bundled pretrained model is used."""
+Load any audio file (WAV, FLAC, ...; resampled to 24414.0625 Hz, calibrated in Pa), predict the listener's multi-
+unit activity with nu-ICNet, and save a figure of the expected spike counts (channels x time) under the waveform.
+Without --model the bundled pretrained model is used."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "simulate", run, COMMAND)
-    parser.add_argument("sound", help="audio file (any format soundfile reads)")
-    parser.add_argument("--nu", default=None, help="listener parameters in [0,1], comma separated (default: 0.5 each)")
+    parser.add_argument("sound", help="audio file (any format soundfile reads: WAV, FLAC, ...)")
+    parser.add_argument(
+        "--nu",
+        default=None,
+        help="listener parameters in [0, 1], comma separated, one per model dimension (default: 0.5 each)",
+    )
     parser.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
-    parser.add_argument("--preset", default=None, choices=("tiny", "small", "paper"), help="use an untrained preset")
-    parser.add_argument("--untrained", action="store_true", help="required with --preset: random weights")
-    parser.add_argument("--seed", type=int, default=0, help="initialisation seed of an untrained preset")
-    parser.add_argument("--level-db", type=float, default=None, help="present the sound at this RMS level, dB SPL")
-    parser.add_argument("--full-scale-db", type=float, default=100.0, help="dB SPL of a full-scale sine (default 100)")
-    parser.add_argument("--out", default="neurogram.png", help="output figure (default neurogram.png)")
-    parser.add_argument("--chunk-seconds", type=float, default=10.0, help="stream long sounds in chunks of this length")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    parser.add_argument(
+        "--preset",
+        default=None,
+        choices=("tiny", "small", "paper"),
+        help="use an untrained preset instead of a checkpoint; needs --untrained (default: none)",
+    )
+    parser.add_argument(
+        "--untrained", action="store_true", help="confirm --preset: random weights, not a prediction (default: off)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="--preset: initialisation seed (default: 0)")
+    parser.add_argument(
+        "--level-db",
+        type=float,
+        default=None,
+        help="present the sound at this RMS level, dB SPL (default: the file's level, by --full-scale-db)",
+    )
+    parser.add_argument(
+        "--full-scale-db",
+        type=float,
+        default=None,
+        help="calibration: dB SPL of a full-scale sine in the file; not with --level-db (default: 100)",
+    )
+    parser.add_argument("--out", default="neurogram.png", help="output figure (default: %(default)s)")
+    parser.add_argument(
+        "--chunk-seconds",
+        type=float,
+        default=10.0,
+        help="stream long sounds through the model in chunks of this length, s (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device", default="cpu", choices=("cpu", "cuda", "auto"), help="torch device (default: %(default)s)"
+    )
 
 
 def _parse_nu(text: str | None, n_params: int) -> list[float]:
@@ -55,6 +83,7 @@ def _parse_nu(text: str | None, n_params: int) -> list[float]:
 
 
 def _load(args: argparse.Namespace):
+    from simulator.device import resolve_device
     from simulator.model.checkpoint import load_model
     from simulator.model.factory import build_model
 
@@ -63,7 +92,11 @@ def _load(args: argparse.Namespace):
             raise HearloopInputError("give either --model or --preset, not both")
         if not args.untrained:
             raise HearloopInputError(f"--preset {args.preset} builds an UNTRAINED model; add --untrained to confirm")
-        return build_model(args.preset, seed=args.seed), f"UNTRAINED {args.preset} preset (seed {args.seed})"
+        seed = 0 if args.seed is None else args.seed
+        model = build_model(args.preset, seed=seed).to(resolve_device(args.device))
+        return model, f"UNTRAINED {args.preset} preset (seed {seed})"
+    if args.untrained or args.seed is not None:
+        raise HearloopInputError("--untrained and --seed apply to an untrained --preset only")
     model = load_model(args.model, device=args.device)
     return model, f"checkpoint {args.model or 'bundled nuicnet-small'}"
 
@@ -84,7 +117,10 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(model, NuICNet):
         raise HearloopInputError(f"simulate needs a nu-ICNet/ABRNet checkpoint; {label} is a {type(model).__name__}")
     nu_values = _parse_nu(args.nu, model.n_params)
-    audio, file_rate = load_audio(args.sound, full_scale_db_spl=args.full_scale_db, level_db_spl=args.level_db)
+    if args.level_db is not None and args.full_scale_db is not None:
+        raise HearloopInputError("give --level-db (rescale to that level) or --full-scale-db (calibrate), not both")
+    full_scale = 100.0 if args.full_scale_db is None else args.full_scale_db
+    audio, file_rate = load_audio(args.sound, full_scale_db_spl=full_scale, level_db_spl=args.level_db)
     if audio.shape[-1] < DOWNSAMPLE:
         raise HearloopInputError(f"{args.sound} is too short: {audio.shape[-1]} samples, at least {DOWNSAMPLE} needed")
     nu = torch.tensor([nu_values], dtype=torch.float32)

@@ -38,16 +38,31 @@ simulator.data.recordings.write_cohort, and print a per-animal summary."""
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "synth", run, COMMAND)
-    parser.add_argument("--out", required=True, help="output directory for the cohort")
-    parser.add_argument("--n-nh", type=int, default=3, help="normal-hearing animals (default 3)")
-    parser.add_argument("--n-hi", type=int, default=6, help="hearing-impaired animals (default 6)")
-    parser.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    parser.add_argument("--channels", type=int, default=32, help="recording channels per animal (default 32)")
-    parser.add_argument("--train-seconds", type=float, default=90.0, help="training audio per animal, s (default 90)")
-    parser.add_argument("--sound-seconds", type=float, default=3.0, help="duration of each training sound, s")
-    parser.add_argument("--test-per-class", type=int, default=2, help="two-trial test sounds per sound class")
-    parser.add_argument("--test-seconds", type=float, default=3.0, help="duration of each test sound, s")
-    parser.add_argument("--session-hours", type=float, default=10.0, help="recording session length, h (default 10)")
+    parser.add_argument(
+        "--out", required=True, help="output directory for the cohort (cohort.json + one HDF5 file each)"
+    )
+    parser.add_argument("--n-nh", type=int, default=3, help="normal-hearing animals (default: %(default)s)")
+    parser.add_argument("--n-hi", type=int, default=6, help="hearing-impaired animals (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="master seed (default: %(default)s)")
+    parser.add_argument("--channels", type=int, default=32, help="recording channels per animal (default: %(default)s)")
+    parser.add_argument(
+        "--train-seconds", type=float, default=90.0, help="training audio per animal, s (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--sound-seconds", type=float, default=3.0, help="duration of each training sound, s (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--test-per-class",
+        type=int,
+        default=2,
+        help="two-trial held-out test sounds per sound class (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--test-seconds", type=float, default=3.0, help="duration of each test sound, s (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--session-hours", type=float, default=10.0, help="recording session length, h (default: %(default)s)"
+    )
     for flag, (low, high), what in RANGE_OPTIONS:
         parser.add_argument(
             flag,
@@ -55,25 +70,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             nargs=2,
             default=(low, high),
             metavar=("LOW", "HIGH"),
-            help=f"{what} (default {low:g} {high:g})",
+            help=f"{what} (default: {low:g} {high:g})",
         )
     parser.add_argument(
         "--flat-from",
         type=float,
         default=None,
         metavar="PTA",
-        help="HI animals with a target PTA (dB HL) at or above this get a flat loss: notch and sloping losses saturate "
+        help="HI animals with a target PTA at or above this, dB HL, get a flat loss: notch and sloping losses saturate "
         "near 50 dB HL, so severe targets need flat ones (default: shapes cycle flat/sloping/notch at every severity)",
     )
     parser.add_argument(
         "--tone-frequencies",
         choices=("audiometric", "continuous"),
         default="audiometric",
-        help="pip frequencies of the tone sounds: the 9 audiometric ones (default, as earlier cohorts) or log-uniform "
-        "250-8000 Hz, so that a model also learns tones between them (smooth neurometric audiograms)",
+        help="pip frequencies of the tone sounds: audiometric (the 9 audiometric ones, as earlier cohorts) or "
+        "continuous (log-uniform 250-8000 Hz, so that a model also learns tones between them: smooth neurometric "
+        "audiograms) (default: %(default)s)",
     )
-    parser.add_argument("--no-shuffle", action="store_true", help="keep channels in tonotopic template order")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--no-shuffle",
+        action="store_true",
+        help="keep channels in tonotopic template order (default: shuffled, as recorded)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (default: bars)")
 
 
 def _check(args: argparse.Namespace) -> None:

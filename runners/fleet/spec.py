@@ -4,11 +4,12 @@ A spec is parsed strictly: every section and key is known, every value has the d
 every field has a default (the empty spec is valid and is the default cohort that ``hearloop fleet`` runs). Errors are
 :class:`simulator.errors.SpecError` naming the key path, e.g. ``spec.cohort.n: expected int, got str``.
 
-    spec = load_spec("cohort.toml")    # or load_spec(None): the embedded default (runners/assets/fleet-default.toml)
+    spec = load_spec("cohort.toml")    # or load_spec(None): the default spec
     spec.cohort.n, spec.hitl.budget, spec.to_dict(), spec.to_toml()
 
-Sections (see ``runners/assets/fleet-default.toml`` for every key with its default and meaning): ``[run]``,
-``[model]``, ``[cohort]``, ``[pipeline]``, ``[audiometry]``, ``[strategies]``, ``[hitl]``, ``[sounds]``,
+The section dataclasses below are the one source of every default and its meaning: ``hearloop fleet --describe`` and
+``runners/assets/fleet-default.toml`` are both generated from them (:mod:`runners.fleet.spec_docs`). Sections:
+``[run]``, ``[model]``, ``[cohort]``, ``[pipeline]``, ``[audiometry]``, ``[strategies]``, ``[hitl]``, ``[sounds]``,
 ``[evaluation]``, ``[engine]``, ``[report]``, ``[regress]``.
 """
 
@@ -29,7 +30,7 @@ from simulator.errors import MissingFileError, SpecError
 from simulator.severity import STRATA
 
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "assets" / "fleet-default.toml"
-"""The embedded default spec (``hearloop fleet`` with no arguments)."""
+"""The default spec written out with every key (generated; ``hearloop fleet`` with no arguments runs it)."""
 
 PIPELINE_STEPS: tuple[str, ...] = ("audiometry", "prescription", "hitl", "evaluation")
 """Per-listener pipeline steps, in execution order."""
@@ -46,67 +47,89 @@ STRATUM_NAMES: tuple[str, ...] = tuple(STRATA)
 
 @dataclasses.dataclass
 class RunSection:
-    name: str = entry("default-cohort", doc="run name (the run directory is <out>/<name>-<timestamp>)")
-    seed: int = entry(0, doc="master seed: every job's seeds derive from it and the listener index")
+    name: str = entry("default-cohort", doc="run name; the run directory is <out_dir>/<name>-<timestamp>")
+    seed: int = entry(0, doc="master seed: every job's seeds derive from (seed, listener index)")
     out_dir: str = entry("runs/fleet", doc="parent directory of run directories")
 
 
 @dataclasses.dataclass
 class ModelSection:
-    path: str = entry("", doc="checkpoint directory; empty = the bundled model (simulator.load_model())")
-    device: str = entry("cpu", choice("cpu", "cuda", "auto"), "torch device of the workers")
-    threads: int = entry(1, at_least(1), "torch threads per worker (fixed so that every engine computes the same)")
+    path: str = entry("", doc='checkpoint directory, relative to the spec file; "" = the bundled nu-ICNet')
+    device: str = entry("cpu", choice("cpu", "cuda", "auto"), "torch device of the workers: cpu | cuda | auto")
+    threads: int = entry(1, at_least(1), "torch threads per worker (fixed, so every engine computes the same numbers)")
 
 
 @dataclasses.dataclass
 class CohortSection:
-    n: int = entry(8, at_least(1), "number of sampled listeners (ignored when 'file' is given)")
-    seed: int = entry(0, doc="seed of listeners.sample_cohort")
-    strata: dict[str, int] = entry({}, doc="listeners per severity stratum, e.g. {NH = 2, mild = 2, ...}; sums to n")
-    file: str = entry("", doc="cohort TOML (listeners.save_cohort); relative to the spec file")
-    sigma_db: float = entry(5.0, at_least(0.0), "psychometric slope (SD, dB) of the listeners' tone responses")
-    lapse_rate: float = entry(0.02, unit_interval, "lapse rate of the tone responses")
-    false_alarm_rate: float = entry(0.01, unit_interval, "false-alarm rate of the tone responses")
+    n: int = entry(8, at_least(1), "listeners drawn from the model's population of learned nu (not with 'file')")
+    seed: int = entry(0, doc="seed of the cohort draw (listeners.sample_cohort)")
+    strata: dict[str, int] = entry(
+        {},
+        doc="listeners per severity stratum instead, e.g. { NH = 2, mild = 2, moderate = 2, severe = 2 } "
+        "(NH, slight, mild, moderate, severe; sets n); slower: candidates are screened by neurometric PTA",
+    )
+    file: str = entry("", doc='an explicit cohort TOML (listeners.save_cohort), relative to the spec file; "" = draw')
+    sigma_db: float = entry(5.0, at_least(0.0), "tone-response noise of the virtual listeners (psychometric SD, dB)")
+    lapse_rate: float = entry(0.02, unit_interval, "probability of a missed tone that was heard (0-1)")
+    false_alarm_rate: float = entry(0.01, unit_interval, "probability of a yes to an inaudible tone (0-1)")
 
 
 @dataclasses.dataclass
 class PipelineSection:
     steps: list[str] = entry(
-        list(PIPELINE_STEPS), doc="steps to run, a subset of audiometry/prescription/hitl/evaluation"
+        list(PIPELINE_STEPS), doc="steps to run: a subset of audiometry, prescription, hitl, evaluation, in that order"
     )
     prescribe_from: str = entry(
-        "estimate", choice("estimate", "truth"), "prescribe from the GP-PTA estimate or the true audiogram"
+        "estimate",
+        choice("estimate", "truth"),
+        "estimate (the measured audiogram) | truth (the neurometric audiogram)",
     )
 
 
 @dataclasses.dataclass
 class AudiometrySection:
-    method: str = entry("gppta", choice("gppta", "hw"), "GP-PTA or modified Hughson-Westlake")
-    max_trials: int = entry(40, at_least(1), "trial budget per listener")
-    target_sd: float = entry(3.0, at_least(0.0), "GP-PTA stops when the posterior SD is below this everywhere (dB)")
+    method: str = entry("gppta", choice("gppta", "hw"), "gppta (GP-PTA) | hw (modified Hughson-Westlake)")
+    max_trials: int = entry(
+        40, at_least(1), "trial cap per listener (a session stopped by it is flagged in the report)"
+    )
+    target_sd: float = entry(3.0, at_least(0.0), "gppta: stop when the posterior SD is below this everywhere (dB)")
     freqs_hz: list[float] = entry([250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0], doc="audiogram frequencies (Hz)")
 
 
 @dataclasses.dataclass
 class StrategiesSection:
-    names: list[str] = entry(["nalr", "multiband", "wdrc"], doc="prescribed strategies evaluated against unaided")
+    names: list[str] = entry(["nalr", "multiband", "wdrc"], doc="nalr, multiband, wdrc, dnn; unaided is the reference")
 
 
 @dataclasses.dataclass
 class HITLSection:
-    strategy: str = entry("wdrc", choice(*KNOWN_STRATEGIES[:3]), "strategy fine-tuned by the HITL session")
-    mode: str = entry("pairwise", choice("pairwise", "rating"), "feedback mode")
-    budget: int = entry(10, at_least(1), "comparisons / ratings per listener")
-    tune: str = entry("bands:3", doc="'bands:N', 'gains', 'all' or comma-separated parameter names")
-    radius: float = entry(0.5, at_least(0.0), "search half-width around the prescription (normalised units)")
-    oracle_restarts: int = entry(2, at_least(1), "starts of the gradient-descent oracle")
+    strategy: str = entry(
+        "wdrc", choice(*KNOWN_STRATEGIES[:3]), "strategy fine-tuned by the session: nalr | multiband | wdrc"
+    )
+    mode: str = entry("pairwise", choice("pairwise", "rating"), "pairwise (PairwiseGP + EUBO) | rating (0-100 ratings)")
+    budget: int = entry(
+        20, at_least(1), "comparisons / ratings per listener (published anchors for preference fitting: 10-25)"
+    )
+    tune: str = entry(
+        "bands:3",
+        doc="what is tuned: 'bands:N' (band gains in N groups: 3 = bass / mid / treble), 'gains', "
+        "'all' or comma-separated parameter names",
+    )
+    radius: float = entry(
+        0.5, at_least(0.0), "search half-width around the prescription (normalised units, box [-1, 1])"
+    )
+    oracle_restarts: int = entry(
+        2, at_least(1), "starts of the gradient-descent oracle (the prescription + Sobol points)"
+    )
     oracle_steps: int = entry(25, at_least(0), "Adam steps per oracle start")
-    n_sounds: int = entry(1, at_least(1), "the first n spec sounds are judged during the session")
+    n_sounds: int = entry(1, at_least(1), "the first n sounds of [sounds] are judged during the session")
 
 
 @dataclasses.dataclass
 class SoundsSection:
-    classes: list[str] = entry(["speech", "speech_in_noise"], doc="corpus classes (simulator.data.corpus)")
+    classes: list[str] = entry(
+        ["speech", "speech_in_noise"], doc="synthetic corpus classes: speech, speech_in_noise, music, ripple, tone"
+    )
     n_per_class: int = entry(1, at_least(1), "sounds per class")
     duration_s: float = entry(0.5, at_least(0.05), "duration of every sound (s)")
     level_db_spl: float = entry(65.0, doc="presentation level (dB SPL)")
@@ -116,30 +139,35 @@ class SoundsSection:
 @dataclasses.dataclass
 class EvaluationSection:
     distance: str = entry(
-        "l1", choice(*DISTANCES), "neural-fidelity distance (the HITL objective and the main metrics)"
+        "l1", choice(*DISTANCES), "l1 | l2 | kl: the HITL objective and the reported fidelity restored"
     )
-    extra_distances: list[str] = entry([], doc="further distances reported beside it (metrics '<name>_<distance>')")
+    extra_distances: list[str] = entry(
+        ["kl"], doc="also reported (metrics fidelity_restored_kl, ...); a default entry equal to distance is dropped"
+    )
 
 
 @dataclasses.dataclass
 class EngineSection:
-    kind: str = entry("local", choice("local", "ray"), "local (in-process / process pool) or ray")
+    kind: str = entry("local", choice("local", "ray"), "local (in-process / process pool) | ray")
     workers: int = entry(2, at_least(0), "local: processes (0 = in-process); ray: actors")
-    address: str = entry("", doc="ray: cluster address to join; empty = start a local cluster")
+    address: str = entry("", doc='ray: join this cluster (e.g. "auto"); "" starts a local one')
     num_cpus: float = entry(1.0, at_least(0.0), "ray: CPUs per actor")
     num_gpus: float = entry(0.0, at_least(0.0), "ray: GPUs per actor (> 0 puts the model on the GPU)")
-    retries: int = entry(2, at_least(0), "retries of a failed job before it is reported in failures.json")
+    retries: int = entry(2, at_least(0), "retries of a failed job (on a fresh worker) before failures.json lists it")
 
 
 @dataclasses.dataclass
 class ReportSection:
-    enabled: bool = entry(True, doc="write report.md and plots after the run")
+    enabled: bool = entry(True, doc="write report.md and plots/ after the run")
     neurogram: bool = entry(True, doc="include a neurogram example (recomputed with the model)")
 
 
 @dataclasses.dataclass
 class RegressSection:
-    tolerances: dict[str, dict[str, float]] = entry({}, doc="per-metric overrides {metric = {abs = .., rel = ..}}")
+    tolerances: dict[str, dict[str, float]] = entry(
+        {},
+        doc="per-metric overrides of runners/fleet/regress.py's tolerances, e.g. { audiogram_mae_db = { abs = 0.5 } }",
+    )
 
 
 @dataclasses.dataclass
@@ -214,6 +242,9 @@ def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | 
             raise SpecError(f"spec.strategies.names[{i}]: unknown strategy {name!r}; known: {KNOWN_STRATEGIES}")
     if len(set(spec.strategies.names)) != len(spec.strategies.names):
         raise SpecError("spec.strategies.names: duplicate strategies")
+    if "extra_distances" not in given.get("evaluation", {}):  # the default list never repeats the main distance
+        ev = spec.evaluation
+        ev.extra_distances = [d for d in ev.extra_distances if d != ev.distance]
     for i, name in enumerate(spec.evaluation.extra_distances):
         if name not in DISTANCES or name == spec.evaluation.distance:
             raise SpecError(f"spec.evaluation.extra_distances[{i}]: {name!r} is not one of {DISTANCES} other than "
@@ -288,14 +319,17 @@ def parse_spec(data: dict[str, Any], base_dir: str | Path | None = None) -> Flee
 
 
 def load_spec(path: str | Path | None = None) -> FleetSpec:
-    """Load and validate a TOML spec file (None: the embedded default spec).
+    """Load and validate a TOML spec file (None: the default spec, every key at its default; the file
+    :data:`DEFAULT_SPEC_PATH` is generated from these defaults by :mod:`runners.fleet.spec_docs`).
 
     Raises:
         SpecError: malformed TOML, unknown key, wrong type or value, missing cohort / model file (the message names
             the key path).
         FileNotFoundError: the spec file itself does not exist.
     """
-    path = DEFAULT_SPEC_PATH if path is None else Path(path)
+    if path is None:
+        return parse_spec({})
+    path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"spec file {str(path)!r} does not exist")
     try:
@@ -312,17 +346,3 @@ def spec_from_toml(text: str, base_dir: str | Path | None = None) -> FleetSpec:
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"spec: not valid TOML: {err}") from err
     return parse_spec(data, base_dir=base_dir)
-
-
-def describe_fields() -> str:
-    """Markdown list of every spec key with type, default and meaning (for docs and ``hearloop fleet --describe``)."""
-    lines = []
-    for section in dataclasses.fields(FleetSpec):
-        cls = typing.get_type_hints(FleetSpec)[section.name]
-        lines.append(f"[{section.name}]")
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            hint = getattr(hints[f.name], "__name__", str(hints[f.name]))
-            lines.append(f"  {f.name} ({hint}, default {default!r}): {f.metadata.get('doc', '')}")
-    return "\n".join(lines)
