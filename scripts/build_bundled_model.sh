@@ -27,20 +27,12 @@ if [ ! -f "$COHORT/cohort.json" ]; then
     --level-range 45 105 --tone-frequencies continuous
 fi
 
-# 2. Multi-branch ICNet on the NH animals (full backprop): the shared encoder.
-"$HL" train --cohort "$COHORT" --out "$RUN" --stages multibranch --encoder-epochs 30 --encoder-lr 3e-3 \
-  --seed 0 --threads "$THREADS"
+# 2. Every model of Table 1 by the bundled model's recipe (simulator/training/recipes.py, the one definition):
+#    multibranch ICNet on the NH animals (full backprop, 30 epochs) -> nu-ICNet-6 from its encoder, encoder fine-tuned,
+#    half-overlapping frames (80 epochs; copied into the package) -> nu-ICNet-3 and ABRNet (40 epochs) and the
+#    single-branch ICNets (200 epochs) on the frozen nu-ICNet-6 encoder.
+"$HL" train --recipe bundle --cohort "$COHORT" --out "$RUN" --seed 0 --threads "$THREADS" \
+  --bundle simulator/assets/nuicnet-small
 
-# 3. nu-ICNet-6 from that encoder, encoder fine-tuned, half-overlapping frames; copied into the package.
-"$HL" train --cohort "$COHORT" --out "$RUN" --stages nuicnet6 --finetune-encoder --hop 4096 --epochs 80 --lr 2e-3 \
-  --seed 0 --threads "$THREADS" --bundle simulator/assets/nuicnet-small
-
-# 4. The other Table 1 models from the nu-ICNet-6 encoder (frozen, latents cached). The single-branch ICNets (one
-#    decoder per animal, a few thousand parameters each) get more epochs: at 40 they are still improving.
-"$HL" train --cohort "$COHORT" --out "$RUN" --stages nuicnet3,abrnet --encoder-from nuicnet6 --hop 4096 \
-  --epochs 40 --lr 2e-3 --seed 0 --threads "$THREADS"
-"$HL" train --cohort "$COHORT" --out "$RUN" --stages icnet --encoder-from nuicnet6 --hop 4096 \
-  --epochs 200 --lr 3e-3 --seed 0 --threads "$THREADS"
-
-# 5. Table 1, per-class medians and the neurogram figure.
+# 3. Table 1, per-class medians and the neurogram figure.
 "$HL" evaluate --cohort "$COHORT" --run "$RUN" --out "$WORK/eval" --threads "$THREADS"
