@@ -9,6 +9,7 @@ from compensation.filterbank import CrossoverFilterbank
 from compensation.fir import GainTableFIR, fft_convolve
 from compensation.limiter import DEFAULT_MAX_OUTPUT_DB_SPL, OutputLimiter
 from compensation.listener_loudness import ListenerLoudness
+from compensation.listener_statistics import GroupMean, bootstrap_mean, paired_difference
 from compensation.loudness import a_weighted_level, match_loudness
 from compensation.loudness_scaling import loudness_gain_db, match_nh_loudness, scale_to_loudness
 from compensation.multiband_gain import MultibandGain
@@ -38,6 +39,7 @@ __all__ = [
     "DNNCompensator",
     "DNNConfig",
     "GainTableFIR",
+    "GroupMean",
     "ListenerComfort",
     "ListenerLoudness",
     "LoudnessSampleRateError",
@@ -51,6 +53,7 @@ __all__ = [
     "a_weighted_level",
     "attack_release_envelope",
     "benefit",
+    "bootstrap_mean",
     "comfortable_levels",
     "compare_with_volume_control",
     "fft_convolve",
@@ -64,6 +67,7 @@ __all__ = [
     "nalr_gain_curve",
     "nalr_gains",
     "one_pole_smooth",
+    "paired_difference",
     "response_scale",
     "save_compensator",
     "scale_to_loudness",

@@ -144,20 +144,24 @@ class SelectivityObjective:
 
     # -------------------------------------------------------------------------------------------------- responses
     def features(self, audio: torch.Tensor, nu: torch.Tensor | np.ndarray, kind: str) -> torch.Tensor:
-        """Decoder features of the listener ``nu`` hearing ``audio`` (``tokens x samples`` Pa) -> ``tokens x F``.
+        """Decoder features of listeners hearing ``audio`` (``tokens x samples`` Pa) -> ``tokens x F``.
 
+        ``nu`` is one listener (``D`` or ``1 x D``) for every token, or one per token (``tokens x D``).
         Differentiable with respect to ``audio`` (and ``nu``) when they require grad; batched by ``batch_size``.
         """
         nu_t = nu if isinstance(nu, torch.Tensor) else torch.as_tensor(np.asarray(nu, dtype=np.float32))
-        nu_t = nu_t.reshape(1, -1).float().to(self.model.device)
+        nu_t = (nu_t.reshape(1, -1) if nu_t.dim() == 1 else nu_t).float().to(self.model.device)
+        if nu_t.shape[0] not in (1, audio.shape[0]):
+            raise HearloopInputError(f"nu must be one listener or one per token ({audio.shape[0]}); got {nu_t.shape}")
+        nu_t = nu_t.expand(audio.shape[0], -1)
         out = []
-        for chunk in audio.split(self.batch_size):
-            chunk = chunk.to(self.model.device)
-            probs = self.model.predict(chunk, nu_t.expand(chunk.shape[0], -1))
+        for chunk, nus in zip(audio.split(self.batch_size), nu_t.split(self.batch_size), strict=True):
+            probs = self.model.predict(chunk.to(self.model.device), nus)
             out.append(response_features(expected_counts(probs), kind))
         return torch.cat(out)
 
-    def _task(self, task: str) -> tuple[str, TokenDecoder]:
+    def task_decoder(self, task: str) -> tuple[str, TokenDecoder]:
+        """(token kind, NH decoder) of ``task``."""
         if task not in self.decoders:
             raise HearloopInputError(f"no selectivity task {task!r}; this objective decodes {self.tasks}")
         return task.split("/")[0], self.decoders[task]
@@ -171,7 +175,7 @@ class SelectivityObjective:
             aided: ``tokens x samples`` aided versions of ``self.test_sets[task].audio``, in the same order.
             nu: the listener (``D``).
         """
-        kind, decoder = self._task(task)
+        kind, decoder = self.task_decoder(task)
         labels = self.test_sets[task].labels
         if aided.shape[0] != labels.size:
             raise HearloopInputError(f"task {task!r} has {labels.size} test tokens; got {aided.shape[0]} aided sounds")
@@ -204,7 +208,7 @@ class SelectivityObjective:
         ``labels`` default to the task's test labels (``aided`` then holds the aided test tokens); pass the labels of
         any other token set of the same kind and condition (e.g. training tokens for a compensator).
         """
-        kind, decoder = self._task(task)
+        kind, decoder = self.task_decoder(task)
         labels = self.test_sets[task].labels if labels is None else labels
         return decoder.cross_entropy(self.features(aided, nu, kind), labels)
 
@@ -220,7 +224,7 @@ class SelectivityObjective:
         task = task_name(tokens.kind, tokens.snr_db)
         if task not in self.decoders:
             raise NoSpeechTokensError(f"these tokens ({task}) have no decoder; this objective decodes {self.tasks}")
-        kind, decoder = self._task(task)
+        kind, decoder = self.task_decoder(task)
         with torch.no_grad():
             feats = self.features(aided, nu, kind)
             return {"accuracy": decoder.accuracy(feats, tokens.labels),

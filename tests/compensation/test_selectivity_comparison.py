@@ -1,0 +1,55 @@
+"""Selectivity against the volume knob (tiny model): matched loudness removes level, the baseline, per-token nu."""
+
+import numpy as np
+import pytest
+import torch
+
+from compensation.comfort import ListenerComfort
+from compensation.comparison import VOLUME_CONTROL
+from compensation.selectivity import SelectivityConfig, SelectivityObjective
+from compensation.selectivity_comparison import compare_selectivity, nh_selectivity
+from simulator.errors import HearloopInputError
+
+REF_NU = np.full(6, 0.5)
+HI_NU = np.array([0.9, 0.1, 0.8, 0.2, 0.9, 0.1])
+AUDIOGRAM = {250: 30.0, 1000: 40.0, 4000: 55.0, 8000: 60.0}
+
+
+@pytest.fixture(scope="module")
+def selectivity(tiny_model):
+    config = SelectivityConfig(kinds=("vowel",), conditions=(None, 0.0), train_per_class=2, test_per_class=1)
+    return SelectivityObjective(tiny_model, REF_NU, config)
+
+
+def test_a_broadband_gain_changes_nothing_at_matched_loudness(selectivity):
+    listener = ListenerComfort.from_audiogram(AUDIOGRAM)
+    processes = {"same": lambda t: t.clone(), "louder": lambda t: t * 2.0, "silence": lambda t: t * 1e-4}
+    got = compare_selectivity(selectivity, HI_NU, processes, listener, volume_gain_db=10.0)
+    assert sorted(got) == sorted([*processes, VOLUME_CONTROL])
+    for task in selectivity.tasks:
+        same, louder, vc = got["same"][task], got["louder"][task], got[VOLUME_CONTROL][task]
+        for scores in (same, louder, vc):
+            assert set(scores) == {"accuracy", "soft_accuracy", "accuracy_matched", "soft_accuracy_matched"}
+            assert all(0.0 <= v <= 1.0 for v in scores.values())
+        # eq.: matched loudness scales every output to the NH loudness of the token; the knob's matched sound is the
+        # unprocessed token at that loudness, so all three coincide
+        assert louder["soft_accuracy_matched"] == pytest.approx(same["soft_accuracy_matched"], abs=1e-3)
+        assert vc["soft_accuracy_matched"] == pytest.approx(same["soft_accuracy_matched"], abs=1e-3)
+        # as heard, level matters: 80 dB down is (near) silence for this listener
+        assert got["silence"][task]["soft_accuracy"] != pytest.approx(same["soft_accuracy"], abs=1e-4)
+    only = compare_selectivity(selectivity, HI_NU, {"same": processes["same"]}, listener, as_heard=False)
+    assert VOLUME_CONTROL not in only
+    assert only["same"] == {t: {k: v for k, v in s.items() if k.endswith("_matched")} for t, s in got["same"].items()}
+    with pytest.raises(HearloopInputError, match="baseline's name"):
+        compare_selectivity(selectivity, HI_NU, {VOLUME_CONTROL: processes["same"]}, listener)
+    assert set(nh_selectivity(selectivity)) == set(selectivity.tasks)
+
+
+def test_selectivity_features_take_one_listener_per_token(selectivity):
+    audio = torch.as_tensor(selectivity.test_sets["vowel/quiet"].audio[:3])
+    nus = torch.as_tensor(np.stack([REF_NU, HI_NU, REF_NU]), dtype=torch.float32)
+    per_token = selectivity.features(audio, nus, "vowel")
+    torch.testing.assert_close(per_token[1], selectivity.features(audio[1:2], HI_NU, "vowel")[0])
+    torch.testing.assert_close(per_token[0], selectivity.features(audio[:1], REF_NU, "vowel")[0])
+    with pytest.raises(HearloopInputError, match="one per token"):
+        selectivity.features(audio, nus[:2], "vowel")
