@@ -4,17 +4,32 @@
   x 4) so that its response depends visibly on nu; module-scoped, so a test module may not leak changes to another.
 - ``tiny_model_dir``: that model saved as a checkpoint whose metadata names 2 NH + 1 HI training animals (what the
   listeners package needs to find the NH reference); session-scoped and read-only.
+- ``private_cache_dir`` (autouse): ``$HEARLOOP_CACHE_DIR`` points at a session tmp folder.
 - ``synthetic_cohort``: ``synthetic_cohort(**generate_cohort_kwargs) -> (cohort_dir, animals)``, a virtual-IC cohort
   generated and written once per set of arguments for the whole session (read-only).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_dir(tmp_path_factory):
+    """Every test writes hearloop's on-disk caches (the environment's listener store) under a session tmp folder."""
+    old = os.environ.get("HEARLOOP_CACHE_DIR")
+    os.environ["HEARLOOP_CACHE_DIR"] = str(tmp_path_factory.mktemp("hearloop-cache"))
+    yield
+    if old is None:
+        os.environ.pop("HEARLOOP_CACHE_DIR", None)
+    else:
+        os.environ["HEARLOOP_CACHE_DIR"] = old
+
 
 TINY_NH_HI_ANIMALS = [{"id": f"A{k}", "status": s} for k, s in enumerate(("NH", "NH", "HI"))]
 

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from runners.env.reward import REWARDS
 from simulator.data.recording_types import SOUND_CLASSES
 from simulator.errors import HearloopInputError
 from simulator.validated_config import Interval, Options, ValidatedConfig
 
-REWARDS: tuple[str, ...] = ("fidelity", "improvement")
-"""Reward modes (see the environment docstring)."""
+PRESENTATIONS: tuple[str, ...] = ("aided", "matched")
+"""What the listener hears: the aid's output, or the aid's output at matched loudness (``runners.env.hearing``)."""
 
 AUDIOMETRY: tuple[str, ...] = ("gppta", "true")
 """How the observed audiogram is obtained: a seeded GP-PTA session, or the listener's true neurometric audiogram."""
@@ -41,11 +42,17 @@ class EnvConfig(ValidatedConfig):
         strategy: compensation strategy name (``compensation.get_strategy``), one with parameters to fit.
         strategy_kwargs: keyword arguments of the strategy's constructor (e.g. ``{"n_bands": 6}``).
         distance: objective distance, ``"l1"``, ``"l2"`` or ``"kl"`` (``compensation.objective``).
-        reward: ``"fidelity"`` (fidelity restored of the current fit) or ``"improvement"`` (its change this step).
-        max_steps: fitting budget: the episode is truncated after this many steps.
+        reward: one of :data:`runners.env.reward.REWARDS`: ``"benefit"`` (default: the neural benefit of the current
+            fit on a listener-independent scale), ``"fidelity"`` (fidelity restored with a floored denominator) or
+            ``"improvement"`` (the benefit's change this step); bounded, see :mod:`runners.env.reward`.
+        max_steps: fitting budget: the episode is truncated after this many steps (``gymnasium.make`` also applies
+            the registered ``max_episode_steps`` = 30; pass ``max_episode_steps`` there for another budget).
         target_fidelity: terminate once fidelity restored reaches this (None: never terminate, only truncate).
-        loudness_weight, loudness_allowance_db: reward penalty ``weight * max(0, L_aided - L_clean - allowance)`` per
-            dB of aided level above the clean sound's level plus the allowance (0: no penalty).
+        loudness_weight: weight w of the comfort term: the reward loses w x the listener's discomfort (0 inside its
+            comfort range, 1 at its uncomfortable level; ``compensation.ComfortRange``). 0 switches it off.
+        presentation: what the listener hears, one of :data:`PRESENTATIONS`: ``"aided"`` (default: the aid's output)
+            or ``"matched"`` (the aid's output scaled so that the listener hears it as loud as normal hearing hears
+            the clean sound: the reward then measures what the fit adds beyond loudness).
         n_sounds: sounds per episode (the sound batch every fit is judged on).
         sound_duration_s: duration of every corpus sound, seconds.
         sound_classes: corpus classes to draw from.
@@ -55,6 +62,8 @@ class EnvConfig(ValidatedConfig):
         cohort_size: listeners in the seeded cohort episodes draw from (``listeners.sample_cohort``).
         cohort_seed: seed of that cohort.
         strata: optional severity strata of the cohort, e.g. ``{"mild": 4, "moderate": 4}`` (sums to cohort_size).
+        include_nh: False (default): episodes draw only impaired listeners (a drawn listener whose true audiogram is
+            NH, ``simulator.severity``, is skipped; ``reset(options=...)`` may still name one); True: everyone.
         audiometry: ``"gppta"`` (default) or ``"true"`` (see :data:`AUDIOMETRY`).
         audiometry_trials: GP-PTA trial budget per listener.
         audiometry_seed: seed of the GP-PTA sessions (combined with the listener's identity).
@@ -70,6 +79,10 @@ class EnvConfig(ValidatedConfig):
         listeners: an explicit cohort (list of ``listeners.VirtualListener``) instead of a sampled one.
         device: torch device of the model.
         render_mode: None or ``"rgb_array"``.
+        disk_cache: keep per-listener measurements (audiogram estimates, true audiograms, unaided distances) on disk
+            so that resets onto a listener measured before, in any process, take well under a second
+            (:mod:`runners.env.listener_store`).
+        cache_dir: folder of that cache (None: ``$HEARLOOP_CACHE_DIR`` or ``~/.cache/hearloop``).
     """
 
     _config_name: ClassVar[str] = "env option"
@@ -82,17 +95,20 @@ class EnvConfig(ValidatedConfig):
         "eval_chunk_rows": [None, *_COUNT],
         "sound_duration_s": [Interval(float, 0.05, None, closed="neither")],
         "loudness_weight": [Interval(float, 0.0, None)],
+        "presentation": [Options(PRESENTATIONS)],
+        "include_nh": [Options((True, False))],
+        "disk_cache": [Options((True, False))],
         "render_mode": [None, Options(("rgb_array",))],
     }
 
     strategy: str = "wdrc"
     strategy_kwargs: dict[str, Any] = field(default_factory=dict)
     distance: str = "l1"
-    reward: str = "fidelity"
+    reward: str = "benefit"
     max_steps: int = 30
     target_fidelity: float | None = None
-    loudness_weight: float = 0.0
-    loudness_allowance_db: float = 30.0
+    loudness_weight: float = 1.0
+    presentation: str = "aided"
     n_sounds: int = 2
     sound_duration_s: float = 0.5
     sound_classes: tuple[str, ...] = DEFAULT_SOUND_CLASSES
@@ -102,6 +118,7 @@ class EnvConfig(ValidatedConfig):
     cohort_size: int = 16
     cohort_seed: int = 0
     strata: dict[str, int] | None = None
+    include_nh: bool = False
     audiometry: str = "gppta"
     audiometry_trials: int = 20
     audiometry_seed: int = 0
@@ -114,6 +131,8 @@ class EnvConfig(ValidatedConfig):
     listeners: Sequence[Any] | None = None
     device: str = "cpu"
     render_mode: str | None = None
+    disk_cache: bool = True
+    cache_dir: str | None = None
 
     def __post_init__(self) -> None:
         self.sound_classes = tuple(self.sound_classes)

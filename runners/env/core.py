@@ -1,22 +1,20 @@
-"""The fitting loop shared by the single and the batched vector environment: episodes, evaluation, observation, reward.
+"""The fitting loop shared by the single and the batched vector environment: episodes and evaluation.
 
 One :class:`FittingCore` holds the model, the NH-reference objective (``compensation.objective``), the strategy, the
 corpus, the cohort and the caches. An episode (:class:`EpisodeState`) is one listener, one sound batch, the listener's
 audiogram estimate and the current normalised parameters. :meth:`FittingCore.evaluate` scores the current parameters of
-ANY number of episodes at once: their aided sounds go through the strategy in one batched call and through nu-ICNet in
-one batched call (each sound row paired with its listener's nu and its cached NH target), so the single environment is
+ANY number of episodes at once: their aided sounds go through the strategy in one batched call, through each
+listener's loudness model (``runners.env.hearing``: what it hears, how comfortable it is) and through nu-ICNet in one
+batched call (each sound row paired with its listener's nu and its cached NH target), so the single environment is
 simply the batch-of-one case of the vector environment.
 
-Caching (all deterministic; see :mod:`runners.env.resources`): NH targets of the whole corpus, and each listener's
-unaided per-channel distances on the whole corpus, are computed once per model in fixed chunks of
-:data:`CHUNK` sounds (so a value never depends on which episode asked first); the audiogram estimate is computed once
-per (listener, audiometry settings): a GP-PTA session seeded by ``audiometry_seed`` and the listener's identity.
+Caching (all deterministic): NH targets and response scales D_0 of the whole corpus are computed once per model and
+process; every per-listener measurement (audiogram estimate, true audiogram, unaided distances) once per (model,
+listener, setting), kept in memory and on disk (:mod:`runners.env.listener_data`, :mod:`runners.env.listener_store`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +24,14 @@ import torch
 from compensation.population import clinical_audiogram
 from runners.env.bands import ChannelBands, estimate_channel_cf, make_bands
 from runners.env.config import EnvConfig
+from runners.env.listener_data import CHUNK, ListenerData, listener_key
 from runners.env.resources import get_corpus, get_model, model_cache
+from runners.env.reward import FIDELITY_FLOOR
 from simulator.constants import REF_PRESSURE_PA
 from simulator.errors import HearloopInputError
 from simulator.frequencies import AUDIOGRAM_FREQS_HZ
 
-CHUNK: int = 16
-"""Sounds per model call when filling the target / unaided caches."""
+__all__ = ["CHUNK", "CPU_CHUNK_ROWS", "EpisodeState", "FittingCore", "listener_key"]
 
 CPU_CHUNK_ROWS: int = 4
 """Rows per strategy/model call of :meth:`FittingCore.evaluate` on CPU when ``eval_chunk_rows`` is None (measured:
@@ -51,33 +50,27 @@ class EpisodeState:
     sound_idx: np.ndarray  # B
     clean: torch.Tensor  # B x samples (Pa)
     target: torch.Tensor  # B x C x T x 5
-    d_unaided: float
+    d_unaided: float  # mean over the batch
+    d_unaided_sound: torch.Tensor  # B
+    d_scale_sound: torch.Tensor  # B, response scales D_0
     band_unaided: np.ndarray  # n_bands
     clean_loudness_db_spl: float
     audiogram_mean: np.ndarray  # F, dB HL
     audiogram_sd: np.ndarray  # F, dB
+    hearing_loss: tuple[torch.Tensor, torch.Tensor]  # (OHC, IHC) 1 x 20 each, dB
+    stratum: str
     theta_u: np.ndarray  # P, normalised
     steps: int = 0
     done: bool = False
     last: dict[str, Any] = field(default_factory=dict)
 
 
-def listener_key(listener: Any) -> str:
-    """A stable cache key: the listener's id and a hash of its nu."""
-    nu = np.ascontiguousarray(np.asarray(listener.nu, dtype=np.float64))
-    return f"{listener.id}|{hashlib.sha1(nu.tobytes()).hexdigest()[:12]}"
-
-
-def _seed_for(*parts: Any) -> int:
-    """A 63-bit seed from ints and strings (crc32 of strings; order matters)."""
-    ints = [zlib.crc32(p.encode()) if isinstance(p, str) else int(p) for p in parts]
-    return int(np.random.SeedSequence(ints).generate_state(2, np.uint64)[0] >> np.uint64(1))
-
-
 class FittingCore:
     """Model, objective, strategy, corpus, cohort and caches of a fitting environment (see the module docstring)."""
 
     def __init__(self, config: EnvConfig) -> None:
+        from compensation.comfort import ComfortRange
+        from compensation.limiter import OutputLimiter
         from compensation.objective import NeuralFidelityObjective
         from compensation.registry import get_strategy
 
@@ -93,7 +86,7 @@ class FittingCore:
         self.reference = self._reference_listener(config.reference_nu)
         self.objective = NeuralFidelityObjective(self.model, self.reference.nu, distance=config.distance)
         self.channel_weights = self.objective.channel_weights
-        self._ref_key = ref_key = tuple(np.round(self.objective.reference_nu.cpu().numpy().ravel(), 6).tolist())
+        self.ref_key = ref_key = tuple(np.round(self.objective.reference_nu.cpu().numpy().ravel(), 6).tolist())
         cf = self._cached(("channel_cf", ref_key), lambda: estimate_channel_cf(self.model, self.objective.reference_nu))
         self.bands: ChannelBands = make_bands(cf, self.channel_weights.cpu().numpy(), config.n_bands)
         self.corpus_key = (
@@ -106,6 +99,10 @@ class FittingCore:
         self.corpus = get_corpus(*self.corpus_key)
         self.cohort = list(config.listeners) if config.listeners is not None else self._sample_cohort()
         self.freqs_hz = np.asarray(AUDIOGRAM_FREQS_HZ, dtype=np.float64)
+        self.data = ListenerData(self)
+        self.comfort = ComfortRange()
+        self.comfort_limit_phon = float(self.comfort.phons()["upper"])
+        self.limiter = OutputLimiter().to(self.model.device)
 
     # ------------------------------------------------------------------------------------------------------ caches
     def _cached(self, key: tuple, compute):
@@ -133,56 +130,44 @@ class FittingCore:
             key, lambda: sample_cohort(cfg.cohort_size, seed=cfg.cohort_seed, model=self.model, strata=strata)
         )
 
+    def _corpus_audio(self) -> torch.Tensor:
+        return torch.as_tensor(np.array(self.corpus.audio), device=self.model.device)
+
     def targets(self) -> torch.Tensor:
         """NH reference responses to every corpus sound: ``sounds x C x T x 5`` (cached)."""
 
         def compute() -> torch.Tensor:
-            audio = torch.as_tensor(np.array(self.corpus.audio), device=self.model.device)
-            return torch.cat([self.objective.target(chunk) for chunk in audio.split(CHUNK)])
+            return torch.cat([self.objective.target(chunk) for chunk in self._corpus_audio().split(CHUNK)])
 
-        return self._cached(("targets", self._ref_key, self.corpus_key), compute)
+        return self._cached(("targets", self.ref_key, self.corpus_key), compute)
 
-    def unaided(self, listener: Any, key: str) -> torch.Tensor:
-        """The listener's unaided per-channel distances on every corpus sound: ``sounds x C`` (cached)."""
+    def scales(self) -> torch.Tensor:
+        """Response scale D_0 of every corpus sound (``compensation.benefit.response_scale``): ``sounds`` (cached)."""
+        from compensation.benefit import response_scale
 
         def compute() -> torch.Tensor:
-            audio = torch.as_tensor(np.array(self.corpus.audio), device=self.model.device)
-            nu = self._nu(listener)
-            with torch.no_grad():
-                return torch.cat(
-                    [
-                        self.objective.per_channel(a, a, nu, target=t)
-                        for a, t in zip(audio.split(CHUNK), self.targets().split(CHUNK), strict=True)
-                    ]
-                )
+            parts = zip(self._corpus_audio().split(CHUNK), self.targets().split(CHUNK), strict=True)
+            return torch.cat([response_scale(self.objective, a, t) for a, t in parts])
 
-        return self._cached(("unaided", self._ref_key, self.config.distance, self.corpus_key, key), compute)
+        return self._cached(("scales", self.ref_key, self.config.distance, self.corpus_key), compute)
 
-    def audiogram(self, listener: Any, key: str) -> tuple[np.ndarray, np.ndarray]:
+    def unaided(self, listener: Any, key: str | None = None) -> torch.Tensor:
+        """The listener's unaided per-channel distances on every corpus sound: ``sounds x C`` (cached)."""
+        return self.data.unaided(listener, key or listener_key(listener), self._nu(listener))
+
+    def audiogram(self, listener: Any, key: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The observed audiogram (mean dB HL, SD dB) at :data:`AUDIOGRAM_FREQS_HZ` (cached per listener)."""
-        cfg = self.config
-
-        def compute() -> tuple[np.ndarray, np.ndarray]:
-            if cfg.audiometry == "true":
-                true = listener.audiogram(tuple(int(f) for f in self.freqs_hz))
-                return np.array([float(true[int(f)]) for f in self.freqs_hz]), np.zeros(len(self.freqs_hz))
-            from audiometry import GPPTA, run_session
-
-            seed = _seed_for(cfg.audiometry_seed, key)
-            agent = GPPTA(seed=seed, max_trials=cfg.audiometry_trials)
-            run_session(agent, listener, rng=np.random.default_rng(seed + 1), max_trials=cfg.audiometry_trials)
-            mean, sd = agent.threshold(self.freqs_hz)
-            return np.asarray(mean, dtype=np.float64), np.asarray(sd, dtype=np.float64)
-
-        return self._cached(("audiogram", cfg.audiometry, cfg.audiometry_trials, cfg.audiometry_seed, key), compute)
+        return self.data.audiogram(listener, key or listener_key(listener))
 
     def prefetch(self) -> None:
-        """Fill every cache for the whole cohort (NH targets, unaided distances, audiogram estimates), e.g. before
-        training or timing, so that no episode start pays for a model pass over the corpus or a GP-PTA session."""
+        """Fill every cache for the whole cohort (NH targets, response scales, unaided distances, audiograms), e.g.
+        before training or timing, so that no episode start pays a model pass over the corpus or a GP-PTA session."""
+        self.scales()
         for listener in self.cohort:
             key = listener_key(listener)
             self.unaided(listener, key)
             self.audiogram(listener, key)
+            self.data.hearing_loss(listener, key)
 
     def _nu(self, listener: Any) -> torch.Tensor:
         nu = np.asarray(listener.nu, dtype=np.float32).reshape(1, -1)
@@ -211,7 +196,17 @@ class FittingCore:
             if not 0 <= idx < len(self.cohort):
                 raise HearloopInputError(f"options['listener_index']={idx} outside the cohort of {len(self.cohort)}")
             return self.cohort[idx]
-        return self.cohort[int(rng.integers(len(self.cohort)))]
+        if self.config.include_nh:
+            return self.cohort[int(rng.integers(len(self.cohort)))]
+        # A permutation, then its first impaired listener: the draw uses the generator the same way whatever is cached.
+        for idx in rng.permutation(len(self.cohort)):
+            listener = self.cohort[int(idx)]
+            if self.data.stratum(listener, listener_key(listener)) != "NH":
+                return listener
+        raise HearloopInputError(
+            f"the cohort's {len(self.cohort)} listeners all have normal hearing; episodes draw impaired listeners "
+            "(include_nh=True draws everyone)"
+        )
 
     def _pick_sounds(self, rng: np.random.Generator, options: dict[str, Any]) -> np.ndarray:
         n = self.config.n_sounds
@@ -242,7 +237,8 @@ class FittingCore:
         idx = self._pick_sounds(rng, options)
         sel = torch.as_tensor(idx, device=self.model.device)
         unaided = self.unaided(listener, key)[sel]  # B x C
-        d_unaided = float((unaided @ self.channel_weights).mean())
+        d_unaided_sound = unaided @ self.channel_weights
+        d_unaided = float(d_unaided_sound.mean())
         if not d_unaided > 1e-12:
             raise HearloopInputError(
                 f"listener {listener.id!r} already matches the NH reference on these sounds: nothing to restore"
@@ -259,10 +255,14 @@ class FittingCore:
             clean=clean,
             target=self.targets()[sel],
             d_unaided=d_unaided,
+            d_unaided_sound=d_unaided_sound,
+            d_scale_sound=self.scales()[sel],
             band_unaided=self.bands.pool(unaided.mean(0)).cpu().double().numpy(),
             clean_loudness_db_spl=_db_spl(power),
             audiogram_mean=mean,
             audiogram_sd=sd,
+            hearing_loss=self.data.hearing_loss(listener, key),
+            stratum=self.data.stratum(listener, key),
             theta_u=theta_u,
         )
 
@@ -305,10 +305,16 @@ class FittingCore:
         """Score normalised parameters for many episodes in one strategy call and one model call (or in chunks of
         ``config.eval_chunk_rows`` sound rows, to bound memory).
 
-        Returns, per episode: ``distance`` (channel-weighted, mean over the sound batch), ``fidelity_restored``
-        (1 - distance / unaided distance), ``band_ratio`` (n_bands), ``loudness_db_spl`` (aided RMS level over the
-        batch) and ``theta`` (physical units).
+        Returns, per episode (means over its sound batch): ``distance`` D (channel-weighted), ``fidelity_restored``
+        1 - D / D_u, ``fidelity_floored`` 1 - D / max(D_u, FLOOR D_0), ``benefit`` mean (D_u - D) / D_0 (unclipped;
+        :mod:`runners.env.reward`), ``band_ratio`` (n_bands), ``loudness_db_spl`` (RMS level of what the listener
+        hears), ``loudness_phon`` (its loudness level for the listener), ``discomfort`` (in [0, 1]) and ``theta``
+        (physical units).
         """
+        from compensation.benefit import benefit
+        from compensation.objective import fidelity_restored
+        from runners.env.hearing import hear
+
         b = self.config.n_sounds
         device = self.model.device
         u = torch.as_tensor(np.stack(thetas_u), dtype=torch.float32, device=device)
@@ -317,28 +323,39 @@ class FittingCore:
         theta_rows = theta.repeat_interleave(b, dim=0)
         nu = torch.cat([s.nu.expand(b, -1) for s in states])
         target = torch.cat([s.target for s in states])
+        ohc = torch.cat([s.hearing_loss[0].expand(b, -1) for s in states])
+        ihc = torch.cat([s.hearing_loss[1].expand(b, -1) for s in states])
         auto = clean.shape[0] if torch.device(self.model.device).type == "cuda" else CPU_CHUNK_ROWS
         rows = self.config.eval_chunk_rows or auto
-        aided, per_channel = [], []
+        heard, per_channel = [], []
         with torch.no_grad():
             for sl in (slice(i, i + rows) for i in range(0, clean.shape[0], rows)):
-                aided.append(self.strategy(clean[sl], theta_rows[sl]))
-                per_channel.append(self.objective.per_channel(clean[sl], aided[-1], nu[sl], target=target[sl]))
-        aided, per_channel = torch.cat(aided), torch.cat(per_channel)  # N*B x samples, N*B x C
-        from compensation.objective import fidelity_restored
-
-        power = aided.double().square().mean(-1).view(len(states), b).mean(-1).cpu().numpy()
-        d_sound = (per_channel @ self.channel_weights).view(len(states), b)
+                aided = self.strategy(clean[sl], theta_rows[sl])
+                args = (ohc[sl], ihc[sl], self.config.presentation, self.comfort, self.limiter)
+                heard.append(hear(aided, clean[sl], *args))
+                per_channel.append(self.objective.per_channel(clean[sl], heard[-1].audio, nu[sl], target=target[sl]))
+        audio = torch.cat([h.audio for h in heard])  # N*B x samples
+        phon = torch.cat([h.loudness_phon for h in heard]).view(len(states), b).double().mean(-1)
+        discomfort = torch.cat([h.discomfort for h in heard]).view(len(states), b).double().mean(-1)
+        per_channel = torch.cat(per_channel)  # N*B x C
+        power = audio.double().square().mean(-1).view(len(states), b).mean(-1).cpu().numpy()
+        d_sound = (per_channel @ self.channel_weights).view(len(states), b).double()
         bands = self.bands.pool(per_channel.view(len(states), b, -1).mean(1)).cpu().double().numpy()
         out = []
         for i, state in enumerate(states):
+            d_u, d_0 = state.d_unaided_sound.double(), state.d_scale_sound.double()
             distance = float(d_sound[i].mean())
+            floor = max(state.d_unaided, FIDELITY_FLOOR * float(d_0.mean()))
             out.append(
                 {
                     "distance": distance,
                     "fidelity_restored": float(fidelity_restored(distance, state.d_unaided)),
+                    "fidelity_floored": float(fidelity_restored(distance, floor)),
+                    "benefit": float(benefit(d_u, d_sound[i], d_0).mean()),
                     "band_ratio": bands[i] / np.maximum(state.band_unaided, 1e-12),
                     "loudness_db_spl": _db_spl(float(power[i])),
+                    "loudness_phon": float(phon[i]),
+                    "discomfort": float(discomfort[i]),
                     "theta": theta[i].detach().cpu().numpy().astype(np.float64),
                 }
             )

@@ -26,6 +26,8 @@ import numpy as np
 from runners.env import transition
 from runners.env.config import EnvConfig
 from runners.env.core import FittingCore
+from runners.env.registration import with_episode_budget
+from runners.env.reward import reward_range
 from runners.env.spaces import action_space, observation_layout, observation_space
 from simulator.errors import HearloopStateError
 
@@ -69,9 +71,16 @@ class HearingAidFittingEnv(gym.Env):
 
     ## Rewards
 
-    ``reward="fidelity"`` (default): the fidelity restored by the parameters just set (1 = NH response restored, 0 =
-    no better than unaided, < 0 = worse). ``reward="improvement"``: its change since the previous step. Optionally minus
-    ``loudness_weight`` per dB of aided level above the clean level + ``loudness_allowance_db``.
+    Bounded and on one scale for every listener (:mod:`runners.env.reward`). ``reward="benefit"`` (default): the
+    neural benefit of the parameters just set, clip((D_u - D) / D_0, -1, 1) per sound, averaged, D_0 being the sound's
+    whole response (the distance of an ear that hears nothing from normal hearing): 0 = no change from unaided, and
+    about 0 for a normal-hearing listener whatever reasonable aid it gets. ``"fidelity"``: fidelity restored with its
+    denominator floored at a tenth of D_0, clipped to [-1, 1]. ``"improvement"``: the benefit's change since the
+    previous step. Then minus ``loudness_weight`` (default 1) x the listener's discomfort with what it hears, in
+    [0, 1] (0 inside its comfort range, 1 at its uncomfortable level; its own ISO 532-1 loudness with its hearing
+    loss). Per-step rewards lie in ``env.reward_range``: [-1 - w, 1] ([-2 - w, 2] for ``"improvement"``).
+    ``presentation="matched"`` scores the aid's output at matched loudness (as loud for the listener as the clean
+    sound is for normal hearing): the reward is then what the fit adds beyond loudness.
 
     ## Starting State
 
@@ -84,30 +93,36 @@ class HearingAidFittingEnv(gym.Env):
 
     ## Episode End
 
-    Truncation after ``max_steps`` steps (the fitting budget, default 30). Termination only when ``target_fidelity`` is
-    set and reached. Stepping a finished episode raises an error; call ``reset``.
+    Truncation after ``max_steps`` steps (the fitting budget, default 30; the registered ``max_episode_steps`` is the
+    same 30: for a longer budget through ``gymnasium.make`` pass both, ``max_steps=N, max_episode_steps=N``).
+    Termination only when ``target_fidelity`` is set and reached. Stepping a finished episode raises an error; call
+    ``reset``.
 
     ## Arguments
 
     ``HearingAidFittingEnv(env_config=None, **kwargs)``: an RLlib-style ``env_config`` dict and/or keyword arguments
     (``gymnasium.make("hearloop/HearingAidFitting-v0", strategy="nalr", max_steps=20)``), see
     :class:`runners.env.config.EnvConfig`: ``strategy``, ``strategy_kwargs``, ``distance``, ``reward``, ``max_steps``,
-    ``target_fidelity``, ``loudness_weight``, ``loudness_allowance_db``, ``n_sounds``, ``sound_duration_s``,
+    ``target_fidelity``, ``loudness_weight``, ``presentation``, ``n_sounds``, ``sound_duration_s``,
     ``sound_classes``, ``n_per_class``, ``corpus_seed``, ``level_range_db_spl``, ``cohort_size``, ``cohort_seed``,
-    ``strata``, ``listeners``, ``audiometry``, ``audiometry_trials``, ``audiometry_seed``, ``n_bands``, ``start``,
-    ``model_path`` / ``model``, ``device``, ``render_mode`` (None or ``"rgb_array"``).
+    ``strata``, ``include_nh``, ``listeners``, ``audiometry``, ``audiometry_trials``, ``audiometry_seed``, ``n_bands``,
+    ``start``, ``model_path`` / ``model``, ``device``, ``render_mode`` (None or ``"rgb_array"``), ``disk_cache``,
+    ``cache_dir``. By default episodes draw impaired listeners only (``include_nh=False``).
 
     ## Info
 
-    ``listener_id``, ``distance``, ``distance_unaided``, ``fidelity_restored``, ``loudness_db_spl`` (aided RMS level),
+    ``listener_id``, ``stratum`` (severity class of its true audiogram), ``distance``, ``distance_unaided``,
+    ``fidelity_restored`` (unfloored), ``benefit`` (unclipped), ``loudness_db_spl`` (RMS level of what the listener
+    hears), ``loudness_phon`` (its loudness level for the listener), ``comfort_limit_phon``, ``discomfort``,
     ``clean_loudness_db_spl``, ``band_error``, ``theta`` (physical units), ``audiogram_db_hl``, ``sounds``, ``step``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, env_config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        self.config = EnvConfig.from_dict(env_config, **kwargs)
+        self.config = EnvConfig.from_dict(with_episode_budget(env_config, kwargs))
         self.render_mode = self.config.render_mode
+        self.reward_range = reward_range(self.config.reward, self.config.loudness_weight)
         self.core = FittingCore(self.config)
         n_params = self.core.strategy.n_params
         self.observation_layout = observation_layout(len(self.core.freqs_hz), n_params, self.config.n_bands)

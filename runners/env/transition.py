@@ -2,16 +2,9 @@
 
 Shared verbatim by :class:`runners.env.fitting_env.HearingAidFittingEnv` and
 :class:`runners.env.vector_env.HearingAidFittingVectorEnv`, so a vector sub-environment and a single environment with
-the same seed follow the same trajectory.
-
-Reward (``config.reward``), with FR_t the fidelity restored 1 - D(aided) / D(unaided) of the parameters set at step t:
-
-* ``"fidelity"``: r_t = FR_t (the quality of the current fit; the return is the area under the fitting curve);
-* ``"improvement"``: r_t = FR_t - FR_{t-1}, FR_0 being the starting fit (the return telescopes to FR_T - FR_0);
-
-minus ``loudness_weight * max(0, L_aided - L_clean - loudness_allowance_db)`` (dB), so that a policy cannot win by
-blasting. The episode is truncated after ``max_steps`` steps and terminated early only when ``target_fidelity`` is set
-and reached.
+the same seed follow the same trajectory. The reward is :func:`runners.env.reward.step_reward` (bounded; its range is
+:func:`runners.env.reward.reward_range`). The episode is truncated after ``max_steps`` steps and terminated early only
+when ``target_fidelity`` is set and reached.
 """
 
 from __future__ import annotations
@@ -22,6 +15,7 @@ import numpy as np
 
 from runners.env.config import EnvConfig
 from runners.env.core import EpisodeState, FittingCore
+from runners.env.reward import step_reward
 from runners.env.spaces import build_observation
 
 
@@ -32,12 +26,10 @@ def begin(state: EpisodeState, result: dict[str, Any]) -> None:
 
 def advance(state: EpisodeState, theta_u: np.ndarray, result: dict[str, Any], config: EnvConfig) -> tuple:
     """Apply one evaluated step; returns ``(reward, terminated, truncated)``."""
-    previous = state.last["fidelity_restored"]
+    previous = state.last
     state.theta_u, state.last, state.steps = theta_u, result, state.steps + 1
+    reward = step_reward(config.reward, result, previous, config.loudness_weight)
     fidelity = result["fidelity_restored"]
-    reward = fidelity if config.reward == "fidelity" else fidelity - previous
-    excess = result["loudness_db_spl"] - state.clean_loudness_db_spl - config.loudness_allowance_db
-    reward -= config.loudness_weight * max(0.0, excess)
     terminated = config.target_fidelity is not None and fidelity >= config.target_fidelity
     truncated = not terminated and state.steps >= config.max_steps
     state.done = bool(terminated or truncated)
@@ -65,7 +57,12 @@ def info(state: EpisodeState, core: FittingCore) -> dict[str, Any]:
         "distance": last["distance"],
         "distance_unaided": state.d_unaided,
         "fidelity_restored": last["fidelity_restored"],
+        "benefit": last["benefit"],
         "loudness_db_spl": last["loudness_db_spl"],
+        "loudness_phon": last["loudness_phon"],
+        "comfort_limit_phon": core.comfort_limit_phon,
+        "discomfort": last["discomfort"],
+        "stratum": state.stratum,
         "clean_loudness_db_spl": state.clean_loudness_db_spl,
         "band_error": np.array(last["band_ratio"], dtype=np.float64),
         "theta": np.array(last["theta"], dtype=np.float64),

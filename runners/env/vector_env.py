@@ -32,6 +32,8 @@ from gymnasium.vector.utils import batch_space
 from runners.env import transition
 from runners.env.config import EnvConfig
 from runners.env.core import FittingCore
+from runners.env.registration import with_episode_budget
+from runners.env.reward import reward_range
 from runners.env.spaces import action_space, observation_layout, observation_space
 from simulator.errors import HearloopInputError, HearloopStateError
 
@@ -43,7 +45,8 @@ class HearingAidFittingVectorEnv(VectorEnv):
         num_envs: number of sub-environments.
         env_config: RLlib-style options dict (see :class:`runners.env.config.EnvConfig`), updated by ``kwargs``.
         **kwargs: the same keyword options as :class:`runners.env.fitting_env.HearingAidFittingEnv`
-            (``max_episode_steps`` is accepted as an alias of ``max_steps``).
+            (``max_episode_steps``, which ``gymnasium.make_vec`` passes, is taken as ``max_steps`` unless that is
+            given).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -51,10 +54,9 @@ class HearingAidFittingVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, env_config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise HearloopInputError(f"num_envs must be an integer >= 1, got {num_envs!r}")
-        if "max_episode_steps" in kwargs:
-            kwargs["max_steps"] = int(kwargs.pop("max_episode_steps"))
-        self.config = EnvConfig.from_dict(env_config, **kwargs)
+        self.config = EnvConfig.from_dict(with_episode_budget(env_config, kwargs))
         self.render_mode = self.config.render_mode
+        self.reward_range = reward_range(self.config.reward, self.config.loudness_weight)
         self.core = FittingCore(self.config)
         self.num_envs = num_envs
         n_params = self.core.strategy.n_params

@@ -56,6 +56,7 @@ def options(model, cohort):
         "n_bands": 3,
         "max_steps": 3,
         "strategy": "multiband",
+        "include_nh": True,  # the untrained tiny model hears like the reference: every listener is NH
     }
 
 
@@ -101,8 +102,8 @@ def test_env_config_dict_constructor_and_spaces(options):
     assert obs[layout["elapsed"]] == 0.0
 
 
-def test_metrics_equal_a_direct_objective_computation(options, model):
-    env = HearingAidFittingEnv(**options)
+def test_metrics_and_the_benefit_reward_equal_a_direct_computation(options, model):
+    env = HearingAidFittingEnv(**{**options, "loudness_weight": 0.0})
     env.reset(seed=3)
     action = np.linspace(-0.8, 0.9, env.strategy.n_params).astype(np.float32)
     obs, reward, terminated, truncated, info = env.step(action)
@@ -112,19 +113,30 @@ def test_metrics_equal_a_direct_objective_computation(options, model):
     theta = env.strategy.from_normalized(torch.as_tensor(action))
     with torch.no_grad():
         aided = env.strategy(ep.clean, theta)
-        d_aided = float(obj(ep.clean, aided, ep.listener.nu).mean())
-        d_unaided = float(obj(ep.clean, ep.clean, ep.listener.nu).mean())
-    assert info["distance"] == pytest.approx(d_aided, rel=1e-4)
-    assert info["distance_unaided"] == pytest.approx(d_unaided, rel=1e-4)
-    assert reward == pytest.approx(1 - d_aided / d_unaided, abs=1e-3)  # reward="fidelity"
-    assert info["fidelity_restored"] == reward
-    assert obs[env.observation_layout["error"]][0] == pytest.approx(np.clip(1 - reward, 0, 10), abs=1e-6)
+        # the cached NH targets: the tiny model's distances are ~1e-5, where float32 round-off of another batch shows
+        d_aided = obj(ep.clean, aided, ep.listener.nu, target=ep.target).double()
+        d_unaided = obj(ep.clean, ep.clean, ep.listener.nu, target=ep.target).double()
+        d_scale = obj(ep.clean, torch.zeros_like(ep.clean), torch.as_tensor(REF_NU), target=ep.target).double()
+    assert info["distance"] == pytest.approx(float(d_aided.mean()), rel=1e-4)
+    assert info["distance_unaided"] == pytest.approx(float(d_unaided.mean()), rel=1e-4)
+    benefit = float(((d_unaided - d_aided) / d_scale).mean())  # eq. (1), per sound then averaged
+    assert info["benefit"] == pytest.approx(benefit, abs=1e-4)
+    assert reward == pytest.approx(np.clip(benefit, -1, 1), abs=1e-4)  # reward="benefit", no comfort term
+    fr = 1 - float(d_aided.mean() / d_unaided.mean())
+    assert info["fidelity_restored"] == pytest.approx(fr, abs=1e-3)
+    assert obs[env.observation_layout["error"]][0] == pytest.approx(np.clip(1 - fr, 0, 10), abs=1e-3)
     np.testing.assert_allclose(info["theta"], theta.numpy(), rtol=1e-6)
     assert info["loudness_db_spl"] == pytest.approx(
         10 * np.log10(float(aided.double().square().mean()) / 4e-10), abs=1e-3
     )
     assert not terminated and not truncated and info["step"] == 1
     assert state.bands.matrix.shape == (3, model.n_channels)
+    # the floored fidelity score: FR wherever D_u >= D_0 / 10, bounded by the floor elsewhere
+    fidelity = HearingAidFittingEnv(**{**options, "loudness_weight": 0.0, "reward": "fidelity"})
+    fidelity.reset(seed=3)
+    reward_f = fidelity.step(action)[1]
+    floor = max(float(d_unaided.mean()), 0.1 * float(d_scale.mean()))
+    assert reward_f == pytest.approx(np.clip(1 - float(d_aided.mean()) / floor, -1, 1), abs=1e-3)
 
 
 def test_same_seed_same_trajectory_and_other_seeds_differ(options):
@@ -214,13 +226,15 @@ def test_reset_options_choose_the_listener_sounds_and_start(options, cohort):
 
 
 def test_improvement_reward_telescopes_and_render_draws_neurograms(options):
-    env = HearingAidFittingEnv(**{**options, "reward": "improvement", "render_mode": "rgb_array"})
+    env = HearingAidFittingEnv(
+        **{**options, "reward": "improvement", "render_mode": "rgb_array", "loudness_weight": 0.0}
+    )
     _, info = env.reset(seed=2)
-    fr0, total = info["fidelity_restored"], 0.0
+    b0, total = np.clip(info["benefit"], -1, 1), 0.0
     for u in (-0.5, 0.0, 0.5):
         _, reward, _, truncated, info = env.step(np.full(env.strategy.n_params, u, np.float32))
         total += reward
-    assert truncated and total == pytest.approx(info["fidelity_restored"] - fr0, abs=1e-9)
+    assert truncated and total == pytest.approx(np.clip(info["benefit"], -1, 1) - b0, abs=1e-9)
     frame = env.render()
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
     assert frame.std() > 10  # not a blank canvas
