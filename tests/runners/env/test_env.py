@@ -13,51 +13,11 @@ from gymnasium.utils.env_checker import check_env
 
 import runners
 from compensation.objective import NeuralFidelityObjective
-from listeners import VirtualListener
 from runners.env import HearingAidFittingEnv, HearingAidFittingVectorEnv
 from simulator.errors import HearloopInputError
+from tests.runners.env.support import NUS, REF_NU
 
 ENV_ID = runners.ENV_ID
-REF_NU = [0.3, 0.4, 0.5, 0.6, 0.5, 0.4]
-NUS = [[0.9, 0.1, 0.8, 0.2, 0.9, 0.1], [0.7, 0.7, 0.2, 0.3, 0.6, 0.8], [0.1, 0.9, 0.6, 0.9, 0.2, 0.5]]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def single_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a shared machine their barriers cost milliseconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model(tiny_model):
-    return tiny_model
-
-
-@pytest.fixture(scope="module")
-def cohort(model):
-    reference = VirtualListener("NH-ref", REF_NU, model)  # defines 0 dB HL for the tiny model's listeners
-    return [VirtualListener(f"T{i}", nu, model, reference=reference) for i, nu in enumerate(NUS)]
-
-
-@pytest.fixture(scope="module")
-def options(model, cohort):
-    """Small, fast env options (tiny model, 3 listeners, 2 x 0.15 s sounds, 4 GP-PTA trials)."""
-    return {
-        "model": model,
-        "listeners": cohort,
-        "reference_nu": REF_NU,
-        "sound_duration_s": 0.15,
-        "n_per_class": 2,
-        "sound_classes": ("speech", "music", "ripple"),
-        "audiometry_trials": 4,
-        "n_bands": 3,
-        "max_steps": 3,
-        "strategy": "multiband",
-        "include_nh": True,  # the untrained tiny model hears like the reference: every listener is NH
-    }
 
 
 def _quiet_check(env) -> None:
