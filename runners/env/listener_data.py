@@ -42,6 +42,15 @@ def seed_for(*parts: Any) -> int:
     return int(np.random.SeedSequence(ints).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
+def _value(value: Any) -> Any:
+    """A JSON-able stand-in for one setting: numbers, strings and sequences as they are, anything else by repr."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_value(v) for v in np.asarray(value, dtype=object).tolist()]
+    return repr(value)  # e.g. slice(61, 236, None); never an object address for the settings used here
+
+
 def _responder(listener: Any) -> dict[str, Any]:
     """The listener settings a measurement depends on besides nu (its responder and tone protocol)."""
     protocol = getattr(listener, "protocol", None)
@@ -49,7 +58,7 @@ def _responder(listener: Any) -> dict[str, Any]:
         "sigma_db": getattr(listener, "sigma_db", None),
         "lapse_rate": getattr(listener, "lapse_rate", None),
         "false_alarm_rate": getattr(listener, "false_alarm_rate", None),
-        "protocol": repr(protocol),
+        "protocol": None if protocol is None else {k: _value(v) for k, v in sorted(vars(protocol).items())},
         "reference_nu": None if listener.reference is None else np.asarray(listener.reference.nu).tolist(),
     }
 

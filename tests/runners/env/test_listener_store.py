@@ -9,9 +9,11 @@ import pytest
 import torch
 
 import audiometry
+from listeners import VirtualListener
 from runners.env import HearingAidFittingEnv
 from runners.env.listener_store import ListenerStore, default_cache_dir, model_digest
 from tests.conftest import build_tiny_model
+from tests.runners.env.support import NUS, REF_NU
 
 
 def test_entries_round_trip_and_a_foreign_or_broken_file_is_recomputed(tmp_path, model):
@@ -67,7 +69,10 @@ def test_a_listener_measured_before_resets_without_a_new_session_in_a_fresh_proc
         raise AssertionError("a GP-PTA session ran for a listener measured before")
 
     monkeypatch.setattr(audiometry, "run_session", no_session)
-    second = HearingAidFittingEnv({**options, "cache_dir": str(tmp_path), "model": build_tiny_model()})
+    fresh = build_tiny_model()  # new objects throughout, as in another process
+    reference = VirtualListener("NH-ref", REF_NU, fresh)
+    cohort = [VirtualListener(f"T{i}", nu, fresh, reference=reference) for i, nu in enumerate(NUS)]
+    second = HearingAidFittingEnv({**options, "cache_dir": str(tmp_path), "model": fresh, "listeners": cohort})
     obs_b, info_b = second.reset(seed=4)
     np.testing.assert_array_equal(obs_a, obs_b)
     assert info_a["distance"] == info_b["distance"] and info_a["listener_id"] == info_b["listener_id"]
