@@ -102,6 +102,7 @@ class FittingCore:
         self.data = ListenerData(self)
         self.comfort = ComfortRange()
         self.comfort_limit_phon = float(self.comfort.phons()["upper"])
+        self.scales()  # NH targets and response scales of the corpus now, so that no reset pays for them
         self.limiter = OutputLimiter().to(self.model.device)
 
     # ------------------------------------------------------------------------------------------------------ caches
