@@ -5,7 +5,9 @@ HearingAidFitting-v0", ...)`` with the same options and the SAME model object (s
 and audiogram caches, which are filled beforehand: no episode start pays a GP-PTA session while timed). Both are reset
 with the same seed and stepped with the same seeded random actions (autoresets included, as they fall). Timing rounds
 alternate batched / sync and the median round is reported, which keeps the ratio fair on a shared, noisy machine.
-Throughput is environment steps per second (num_envs x vector steps / wall time). Prints a Markdown table.
+Throughput is environment steps per second (num_envs x vector steps / wall time), with the process CPU milliseconds
+per environment step beside it (on a shared machine the wall time depends on the load, the CPU time much less) and the
+1-minute load average. Prints a Markdown table.
 
 The batched env is timed as specified (ONE strategy call and ONE model call per step, ``eval_chunk_rows`` = all rows)
 and, as a third column, with ``eval_chunk_rows=K`` (the same stacked rows fed in chunks of K; the env's CPU default is
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -33,11 +36,12 @@ from runners.env.config import EnvConfig
 from runners.env.registration import ENV_ID
 
 
-def _time_steps(env: gym.vector.VectorEnv, actions: np.ndarray) -> float:
-    start = time.perf_counter()
+def _time_steps(env: gym.vector.VectorEnv, actions: np.ndarray) -> tuple[float, float]:
+    """(wall, process CPU) seconds of stepping ``env`` through ``actions``."""
+    start, cpu = time.perf_counter(), time.process_time()
     for a in actions:
         env.step(a)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def bench(n_envs: int, model, options: dict, steps: int, rounds: int, seed: int, chunk_rows: int) -> dict[str, float]:
@@ -64,7 +68,7 @@ def bench(n_envs: int, model, options: dict, steps: int, rounds: int, seed: int,
     envs["batched"].unwrapped.core.prefetch()  # fills the caches all envs share (same model object)
     rng = np.random.default_rng(seed)
     space = envs["batched"].action_space
-    times: dict[str, list[float]] = {name: [] for name in envs}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in envs}
     for env in envs.values():
         env.reset(seed=seed)
         _time_steps(env, rng.uniform(-1, 1, (2, *space.shape)).astype(np.float32))  # warm-up
@@ -75,7 +79,10 @@ def bench(n_envs: int, model, options: dict, steps: int, rounds: int, seed: int,
     for env in envs.values():
         env.close()
     out = {"n_envs": n_envs}
-    out.update({f"{name}_steps_per_s": n_envs * steps / statistics.median(t) for name, t in times.items()})
+    for name, t in times.items():
+        out[f"{name}_steps_per_s"] = n_envs * steps / statistics.median(w for w, _ in t)
+        out[f"{name}_cpu_ms"] = 1e3 * statistics.median(c for _, c in t) / (n_envs * steps)
+    out["load"] = os.getloadavg()[0]
     return out
 
 
@@ -123,8 +130,9 @@ def main(argv: list[str] | None = None) -> dict:
         f"C={model.n_channels} | torch threads={torch.get_num_threads()} | {args.rounds} rounds x {args.steps} steps\n"
     )
     chunked = f"batched, {args.chunk_rows}-row chunks"
-    head = "| envs | batched, one call (steps/s) | SyncVectorEnv (steps/s) | batched / sync |"
-    rule = "|-----:|----------------------------:|------------------------:|---------------:|"
+    head = "| envs | batched, one call (steps/s) | SyncVectorEnv (steps/s) | batched / sync "
+    head += "| CPU ms/step (batched, sync) | load |"
+    rule = "|-----:|----------------------------:|------------------------:|---------------:|---:|---:|"
     if args.chunk_rows:
         head += f" {chunked} (steps/s) | chunked / sync |"
         rule += "---:|---:|"
@@ -133,6 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
     for r in rows:
         r["ratio"] = r["batched_steps_per_s"] / r["sync_steps_per_s"]
         line = f"| {r['n_envs']} | {r['batched_steps_per_s']:.1f} | {r['sync_steps_per_s']:.1f} | {r['ratio']:.2f}x |"
+        line += f" {r['batched_cpu_ms']:.0f}, {r['sync_cpu_ms']:.0f} | {r['load']:.1f} |"
         if args.chunk_rows:
             r["chunked_ratio"] = r["chunked_steps_per_s"] / r["sync_steps_per_s"]
             line += f" {r['chunked_steps_per_s']:.1f} | {r['chunked_ratio']:.2f}x |"
