@@ -66,14 +66,9 @@ def child(cache_dir: str, n_listeners: int, steps: int, threads: int, disk_cache
     step_wall, step_cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "build_s": [build_wall, build_cpu],
-        "reset_first_s": [
-            statistics.median(w for w, _ in resets["first"]),
-            statistics.median(c for _, c in resets["first"]),
-        ],
-        "reset_again_s": [
-            statistics.median(w for w, _ in resets["again"]),
-            statistics.median(c for _, c in resets["again"]),
-        ],
+        "reset_process_first_s": list(resets["first"][0]),
+        "reset_first_s": [statistics.median(t) for t in zip(*resets["first"][1:], strict=True)],
+        "reset_again_s": [statistics.median(t) for t in zip(*resets["again"], strict=True)],
         "reset_first_max_s": max(w for w, _ in resets["first"]),
         "steps_per_s": steps / step_wall,
         "cpu_s_per_step": step_cpu / steps,

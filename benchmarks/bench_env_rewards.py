@@ -50,7 +50,7 @@ def run(episodes: int, cohort_size: int, n_envs: int, seed: int) -> dict[str, di
             s["prescription_benefit"].append(starts[i])
             s["listener"].append(info["listener_id"][i])
             done += 1
-        _, info = venv.step(actions)  # NEXT_STEP autoreset: the new episodes' starting fits
+        info = venv.step(actions)[4]  # NEXT_STEP autoreset: the new episodes' starting fits
     out = {}
     for stratum, s in sorted(stats.items()):
         r, b, fr = (np.asarray(s[k]) for k in ("reward", "benefit", "fidelity_restored"))

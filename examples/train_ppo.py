@@ -251,8 +251,8 @@ def plot_curves(runs: list[dict[str, Any]], out: Path) -> Path:
         steps = [c["timesteps"] for c in run["curve"]]
         ax.plot(steps, [c["mean_reward"] for c in run["curve"]], marker=".", label=f"seed {run['seed']}")
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("mean reward per step (benefit, matched loudness)")
-    ax.set_title("PPO on hearloop/HearingAidFitting-v0 (bass / mid / treble)", fontsize=9)
+    ax.set_ylabel("mean reward per step")
+    ax.set_title("PPO, bass / mid / treble gains; reward: benefit at matched loudness", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     path = atomic_savefig(fig, out / "learning_curve.png", dpi=120)
