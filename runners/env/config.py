@@ -27,6 +27,9 @@ AUDIOMETRY: tuple[str, ...] = ("gppta", "true")
 STARTS: tuple[str, ...] = ("prescription", "neutral", "random")
 """Initial theta: the strategy's prescription from the audiogram estimate, the centre of the box, or uniform."""
 
+ACTION_MODES: tuple[str, ...] = ("absolute", "from_start")
+"""What an action sets: the normalised parameters themselves, or an offset from the episode's starting parameters."""
+
 DEFAULT_SOUND_CLASSES: tuple[str, ...] = ("speech", "speech_in_noise", "music", "ripple", "tone")
 """Corpus classes used by default (silence is left out: nothing to restore)."""
 
@@ -70,6 +73,11 @@ class EnvConfig(ValidatedConfig):
         reference_nu: nu of the NH reference listener (None: ``listeners.nh_reference(model).nu``).
         n_bands: CF bands of the neural error summary.
         start: initial theta, one of :data:`STARTS`.
+        action_mode: ``"absolute"`` (default: the action IS the normalised theta u) or ``"from_start"`` (the action
+            is an offset from the episode's starting u_0, the prescription by default: u = clip(u_0 + action_scale x
+            action, -1, 1), so the zero action keeps the prescription), see :data:`ACTION_MODES`.
+        action_scale: the offset of a full-scale ``"from_start"`` action, in units of the normalised box (1: half
+            the box, e.g. 35 dB of a -10..60 dB gain); ignored for ``"absolute"``.
         eval_chunk_rows: rows (sound x sub-environment) per strategy/model call. None (default): automatic -- ONE call
             over all sound rows of all (sub-)environments on CUDA, chunks of ``runners.env.core.CPU_CHUNK_ROWS`` rows on
             CPU (one call over many rows is memory-bound there: 64 rows of 0.5 s run at half the per-row speed of 4-row
@@ -90,6 +98,8 @@ class EnvConfig(ValidatedConfig):
         "reward": [Options(REWARDS)],
         "audiometry": [Options(AUDIOMETRY)],
         "start": [Options(STARTS)],
+        "action_mode": [Options(ACTION_MODES)],
+        "action_scale": [Interval(float, 0.0, 2.0, closed="right")],
         "distance": [Options(("l1", "l2", "kl"))],
         **{name: _COUNT for name in ("max_steps", "n_sounds", "n_per_class", "n_bands", "audiometry_trials")},
         "eval_chunk_rows": [None, *_COUNT],
@@ -125,6 +135,8 @@ class EnvConfig(ValidatedConfig):
     reference_nu: Sequence[float] | None = None
     n_bands: int = 6
     start: str = "prescription"
+    action_mode: str = "absolute"
+    action_scale: float = 0.5
     eval_chunk_rows: int | None = None
     model_path: str | None = None
     model: Any = None

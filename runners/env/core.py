@@ -63,6 +63,8 @@ class EpisodeState:
     steps: int = 0
     done: bool = False
     last: dict[str, Any] = field(default_factory=dict)
+    first: dict[str, Any] = field(default_factory=dict)  # the evaluation of the starting parameters
+    theta_start: np.ndarray | None = None  # P, the starting normalised parameters
 
 
 class FittingCore:
@@ -300,6 +302,14 @@ class FittingCore:
             problem = "is NaN" if np.isnan(u[i]) else f"= {u[i]:.6g} is outside the action space [-1, 1]"
             raise HearloopInputError(f"{what} for parameter '{names[i]}' (index {i}) {problem}")
         return np.clip(u, -1.0, 1.0).astype(np.float32)
+
+    def action_to_theta(self, state: EpisodeState, action: np.ndarray) -> np.ndarray:
+        """The normalised parameters u (``P``) a validated action sets in episode ``state``: the action itself, or
+        with ``action_mode="from_start"`` clip(u_0 + action_scale x action, -1, 1) around the starting u_0."""
+        if self.config.action_mode == "absolute":
+            return action
+        start = state.theta_start if state.theta_start is not None else state.theta_u
+        return np.clip(start + self.config.action_scale * action, -1.0, 1.0).astype(np.float32)
 
     # -------------------------------------------------------------------------------------------------- evaluation
     def evaluate(self, states: list[EpisodeState], thetas_u: list[np.ndarray]) -> list[dict[str, Any]]:

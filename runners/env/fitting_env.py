@@ -48,8 +48,11 @@ class HearingAidFittingEnv(gym.Env):
 
     ``Box(-1, 1, (P,), float32)``: the strategy's normalised parameters u; theta = lower + (u + 1) / 2 (upper - lower)
     in physical units (``Strategy.from_normalized``; e.g. WDRC has P = 5 x bands: thresholds, ratios, gains, attack and
-    release times). The action SETS the parameters (it is not an increment). NaN, a wrong shape or a value outside
-    [-1, 1] raises :class:`simulator.errors.HearloopInputError` naming the parameter.
+    release times). By default (``action_mode="absolute"``) the action SETS the parameters (it is not an increment);
+    with ``action_mode="from_start"`` it sets them as an offset from the episode's starting parameters (the
+    prescription by default), u = clip(u_0 + ``action_scale`` x action, -1, 1), so the zero action keeps the
+    prescription and a policy fine-tunes it, as a clinician does. NaN, a wrong shape or a value outside [-1, 1] raises
+    :class:`simulator.errors.HearloopInputError` naming the parameter.
 
     ## Observation Space
 
@@ -76,9 +79,11 @@ class HearingAidFittingEnv(gym.Env):
     whole response (the distance of an ear that hears nothing from normal hearing): 0 = no change from unaided, and
     about 0 for a normal-hearing listener whatever reasonable aid it gets. ``"fidelity"``: fidelity restored with its
     denominator floored at a tenth of D_0, clipped to [-1, 1]. ``"improvement"``: the benefit's change since the
-    previous step. Then minus ``loudness_weight`` (default 1) x the listener's discomfort with what it hears, in
-    [0, 1] (0 inside its comfort range, 1 at its uncomfortable level; its own ISO 532-1 loudness with its hearing
-    loss). Per-step rewards lie in ``env.reward_range``: [-1 - w, 1] ([-2 - w, 2] for ``"improvement"``).
+    previous step. ``"benefit_gain"``: the benefit minus that of the episode's starting fit on the same sounds (a
+    per-episode constant: it ranks fits as ``"benefit"`` does, without the listener's and the sounds' own level).
+    Then minus ``loudness_weight`` (default 1) x the listener's discomfort with what it hears, in [0, 1] (0 inside its
+    comfort range, 1 at its uncomfortable level; its own ISO 532-1 loudness with its hearing loss). Per-step rewards
+    lie in ``env.reward_range``: [-1 - w, 1] ([-2 - w, 2] for ``"improvement"`` and ``"benefit_gain"``).
     ``presentation="matched"`` scores the aid's output at matched loudness (as loud for the listener as the clean
     sound is for normal hearing): the reward is then what the fit adds beyond loudness.
 
@@ -106,8 +111,9 @@ class HearingAidFittingEnv(gym.Env):
     ``target_fidelity``, ``loudness_weight``, ``presentation``, ``n_sounds``, ``sound_duration_s``,
     ``sound_classes``, ``n_per_class``, ``corpus_seed``, ``level_range_db_spl``, ``cohort_size``, ``cohort_seed``,
     ``strata``, ``include_nh``, ``listeners``, ``audiometry``, ``audiometry_trials``, ``audiometry_seed``, ``n_bands``,
-    ``start``, ``model_path`` / ``model``, ``device``, ``render_mode`` (None or ``"rgb_array"``), ``disk_cache``,
-    ``cache_dir``. By default episodes draw impaired listeners only (``include_nh=False``).
+    ``start``, ``action_mode``, ``action_scale``, ``model_path`` / ``model``, ``device``, ``render_mode`` (None or
+    ``"rgb_array"``), ``disk_cache``, ``cache_dir``. By default episodes draw impaired listeners only
+    (``include_nh=False``).
 
     ## Info
 
@@ -151,7 +157,7 @@ class HearingAidFittingEnv(gym.Env):
             raise HearloopStateError("call reset() before step()")
         if self.state.done:
             raise HearloopStateError("the fitting episode has ended (terminated or truncated); call reset()")
-        theta_u = self.core.validate_action(action)
+        theta_u = self.core.action_to_theta(self.state, self.core.validate_action(action))
         result = self.core.evaluate([self.state], [theta_u])[0]
         reward, terminated, truncated = transition.advance(self.state, theta_u, result, self.config)
         return self._obs(), reward, terminated, truncated, transition.info(self.state, self.core)

@@ -21,14 +21,15 @@ from runners.env.spaces import build_observation
 
 def begin(state: EpisodeState, result: dict[str, Any]) -> None:
     """Record the evaluation of the starting parameters (step 0)."""
-    state.last, state.steps, state.done = result, 0, False
+    state.first, state.last, state.steps, state.done = result, result, 0, False
+    state.theta_start = np.array(state.theta_u, dtype=np.float32)
 
 
 def advance(state: EpisodeState, theta_u: np.ndarray, result: dict[str, Any], config: EnvConfig) -> tuple:
     """Apply one evaluated step; returns ``(reward, terminated, truncated)``."""
     previous = state.last
     state.theta_u, state.last, state.steps = theta_u, result, state.steps + 1
-    reward = step_reward(config.reward, result, previous, config.loudness_weight)
+    reward = step_reward(config.reward, result, previous, config.loudness_weight, start=state.first)
     fidelity = result["fidelity_restored"]
     terminated = config.target_fidelity is not None and fidelity >= config.target_fidelity
     truncated = not terminated and state.steps >= config.max_steps

@@ -117,7 +117,10 @@ class HearingAidFittingVectorEnv(VectorEnv):
             raise HearloopInputError(
                 f"actions must have shape ({self.num_envs}, {self.single_action_space.shape[0]}); got {actions.shape}"
             )
-        thetas = [self.core.validate_action(a, what=f"action of sub-environment {i}") for i, a in enumerate(actions)]
+        thetas = [
+            self.core.action_to_theta(state, self.core.validate_action(a, what=f"action of sub-environment {i}"))
+            for i, (state, a) in enumerate(zip(self.states, actions, strict=True))
+        ]
         resetting = self._autoreset.copy()
         new_states = {int(i): self.core.start_episode(self._rngs[i], None) for i in np.flatnonzero(resetting)}
         batch = [new_states.get(i, self.states[i]) for i in range(self.num_envs)]
