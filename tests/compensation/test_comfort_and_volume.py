@@ -85,6 +85,16 @@ def test_matched_loudness_gives_the_listener_the_nh_loudness_of_the_clean_sound(
     assert bool((_rms_db(matched) > _rms_db(clean) + 5.0).all())
 
 
+def test_scaling_pairs_each_sound_with_its_own_listener_in_a_batch_of_listeners():
+    grams = [{250: 20.0, 8000: 20.0}, {250: 40.0, 4000: 60.0, 8000: 70.0}]
+    many = ListenerLoudness.from_audiogram(grams)
+    clean = _sounds(2)
+    target = torch.tensor([8.0, 20.0])
+    joint = loudness_gain_db(clean, many, target)
+    alone = torch.cat([loudness_gain_db(clean[i : i + 1], many.select([i]), target[i]) for i in range(2)])
+    torch.testing.assert_close(joint, alone, atol=1e-3, rtol=0)
+
+
 def test_comfort_limit_scales_only_what_is_too_loud_and_lands_on_the_limit():
     comfort = ComfortRange()
     x = _sounds(2) * torch.tensor([[1.0], [40.0]])  # 65 dB SPL (comfortable) and 97 dB SPL (too loud)
