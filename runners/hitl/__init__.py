@@ -7,7 +7,7 @@ res.fraction_of_oracle_reached, res.queries_to(0.9)
 """
 
 from runners.hitl.feedback import DEFAULT_SIGMA, PairwiseFeedback, RatingFeedback
-from runners.hitl.fit_aid import DEFAULT_RADIUS, fit_aid, make_problem, run_session
+from runners.hitl.fit_aid import DEFAULT_RADIUS, fit_aid, listener_comfort, make_problem, run_session
 from runners.hitl.oracle import OracleResult, oracle_optimum
 from runners.hitl.pairwise_bo import QUERY_DESIGNS, PairwiseBO
 from runners.hitl.problem import (
@@ -19,7 +19,7 @@ from runners.hitl.problem import (
     select_tuned,
 )
 from runners.hitl.rating_bo import RatingBO
-from runners.hitl.result import MODES, HITLResult, fraction_of_oracle, queries_to_fraction
+from runners.hitl.result import MODES, HITLResult, edge_coordinates, fraction_of_oracle, queries_to_fraction
 from runners.hitl.synthetic import QuadraticProblem
 
 __all__ = [
@@ -38,8 +38,10 @@ __all__ = [
     "StrategyFittingProblem",
     "TuneSpec",
     "band_groups",
+    "edge_coordinates",
     "fit_aid",
     "fraction_of_oracle",
+    "listener_comfort",
     "make_problem",
     "oracle_optimum",
     "parse_tune",

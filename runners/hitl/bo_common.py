@@ -125,6 +125,14 @@ class SessionOptimiser(abc.ABC):
     def _query(self) -> dict[str, Any]:
         """Choose the next query, ask the listener, update the model; returns the query's record."""
 
+    def best_comfortable(self, points: list[torch.Tensor], score: torch.Tensor, among=None) -> int | None:
+        """Index of the highest-``score`` point (unit-cube ``points``) the listener found comfortable
+        (:meth:`~runners.hitl.problem.FittingProblem.comfortable`), among the indices ``among`` (default all); None if
+        none is. Sessions deliver only comfortable settings, so none ends above the comfort limit."""
+        idx = list(range(len(points))) if among is None else list(among)
+        ok = [i for i in idx if self.problem.comfortable(self.cube.from_unit(points[i]))]
+        return max(ok, key=lambda i: float(score[i])) if ok else None
+
     @abc.abstractmethod
     def incumbent(self) -> torch.Tensor:
         """The setting (``k`` search coordinates) the session would deliver now."""

@@ -25,7 +25,7 @@ from runners.hitl.oracle import OracleResult, oracle_optimum
 from runners.hitl.pairwise_bo import PairwiseBO
 from runners.hitl.problem import FittingProblem, StrategyFittingProblem, TuneSpec
 from runners.hitl.rating_bo import RatingBO
-from runners.hitl.result import HITLResult, check_mode_and_budget, fraction_of_oracle
+from runners.hitl.result import HITLResult, check_mode_and_budget, edge_coordinates, fraction_of_oracle
 from simulator.errors import HearloopInputError
 
 DEFAULT_RADIUS: float = 0.5
@@ -89,28 +89,41 @@ def run_session(
             x_inc = opt.incumbent()
             trace.append(_row(problem, i, x_inc, d0, oracle.objective, record))
         x_best = opt.incumbent()
+    settings = {"seed": int(seed), "budget": budget, "sigma": float(sigma), "lapse": float(lapse),
+                "rating_sigma": None if rating_sigma is None else float(rating_sigma),
+                "query": query if mode == "pairwise" else None}  # fmt: skip
+    return _result(problem, x_best, d0, oracle, trace, mode, settings)
+
+
+def _result(
+    problem: FittingProblem,
+    x_best: torch.Tensor,
+    d0: float,
+    oracle: OracleResult,
+    trace: list[dict[str, Any]],
+    mode: str,
+    settings: dict[str, Any],
+) -> HITLResult:
+    """The session's :class:`HITLResult`: the delivered setting scored, its loudness and box edges recorded."""
     d_best = problem.evaluate(x_best)
+    info = {**settings, "search_box": problem.signature(), "oracle_theta": [float(v) for v in oracle.theta]}
+    info["loudness_phon_start"] = problem.loudness(problem.x0)
     return HITLResult(
         theta_best=problem.theta(x_best),
         objective_best=d_best,
         objective_start=d0,
-        queries_used=budget,
+        queries_used=int(settings["budget"]),
         trace=trace,
         oracle_objective=oracle.objective,
         fraction_of_oracle_reached=fraction_of_oracle(d_best, d0, oracle.objective),
         mode=mode,
         objective_unaided=problem.d_unaided,
         param_names=tuple(problem.names),
-        info={
-            "seed": int(seed),
-            "budget": budget,
-            "sigma": float(sigma),
-            "rating_sigma": None if rating_sigma is None else float(rating_sigma),
-            "lapse": float(lapse),
-            "query": query if mode == "pairwise" else None,
-            "search_box": problem.signature(),
-            "oracle_theta": [float(v) for v in oracle.theta],
-        },
+        loudness_phon=problem.loudness(x_best),
+        comfort_limit_phon=problem.comfort_limit_phon,
+        output_gain_db=float(getattr(problem, "output_gain_db", 0.0)),
+        at_edge=edge_coordinates(problem, x_best),
+        info=info,
     )
 
 
@@ -151,6 +164,7 @@ def fit_aid(
     oracle: OracleResult | None = None,
     tune: TuneSpec = None,
     radius: float | None = DEFAULT_RADIUS,
+    comfort: Any = "listener",
     **session_kwargs: Any,
 ) -> HITLResult:
     """Fine-tune ``strategy`` for ``listener`` from its feedback, starting at the prescription ``theta0``.
@@ -169,13 +183,17 @@ def fit_aid(
         oracle: a precomputed :func:`oracle_optimum` for the same listener, strategy, sounds, theta0, tune and radius.
         tune: tuned parameters (None: all; a prefix such as ``"gain_db"``; or a list of names).
         radius: search box half-width around the prescription (normalised units; None: the whole range).
+        comfort: the listener's :class:`compensation.ListenerComfort`; ``"listener"`` (default) builds it from the
+            listener's true audiogram (``listener.audiogram()``; none for a listener without one); None: no comfort.
         session_kwargs: passed to :func:`run_session` (sigma, rating_sigma, lapse, query, n_init, ...).
 
     Returns:
         :class:`HITLResult`.
     """
     check_mode_and_budget(mode, budget)
-    problem = make_problem(listener, strategy, sounds, theta0, objective=objective, tune=tune, radius=radius)
+    problem = make_problem(
+        listener, strategy, sounds, theta0, objective=objective, tune=tune, radius=radius, comfort=comfort
+    )
     return run_session(problem, mode=mode, budget=budget, seed=seed, oracle=oracle, **session_kwargs)
 
 
@@ -188,11 +206,32 @@ def make_problem(
     objective: Any | None = None,
     tune: TuneSpec = None,
     radius: float | None = DEFAULT_RADIUS,
+    comfort: Any = "listener",
 ) -> StrategyFittingProblem:
-    """The :class:`StrategyFittingProblem` ``fit_aid`` solves (build it once to share with :func:`oracle_optimum`)."""
+    """The :class:`StrategyFittingProblem` ``fit_aid`` solves (build it once to share with :func:`oracle_optimum`).
+
+    ``comfort``: as in :func:`fit_aid` (``"listener"``: from the listener's true audiogram, its own perception).
+    """
     if objective is None:
         from compensation.objective import NeuralFidelityObjective
         from listeners import nh_reference
 
         objective = NeuralFidelityObjective(listener.model, nh_reference(listener.model).nu)
-    return StrategyFittingProblem(strategy, objective, _listener_nu(listener), sounds, theta0, tune=tune, radius=radius)
+    if isinstance(comfort, str):
+        if comfort != "listener":
+            raise HearloopInputError(f"comfort must be 'listener', a ListenerComfort or None; got {comfort!r}")
+        comfort = listener_comfort(listener)
+    return StrategyFittingProblem(
+        strategy, objective, _listener_nu(listener), sounds, theta0, tune=tune, radius=radius, comfort=comfort
+    )
+
+
+def listener_comfort(listener: Any) -> Any:
+    """The :class:`compensation.ListenerComfort` of a listener's own perception: its loudness model from its true
+    audiogram (``listener.audiogram()``, neurometric thresholds) and the default comfort range; None for a listener
+    without an audiogram."""
+    if not callable(getattr(listener, "audiogram", None)):
+        return None
+    from compensation import ListenerComfort
+
+    return ListenerComfort.from_audiogram(listener.audiogram())

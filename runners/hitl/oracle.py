@@ -6,6 +6,11 @@ normalised search coordinates, from the prescription and from ``restarts - 1`` s
 finds the best setting a fitting session could hope to reach (the yardstick of every session). All restarts run as one
 batch (one model call per step). Each restart keeps its best iterate, and the prescription itself is a candidate, so the
 oracle never reports a worse objective than theta0.
+
+The oracle respects the listener's comfort limit: it descends D plus a steep penalty for loudness above the limit
+(:meth:`~runners.hitl.problem.FittingProblem.constrained_distance`) and only comfortable iterates can become its optimum
+(the prescription is comfortable by construction), so it answers "the best a session could reach without making the
+listener uncomfortable".
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ def oracle_optimum(
     seed: int = 0,
     progress: bool = False,
 ) -> OracleResult:
-    """Minimise D over the problem's search box by projected Adam from several starts.
+    """Minimise D over the comfortable part of the problem's search box by projected Adam from several starts.
 
     Args:
         problem: the fitting problem (its ``distance(x, grad=True)`` must be differentiable).
@@ -87,20 +92,22 @@ def oracle_optimum(
     for step in range(int(steps) + 1):
         bar.update(1)
         optimiser.zero_grad()
-        d = problem.distance(x, grad=step < int(steps))
+        loss, d, comfortable = problem.constrained_distance(x, grad=step < int(steps))
         if step == 0:
-            d_start = float(d[0].detach())
-        better = d.detach() < best_d
-        best_d = torch.where(better, d.detach(), best_d)
+            d_start = float(d[0])
+        better = comfortable & (d < best_d)
+        best_d = torch.where(better, d, best_d)
         best_x[better] = x.detach()[better]
         history.append(float(best_d.min()))
         if step == int(steps):
             break
-        d.sum().backward()
+        loss.sum().backward()
         optimiser.step()
         with torch.no_grad():
             x.copy_(torch.minimum(torch.maximum(x, lo), hi))
     bar.close()
+    if not bool(torch.isfinite(best_d).any()):  # nothing comfortable was visited (not even the start): stay there
+        best_d[0], best_x[0] = d_start, problem.x0
     i = int(torch.argmin(best_d))
     return OracleResult(
         theta=problem.theta(best_x[i]),

@@ -160,7 +160,8 @@ class PairwiseBO(SessionOptimiser):
 
         The incumbent becomes the compared setting with the highest posterior mean (``incumbent_rule="all"``), or, for
         the ``"incumbent"`` design with ``incumbent_rule="pair"``, whichever of the last pair (incumbent, challenger)
-        has the higher posterior mean -- the plain champion/challenger rule.
+        has the higher posterior mean -- the plain champion/challenger rule; either way only among settings the
+        listener found comfortable.
         """
         datapoints = torch.stack(self.points)
         comparisons = torch.tensor(self.comparisons, dtype=torch.long)
@@ -187,10 +188,10 @@ class PairwiseBO(SessionOptimiser):
         else:  # keep the previous model and incumbent rather than stopping the session
             return
         self.model = model
-        if self.query == "incumbent" and self.incumbent_rule == "pair":
-            self._incumbent = max(pair, key=lambda i: float(mean[i]))
-        else:
-            self._incumbent = int(torch.argmax(mean))
+        among = pair if self.query == "incumbent" and self.incumbent_rule == "pair" else None
+        best = self.best_comfortable(self.points, mean, among)
+        if best is not None:  # else keep the incumbent: a setting the listener called too loud is never delivered
+            self._incumbent = best
 
     def incumbent(self) -> torch.Tensor:
         return self.cube.from_unit(self.points[self._incumbent])

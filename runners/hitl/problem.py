@@ -12,13 +12,26 @@ coordinates x that are offsets from the prescription u0:
 
 The quantity optimised is the neural-fidelity objective D (:class:`compensation.objective.NeuralFidelityObjective`,
 lower is better) of the listener's response to the aided sounds, averaged over the sound batch. The listener's
-*perceived quality* is the fidelity restored q(x) = 1 - D(x) / D(unaided): 0 unaided, 1 a perfect restoration. Virtual
-feedback (:mod:`runners.hitl.feedback`) is a noisy read-out of q.
+*perceived quality* is the fidelity restored minus the discomfort of loud sound,
+
+    q(x) = 1 - D(x) / D(unaided) - (L(x) - L_limit)_+ / (L_UCL - L_limit),
+
+with L(x) the listener's loudness level (phon, ISO 532-1 with its hearing loss: :class:`compensation.ListenerComfort`)
+of the loudest aided sound and L_limit, L_UCL its comfort limit and uncomfortable level: 0 unaided, 1 a perfect
+restoration, a whole unit lost at the UCL. Virtual feedback (:mod:`runners.hitl.feedback`) is a noisy read-out of q.
+
+Comfort by construction. A problem built with the listener's comfort (``comfort=``) starts comfortable: if the
+prescription's loudest tuning sound is above the comfort limit, a broadband output trim (``output_gain_db`` <= 0, the
+clinician turning the aid's overall gain down before the session) brings it to the limit. Every setting is scored
+through the same trim; :meth:`FittingProblem.comfortable` says whether a setting is within the comfort limit, the
+oracle only accepts comfortable settings, and the sessions deliver only settings the listener found comfortable
+(the prescription always is), so no session ends above the comfort limit.
 """
 
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +39,14 @@ import numpy as np
 import torch
 
 from simulator.errors import HearloopInputError
+
+COMFORT_TOLERANCE_PHON: float = 0.05
+"""A setting counts as comfortable up to this far above the comfort limit (phon): the resolution of the loudness
+search behind the output trim."""
+
+ORACLE_PENALTY_PER_PHON: float = 1.0
+"""The oracle minimises D + ORACLE_PENALTY_PER_PHON * D(unaided) * (L - L_limit)_+ (phon): a steep exact penalty that
+keeps its gradient steps inside the comfort range; only comfortable iterates can become its optimum."""
 
 
 class FittingProblem(abc.ABC):
@@ -36,6 +57,8 @@ class FittingProblem(abc.ABC):
         x0: ``k`` float64 start (the prescription), inside [lower, upper].
         lower, upper: ``k`` float64 search box.
         d_unaided: D of the unaided sound (> 0): the scale of the perceived quality q = 1 - D / d_unaided.
+        comfort_limit_phon, ucl_phon: the listener's comfort limit and uncomfortable level (phon); inf for a problem
+            without a loudness model (then every setting is comfortable).
     """
 
     names: tuple[str, ...]
@@ -43,6 +66,8 @@ class FittingProblem(abc.ABC):
     lower: torch.Tensor
     upper: torch.Tensor
     d_unaided: float
+    comfort_limit_phon: float = math.inf
+    ucl_phon: float = math.inf
 
     @property
     def dim(self) -> int:
@@ -57,22 +82,61 @@ class FittingProblem(abc.ABC):
     def theta(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
         """The strategy's full physical theta (``P``) for one search point ``x`` (``k``)."""
 
-    def evaluate(self, x: torch.Tensor) -> float:
-        """D at one search point ``x`` (``k``), no grad, memoised (sessions revisit their incumbent often)."""
+    def distance_and_loudness(self, x: torch.Tensor, grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(D, L) at search points ``x`` (``n x k``): L the listener's loudness level (phon) of the loudest aided sound,
+        NaN for a problem without a loudness model (this default)."""
+        d = self.distance(x, grad=grad)
+        return d, torch.full_like(d.detach(), math.nan)
+
+    def _point(self, x: torch.Tensor) -> tuple[float, float]:
+        """(D, L) at one search point, no grad, memoised (sessions revisit their incumbent often)."""
         x = self.check_points(x.detach())
-        cache: dict[bytes, float] = self.__dict__.setdefault("_cache", {})
+        cache: dict[bytes, tuple[float, float]] = self.__dict__.setdefault("_cache", {})
         key = torch.round(x[0] * 1e9).to(torch.int64).numpy().tobytes()
         if key not in cache:
-            cache[key] = float(self.distance(x)[0])
+            d, loud = self.distance_and_loudness(x)
+            cache[key] = (float(d[0]), float(loud[0]))
         return cache[key]
 
+    def evaluate(self, x: torch.Tensor) -> float:
+        """D at one search point ``x`` (``k``), no grad, memoised."""
+        return self._point(x)[0]
+
+    def loudness(self, x: torch.Tensor) -> float:
+        """The listener's loudness level (phon) of the loudest aided sound at ``x`` (``k``); NaN without a model."""
+        return self._point(x)[1]
+
+    def excess_phon(self, x: torch.Tensor) -> float:
+        """How far ``x`` (``k``) is above the comfort limit (phon; 0 when comfortable or without a loudness model)."""
+        loud = self.loudness(x)
+        return 0.0 if math.isnan(loud) else max(0.0, loud - self.comfort_limit_phon)
+
+    def comfortable(self, x: torch.Tensor) -> bool:
+        """Whether setting ``x`` (``k``) is within the listener's comfort limit (:data:`COMFORT_TOLERANCE_PHON`)."""
+        return self.excess_phon(x) <= COMFORT_TOLERANCE_PHON
+
     def quality(self, x: torch.Tensor) -> torch.Tensor:
-        """Perceived quality q = 1 - D(x) / d_unaided at ``x`` (``n x k``) -> ``n`` (no grad)."""
+        """Perceived quality at ``x`` (``n x k``) -> ``n`` (no grad): fidelity restored minus discomfort (docstring)."""
         from compensation.objective import fidelity_restored
 
         x = self.check_points(torch.as_tensor(x).detach())
         d = torch.tensor([self.evaluate(row) for row in x], dtype=torch.float64)
-        return fidelity_restored(d, self.d_unaided)
+        excess = [self.excess_phon(row) for row in x]
+        span = max(self.ucl_phon - self.comfort_limit_phon, 1e-6) if any(excess) else 1.0
+        discomfort = torch.tensor(excess, dtype=torch.float64) / span
+        return fidelity_restored(d, self.d_unaided) - discomfort
+
+    def constrained_distance(
+        self, x: torch.Tensor, grad: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What the oracle minimises at ``x`` (``n x k``): (D + a penalty for loudness above the comfort limit
+        (:data:`ORACLE_PENALTY_PER_PHON`), D, comfortable?), each ``n``; the first differentiable if ``grad``."""
+        d, loud = self.distance_and_loudness(x, grad=grad)
+        if bool(torch.isnan(loud).all()):
+            return d, d.detach(), torch.ones(d.shape, dtype=torch.bool)
+        excess = (loud - self.comfort_limit_phon).clamp(min=0.0)
+        penalised = d + ORACLE_PENALTY_PER_PHON * self.d_unaided * excess
+        return penalised, d.detach(), excess.detach() <= COMFORT_TOLERANCE_PHON
 
     def signature(self) -> dict[str, Any]:
         """What identifies the search space (tuned names and box), to check an oracle belongs to this problem."""
@@ -188,6 +252,9 @@ class StrategyFittingProblem(FittingProblem):
         tune: which parameters are tuned (see :func:`select_tuned`); the others stay at theta0.
         radius: half-width of the search box around the prescription in normalised units (None: whole range).
         max_batch: largest number of aided sounds per objective call (bounds memory).
+        comfort: the listener's :class:`compensation.ListenerComfort` (loudness model and comfort range), or None
+            for a problem without one; with it the perceived quality counts discomfort and the prescription is trimmed
+            to the comfort limit when above it (module docstring).
     """
 
     def __init__(
@@ -201,6 +268,7 @@ class StrategyFittingProblem(FittingProblem):
         tune: TuneSpec = None,
         radius: float | None = 0.5,
         max_batch: int = 64,
+        comfort: Any | None = None,
     ) -> None:
         if radius is not None and not (np.isfinite(radius) and radius > 0):
             raise HearloopInputError(f"radius must be > 0 (normalised units) or None, got {radius!r}")
@@ -237,6 +305,20 @@ class StrategyFittingProblem(FittingProblem):
             raise HearloopInputError(
                 f"the unaided distance is {self.d_unaided}: the listener already matches the target (nothing to fit)"
             )
+        self.comfort, self.output_gain_db = comfort, 0.0
+        if comfort is not None:
+            limits = comfort.comfort.phons()
+            self.comfort_limit_phon, self.ucl_phon = limits["upper"], limits["ucl"]
+            self.output_gain_db = self._comfort_trim_db()
+
+    def _comfort_trim_db(self) -> float:
+        """The broadband output gain (dB, <= 0) that brings the prescription's loudest sound to the comfort limit."""
+        from compensation.loudness_scaling import loudness_gain_db
+
+        with torch.no_grad():
+            aided = self.strategy(self.sounds, self.theta0.to(self.strategy.lower.device, torch.float32))
+            gain = loudness_gain_db(aided, self.comfort.loudness, self.comfort.comfort.limit_sone)
+        return min(0.0, float(gain.min()))
 
     def _full_theta(self, x: torch.Tensor) -> torch.Tensor:
         """``n x k`` offsets -> ``n x P`` physical theta (float64), clipped to the strategy's bounds.
@@ -253,18 +335,32 @@ class StrategyFittingProblem(FittingProblem):
         x = self.check_points(torch.as_tensor(np.asarray(x, dtype=np.float64)))
         return self._full_theta(x)[0].detach().numpy().copy()
 
-    def _chunk(self, x: torch.Tensor) -> torch.Tensor:
-        """D for ``m x k`` points at once: every point's theta applied to every sound."""
+    def _chunk(self, x: torch.Tensor, loudness: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(D, L or None) for ``m x k`` points at once: every point's theta applied to every sound."""
         m, b = x.shape[0], self.sounds.shape[0]
         theta = self._full_theta(x).to(device=self.strategy.lower.device, dtype=torch.float32)
         clean = self.sounds.repeat(m, 1)
         aided = self.strategy(clean, theta.repeat_interleave(b, dim=0))
+        if self.output_gain_db:
+            aided = aided * 10.0 ** (self.output_gain_db / 20.0)
         target = None if self.target is None else self.target.repeat(m, *([1] * (self.target.dim() - 1)))
-        d = self.objective(clean, aided, self.nu, target=target)
-        return torch.as_tensor(d).double().reshape(m, b).mean(dim=1)
+        d = torch.as_tensor(self.objective(clean, aided, self.nu, target=target)).double().reshape(m, b).mean(dim=1)
+        if not (loudness and self.comfort is not None):
+            return d, None
+        return d, self.comfort.phons(aided).double().reshape(m, b).amax(dim=1)
+
+    def distance_and_loudness(self, x: torch.Tensor, grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.check_points(x)
+        per = max(1, self.max_batch // self.sounds.shape[0])
+        with torch.set_grad_enabled(grad):
+            parts = [self._chunk(x[i : i + per], loudness=True) for i in range(0, x.shape[0], per)]
+            d = torch.cat([p[0] for p in parts])
+            if self.comfort is None:
+                return d, torch.full_like(d.detach(), math.nan)
+            return d, torch.cat([p[1] for p in parts])
 
     def distance(self, x: torch.Tensor, grad: bool = False) -> torch.Tensor:
         x = self.check_points(x)
         per = max(1, self.max_batch // self.sounds.shape[0])
         with torch.set_grad_enabled(grad):
-            return torch.cat([self._chunk(x[i : i + per]) for i in range(0, x.shape[0], per)])
+            return torch.cat([self._chunk(x[i : i + per], loudness=False)[0] for i in range(0, x.shape[0], per)])

@@ -9,7 +9,7 @@ Balandat & Bakshy 2023, "Unexpected improvements to expected improvement", NeurI
 
 Design: the prescription is rated first, then ``n_init`` scrambled-Sobol settings in the search box, then GP-guided
 settings. The incumbent is the rated setting with the highest posterior mean (the best single rating is biased upward
-by the noise).
+by the noise) among those the listener found comfortable.
 """
 
 from __future__ import annotations
@@ -73,7 +73,9 @@ class RatingBO(SessionOptimiser):
             self.model = model.eval()
             with torch.no_grad():
                 mean = self.model.posterior(train_z).mean.reshape(-1)
-        self._incumbent = int(torch.argmax(mean))
+        best = self.best_comfortable(self.z, mean)
+        if best is not None:  # the prescription, rated first, is comfortable: some setting always is
+            self._incumbent = best
 
     def incumbent(self) -> torch.Tensor:
         if self._incumbent is None:

@@ -83,6 +83,13 @@ class HITLResult:
         mode: ``"pairwise"`` or ``"rating"``.
         objective_unaided: D of the unaided sound (quality scale).
         param_names: names of the tuned parameters (the search coordinates).
+        loudness_phon: the listener's loudness level (phon) of the loudest tuning sound through the delivered setting
+            (NaN for a problem without a loudness model).
+        comfort_limit_phon: the listener's comfort limit (phon; inf without a loudness model); a session never ends
+            above it (``loudness_phon <= comfort_limit_phon`` up to 0.05 phon).
+        output_gain_db: the broadband trim (dB, <= 0) the fit applies so that the prescription starts comfortable.
+        at_edge: the tuned coordinates whose delivered value lies on the edge of the search box
+            (:func:`edge_coordinates`): the session wanted to go further than the box allowed.
         info: settings of the session (seed, budget, noise, search box ...).
     """
 
@@ -96,7 +103,16 @@ class HITLResult:
     mode: str
     objective_unaided: float = float("nan")
     param_names: tuple[str, ...] = ()
+    loudness_phon: float = float("nan")
+    comfort_limit_phon: float = float("inf")
+    output_gain_db: float = 0.0
+    at_edge: tuple[str, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def above_comfort_phon(self) -> float:
+        """Loudness of the delivered setting minus the comfort limit (phon; <= 0 within the comfort range)."""
+        return float(self.loudness_phon - self.comfort_limit_phon)
 
     def fractions(self) -> np.ndarray:
         """Fraction of the oracle improvement after 0, 1, ..., queries_used queries."""
@@ -113,7 +129,20 @@ class HITLResult:
         out = asdict(self)
         out["theta_best"] = [float(v) for v in self.theta_best]
         out["param_names"] = list(self.param_names)
+        out["at_edge"] = list(self.at_edge)
         return out
+
+
+EDGE_TOLERANCE: float = 0.01
+"""A coordinate is on the edge of the search box within this fraction of the box's width from a bound."""
+
+
+def edge_coordinates(problem: Any, x: Any, tolerance: float = EDGE_TOLERANCE) -> tuple[str, ...]:
+    """Names of the search coordinates of ``x`` (``k``) that lie on the edge of ``problem``'s search box."""
+    x = np.asarray(x, dtype=float).reshape(-1)
+    lo, hi = np.asarray(problem.lower, dtype=float), np.asarray(problem.upper, dtype=float)
+    near = (x - lo <= tolerance * (hi - lo)) | (hi - x <= tolerance * (hi - lo))
+    return tuple(name for name, edge in zip(problem.names, near, strict=True) if edge)
 
 
 def check_mode_and_budget(mode: str, budget: int) -> tuple[str, int]:
