@@ -1,8 +1,10 @@
 """The virtual listener's feedback during fine-tuning: noisy ratings and A/B preferences read from the neural objective.
 
-The listener's latent percept of a setting x is the fidelity restored q(x) = 1 - D(x) / D(unaided)
-(:class:`runners.hitl.problem.FittingProblem`), perturbed by internal noise. Following Thurstone's law of comparative
-judgement (case V; Thurstone 1927) with internal noise SD ``sigma`` per presentation (in units of q):
+The listener's latent percept of a setting x is its perceived quality q(x) = 1 - D(x) / D(unaided) minus the
+discomfort of loudness above its comfort limit (:meth:`runners.hitl.problem.FittingProblem.quality`: 0 within the
+comfort range, 1 at the uncomfortable level), perturbed by internal noise, so both ratings and comparisons penalise
+sound that is too loud. Following Thurstone's law of comparative judgement (case V; Thurstone 1927) with internal noise
+SD ``sigma`` per presentation (in units of q):
 
 * ``rating`` (:class:`RatingFeedback`): an absolute judgement on a 0-100 scale, r = 100 (q(x) + e), e ~ N(0, sigma^2);
   real ratings are less reliable than comparisons, which ``rating_sigma`` (default 2 sigma, the usual test-retest
