@@ -8,9 +8,10 @@ For one virtual listener (a nu-ICNet conditioning, interface B) a job
 2. **prescription**: each strategy's ``prescribe(audiogram)`` (NAL-R, Byrne & Dillon 1986; multiband; WDRC) from the
    GP-PTA estimate (or the truth, ``pipeline.prescribe_from``);
 3. **hitl**: fine-tunes one strategy from the listener's A/B preferences or ratings (:func:`runners.hitl` session
-   against the gradient-descent oracle);
-4. **evaluation**: the neural-fidelity distance D of every strategy's aided sound to the NH reference's response to the
-   clean sound and the fidelity restored 1 - D(aided) / D(unaided) per sound (:mod:`compensation.objective`).
+   against the gradient-descent oracle) on its own tuning sounds (``[hitl] sound_seed``, never evaluated), within the
+   listener's comfort limit (its loudness model from its true audiogram);
+4. **evaluation**: every strategy on the evaluation sounds as the listener hears it (comfort-limited), at matched
+   loudness and against the volume-control baseline (:mod:`runners.fleet.evaluation`).
 
 A job returns a tidy table (:data:`COLUMNS`), one value per row. Metrics by step (units in brackets):
 
@@ -22,10 +23,13 @@ A job returns a tidy table (:data:`COLUMNS`), one value per row. Metrics by step
   units);
 * hitl: per ``query``: ``objective_of_incumbent``, ``fraction_of_oracle``, ``fidelity_of_incumbent``; and
   ``objective_start``, ``objective_best``, ``oracle_objective``, ``fraction_of_oracle_reached``, ``queries_to_90``
-  (NaN if not reached), ``theta_best`` (per ``param``);
-* evaluation: ``d_unaided`` (per ``sound``), ``d_aided`` and ``fidelity_restored`` (per ``strategy`` and ``sound``),
-  ``fidelity_restored_mean`` (per ``strategy``), and the same four with a ``_<distance>`` suffix for every
-  ``evaluation.extra_distances``. The HITL-tuned aid appears as strategy ``"<name>+hitl"``.
+  (NaN if not reached), ``theta_best`` (per ``param``), ``loudness_phon_start`` and ``loudness_phon`` (the listener's
+  loudness of its loudest tuning sound at the prescription and at the delivered setting), ``above_comfort_phon``
+  (delivered loudness minus the comfort limit; never above 0.05), ``output_gain_db`` (the comfort trim),
+  ``at_edge`` (per tuned coordinate in ``param``: 1 if it ended on the edge of the search box), ``n_at_edge``, and
+  ``tuning_sound`` (per ``sound``: the sounds the session used);
+* comfort and evaluation: see :mod:`runners.fleet.evaluation`. The HITL-tuned aid appears as strategy
+  ``"<name>+hitl"``, the volume-control baseline as ``"volume control"``.
 
 References
 
@@ -43,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from runners.fleet.evaluation import evaluate_listener, record_comfort
 from runners.fleet.jobs import Job, load_spec_model
 from runners.fleet.spec import FleetSpec
 
@@ -97,6 +102,20 @@ def make_sounds(spec: FleetSpec) -> tuple[torch.Tensor, list[str]]:
     return torch.tensor(np.stack(audio)), names
 
 
+def make_tuning_sounds(spec: FleetSpec) -> tuple[torch.Tensor, list[str]]:
+    """The HITL tuning sounds: ``hitl.n_sounds`` sounds of the ``[sounds]`` classes in turn, drawn with
+    ``hitl.sound_seed`` (which differs from ``sounds.seed``), so no tuning sound is an evaluation sound."""
+    from simulator.data.corpus import synthesise
+
+    s, h = spec.sounds, spec.hitl
+    audio, names = [], []
+    for k in range(h.n_sounds):
+        ci, i = k % len(s.classes), k // len(s.classes)
+        audio.append(synthesise(s.classes[ci], [h.sound_seed, ci, i], s.duration_s, s.level_db_spl).audio)
+        names.append(f"tune_{s.classes[ci]}_{i:02d}")
+    return torch.tensor(np.stack(audio)), names
+
+
 class FleetWorker:
     """The default worker factory: built once per worker (model, NH reference, targets, strategies), then called
     once per job: ``FleetWorker(spec)(job) -> {column: list}``."""
@@ -122,6 +141,9 @@ class FleetWorker:
         names = ["unaided", *spec.strategies.names]
         if spec.hitl_enabled and spec.hitl.strategy not in names:
             names.append(spec.hitl.strategy)
+        if spec.hitl_enabled:
+            tuning, self.tuning_names = make_tuning_sounds(spec)
+            self.tuning_sounds = tuning.to(self.device)
         self.strategies = {name: get_strategy(name).to(self.device) for name in names}
 
     # ------------------------------------------------------------------------------------------------------- steps
@@ -134,6 +156,7 @@ class FleetWorker:
             return self._run(job)
 
     def _run(self, job: Job) -> dict[str, list]:
+        from compensation import ListenerComfort
         from listeners import VirtualListener, listener_stratum
 
         spec = self.spec
@@ -160,11 +183,15 @@ class FleetWorker:
         if "prescription" not in steps:
             return rows.columns()
         thetas = self._prescribe(lis, audiogram, rows)
+        # the listener's own perception: its loudness model from its true audiogram
+        comfort = ListenerComfort.from_audiogram({float(f): float(t) for f, t in zip(freqs, truth, strict=True)})
+        trims: dict[str, float] = {}
         if "hitl" in steps:
             name = spec.hitl.strategy
-            thetas[f"{name}+hitl"] = self._hitl(lis, job, thetas[name], rows)
+            thetas[f"{name}+hitl"], trims[f"{name}+hitl"] = self._hitl(lis, job, thetas[name], comfort, rows)
         if "evaluation" in steps:
-            self._evaluate(lis, thetas, rows)
+            record_comfort(comfort, self.sounds, self.sound_names, rows)
+            self._evaluate(lis, thetas, trims, comfort, rows)
         return rows.columns()
 
     def _audiometry(self, lis: Any, job: Job, freqs: np.ndarray, truth: np.ndarray, rows: Rows) -> dict[float, float]:
@@ -212,14 +239,15 @@ class FleetWorker:
                 rows.add("prescription", "theta0", v, strategy=name, param=pname)
         return thetas
 
-    def _hitl(self, lis: Any, job: Job, theta0: torch.Tensor, rows: Rows) -> torch.Tensor:
+    def _hitl(self, lis: Any, job: Job, theta0: torch.Tensor, comfort: Any, rows: Rows) -> tuple[torch.Tensor, float]:
+        """The HITL session on the tuning sounds; returns the delivered theta and its output trim (dB)."""
         from runners.hitl import make_problem, oracle_optimum, parse_tune, run_session
 
         h = self.spec.hitl
         strategy = self.strategies[h.strategy]
         problem = make_problem(
-            lis, strategy, self.sounds[: h.n_sounds], theta0, objective=self.objective,
-            tune=parse_tune(h.tune, strategy.param_names), radius=h.radius,
+            lis, strategy, self.tuning_sounds, theta0, objective=self.objective,
+            tune=parse_tune(h.tune, strategy.param_names), radius=h.radius, comfort=comfort,
         )  # fmt: skip
         seed = job.seeds["hitl"]
         oracle = oracle_optimum(problem, restarts=h.oracle_restarts, steps=h.oracle_steps, seed=seed)
@@ -236,34 +264,32 @@ class FleetWorker:
             ("oracle_objective", res.oracle_objective),
             ("fraction_of_oracle_reached", res.fraction_of_oracle_reached),
             ("queries_to_90", math.nan if q90 is None else q90),
+            ("loudness_phon_start", res.info["loudness_phon_start"]),
+            ("loudness_phon", res.loudness_phon),
+            ("above_comfort_phon", res.above_comfort_phon),
+            ("output_gain_db", res.output_gain_db),
+            ("n_at_edge", len(res.at_edge)),
         ):
             rows.add("hitl", metric, value, strategy=h.strategy)
+        for coordinate in res.param_names:
+            rows.add("hitl", "at_edge", float(coordinate in res.at_edge), strategy=h.strategy, param=coordinate)
+        for sound in self.tuning_names:
+            rows.add("hitl", "tuning_sound", 1.0, strategy=h.strategy, sound=sound)
         theta_best = torch.as_tensor(np.asarray(res.theta_best), dtype=torch.float32).reshape(-1)
         for pname, v in zip(strategy.param_names, theta_best.tolist(), strict=True):
             rows.add("hitl", "theta_best", v, strategy=h.strategy, param=pname)
-        return theta_best
+        return theta_best, res.output_gain_db
 
     @torch.no_grad()
-    def _evaluate(self, lis: Any, thetas: dict[str, torch.Tensor | None], rows: Rows) -> None:
-        from compensation.objective import fidelity_restored
-
-        nu = lis.nu_tensor().to(self.device)
-        clean = self.sounds
-        aided = {"unaided": self.strategies["unaided"](clean)}
+    def _evaluate(
+        self, lis: Any, thetas: dict[str, torch.Tensor | None], trims: dict[str, float], comfort: Any, rows: Rows
+    ) -> None:
+        """Every strategy's output (with the HITL fit's trim) scored by :func:`runners.fleet.evaluation
+        .evaluate_listener`."""
+        aided = {}
         for name, theta in thetas.items():
             if name != "unaided":
                 t = None if theta is None else theta.to(self.device)
-                aided[name] = self.strategies[name.removesuffix("+hitl")](clean, t)
-        for suffix, (objective, target) in self.metrics.items():
-            d_unaided = objective(clean, aided["unaided"], nu, target=target).cpu()
-            for sound, d in zip(self.sound_names, d_unaided.tolist(), strict=True):
-                rows.add("evaluation", f"d_unaided{suffix}", d, sound=sound)
-            for name, audio in aided.items():
-                if name == "unaided":
-                    continue
-                d_aided = objective(clean, audio, nu, target=target).cpu()
-                fr = fidelity_restored(d_aided, d_unaided)
-                for sound, d, f in zip(self.sound_names, d_aided.tolist(), fr.tolist(), strict=True):
-                    rows.add("evaluation", f"d_aided{suffix}", d, strategy=name, sound=sound)
-                    rows.add("evaluation", f"fidelity_restored{suffix}", f, strategy=name, sound=sound)
-                rows.add("evaluation", f"fidelity_restored_mean{suffix}", float(fr.mean()), strategy=name)
+                out = self.strategies[name.removesuffix("+hitl")](self.sounds, t)
+                aided[name] = out * 10.0 ** (trims.get(name, 0.0) / 20.0)
+        evaluate_listener(self, lis.nu_tensor().to(self.device), aided, comfort, rows)

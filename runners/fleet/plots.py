@@ -88,30 +88,53 @@ def plot_audiograms(table: Any, path: Path, max_listeners: int = 16, method: str
     return _save(fig, path)
 
 
-def plot_fidelity(table: Any, path: Path) -> Path | None:
-    """Fidelity restored (mean over sounds) per strategy: one dot per listener, coloured by severity stratum."""
-    data = rows(table, "evaluation", "fidelity_restored_mean")
-    if not data:
-        return None
-    strategies = list(dict.fromkeys(r["strategy"] for r in data))
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(1.6 * len(strategies) + 2.5, 3.6))
+NH_STRATUM = "NH"
+"""Listeners of this stratum are reported apart: their unaided distance is tiny, so fidelity restored is no measure for
+them; their panel shows the benefit (:func:`compensation.benefit`)."""
+
+
+def _strip(ax: Any, data: list[dict[str, Any]], strategies: list[str], title: str, ylabel: str) -> None:
+    """One dot per listener (coloured by stratum) and a box per strategy."""
     rng = np.random.default_rng(0)
     for i, s in enumerate(strategies):
         vals = [r for r in data if r["strategy"] == s]
+        if not vals:
+            continue
         y = np.array([r["value"] for r in vals])
         ax.boxplot([y], positions=[i], widths=0.5, showfliers=False)
         x = i + rng.uniform(-0.15, 0.15, len(vals))
         ax.scatter(x, y, c=[STRATUM_COLOURS.get(r["stratum"], "grey") for r in vals], s=18, zorder=3)
+    ax.axhline(0.0, color="k", lw=0.8, ls="--")
+    ax.set_xticks(range(len(strategies)), strategies, rotation=20, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+
+
+def plot_fidelity(table: Any, path: Path) -> Path | None:
+    """Per strategy (the volume control included): fidelity restored of the hearing-impaired listeners as heard and at
+    matched loudness, and the NH listeners' benefit, apart; one dot per listener, coloured by severity stratum."""
+    data = rows(table, "evaluation", "fidelity_restored_mean")
+    if not data:
+        return None
+    strategies = list(dict.fromkeys(r["strategy"] for r in data))
+    matched = rows(table, "evaluation", "fidelity_restored_matched_mean")
+    benefit = [r for r in rows(table, "evaluation", "benefit_mean") if r["stratum"] == NH_STRATUM]
+    panels = [
+        ([r for r in data if r["stratum"] != NH_STRATUM], "hearing-impaired: as heard", "fidelity restored"),
+        ([r for r in matched if r["stratum"] != NH_STRATUM], "hearing-impaired: matched loudness", "fidelity restored"),
+    ]
+    if benefit:
+        panels.append((benefit, "NH listeners: benefit as heard", "benefit (D_u - D_a) / D_0"))
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (1.0 * len(strategies) + 1.6), 3.8))
+    for ax, (values, title, ylabel) in zip(np.atleast_1d(axes), panels, strict=True):
+        _strip(ax, values, strategies, title, ylabel)
     present = {r["stratum"] for r in data}
     for stratum, colour in STRATUM_COLOURS.items():
         if stratum in present:
-            ax.scatter([], [], c=colour, s=18, label=stratum)
-    ax.axhline(0.0, color="k", lw=0.8, ls="--")
-    ax.set_xticks(range(len(strategies)), strategies)
-    ax.set_ylabel("fidelity restored  1 - D(aided)/D(unaided)")
-    ax.legend(fontsize=7, title="stratum", title_fontsize=7)
-    ax.grid(alpha=0.3, axis="y")
+            np.atleast_1d(axes)[0].scatter([], [], c=colour, s=18, label=stratum)
+    np.atleast_1d(axes)[0].legend(fontsize=7, title="stratum", title_fontsize=7)
     return _save(fig, path)
 
 

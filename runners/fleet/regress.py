@@ -21,7 +21,9 @@ threshold / audiogram / PTA values (dB)       0.01 dB    0           audiometric
                                                                      ``stopped_by_trial_cap``)
 ``theta0``, ``theta_best`` (physical units)   0.01       1e-4        dB / ratio / ms settings of the aid
 distances ``d_*``, ``objective_*``            1e-6       1e-3        neural-fidelity distances (float32 model)
-fractions and fidelity restored               1e-3       0           dimensionless, in [-inf, 1]
+fractions, fidelity restored, benefit         1e-3       0           dimensionless, in [-inf, 1]
+loudness levels (phon), gains, comfort (dB)   0.01       0           loudness resolution is ~1 phon
+``at_edge``, ``n_at_edge``                    0          0           counts: exact
 anything else                                 1e-6       1e-4
 ============================================  =========  ==========  ==================================================
 
@@ -75,6 +77,15 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "objective_best": _DISTANCE, "oracle_objective": _DISTANCE,
     "fidelity_restored": _FRACTION, "fidelity_restored_mean": _FRACTION, "fidelity_of_incumbent": _FRACTION,
     "fraction_of_oracle": _FRACTION, "fraction_of_oracle_reached": _FRACTION,
+    "d_matched": _DISTANCE, "d_scale": _DISTANCE,
+    "fidelity_restored_matched": _FRACTION, "fidelity_restored_matched_mean": _FRACTION, "benefit": _FRACTION,
+    "benefit_mean": _FRACTION, "benefit_matched": _FRACTION, "benefit_matched_mean": _FRACTION,
+    "fr_over_volume_control": _FRACTION, "benefit_over_volume_control": _FRACTION,
+    "loudness_phon": _DB, "loudness_phon_mean": _DB, "loudness_phon_start": _DB, "above_comfort_phon": _DB,
+    "nh_loudness_phon": _DB, "unaided_loudness_phon": _DB, "comfort_limit_phon": _DB, "ucl_phon": _DB,
+    "comfort_gain_db": _DB, "volume_gain_db": _DB, "output_gain_db": _DB, "comfortable_lower_db": _DB,
+    "comfortable_upper_db": _DB, "ucl_db": _DB,
+    "at_edge": {"abs": 0.0, "rel": 0.0}, "n_at_edge": {"abs": 0.0, "rel": 0.0},
 }  # fmt: skip
 """Per-metric tolerances (see the module docstring)."""
 

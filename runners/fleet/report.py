@@ -6,9 +6,11 @@ finished and which failed (with their errors), and summarises each pipeline step
 
 * audiometry: the audiogram error of the method that ran (GP-PTA or Hughson-Westlake) against the neurometric truth
   (mean absolute error over frequencies, dB), with the sessions that stopped at their trial cap flagged;
-* evaluation: fidelity restored 1 - D(aided) / D(unaided) (:mod:`compensation.objective`) per strategy and
-  severity stratum;
-* HITL fitting: fraction of the oracle improvement reached and the queries needed to reach 90 % of it.
+* evaluation (:mod:`runners.fleet.report_comparison`): the hearing-impaired listeners' fidelity restored
+  1 - D(aided) / D(unaided) per strategy as heard, at matched loudness and over the volume-control baseline; the NH
+  listeners' benefit apart; the comfort limit against the loudest output;
+* HITL fitting: fraction of the oracle improvement reached, the queries needed to reach 90 % of it, loudness at the
+  start and end, tuning vs evaluation sounds, sessions above the comfort limit and on the edge of the search box.
 
     path = write_report("runs/fleet/default-cohort-20250101-120000")    # -> <run>/report.md (+ plots/*.png)
 """
@@ -16,13 +18,14 @@ finished and which failed (with their errors), and summarises each pipeline step
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from compensation.comparison import VOLUME_CONTROL
 from runners.fleet import plots
+from runners.fleet.report_comparison import comparison_sections, hitl_honesty
 from runners.fleet.rundir import RunDir
 from simulator.atomic_io import atomic_write_text
 
@@ -112,30 +115,6 @@ def _audiometry(table: Any, spec: dict[str, Any]) -> list[str]:
     return lines + _table(["listener", "stratum", "true PTA (dB HL)", "audiogram MAE (dB)", "trials"], body)
 
 
-def _fidelity(table: Any) -> list[str]:
-    data = plots.rows(table, "evaluation", "fidelity_restored_mean")
-    if not data:
-        return []
-    by: dict[str, list[float]] = defaultdict(list)
-    by_stratum: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for r in data:
-        by[r["strategy"]].append(r["value"])
-        by_stratum[(r["strategy"], r["stratum"])].append(r["value"])
-    strata = [s for s in plots.STRATUM_COLOURS if any(k[1] == s for k in by_stratum)]
-    body = []
-    for strategy, values in by.items():
-        v = np.asarray(values)
-        cells = [_fmt(float(np.mean(by_stratum[(strategy, s)]))) if by_stratum[(strategy, s)] else "" for s in strata]
-        body.append([strategy, _fmt(float(v.mean())), _fmt(float(v.std())), _fmt(float(v.min())), *cells])
-    return [
-        "", "## Fidelity restored per strategy", "",
-        "Fidelity restored = 1 - D(aided) / D(unaided), D the neural-fidelity distance to the NH reference's response "
-        "to the clean sound, averaged over the run's sounds (1 = NH response restored, 0 = no better than unaided, "
-        "< 0 = worse). `+hitl` is the aid after the HITL session.", "",
-        *_table(["strategy", "mean", "sd", "min", *[f"mean {s}" for s in strata]], body),
-    ]  # fmt: skip
-
-
 def _hitl(table: Any, spec: dict[str, Any]) -> list[str]:
     reached = _per_listener(table, "hitl", "fraction_of_oracle_reached")
     if not reached:
@@ -148,14 +127,17 @@ def _hitl(table: Any, spec: dict[str, Any]) -> list[str]:
     n_reached = int(np.isfinite(q90).sum())
     median_q = float(np.median(np.where(np.isfinite(q90), q90, np.inf))) if q90.size else math.nan
     median_txt = f"{median_q:.0f}" if math.isfinite(median_q) else f"not reached within {h['budget']}"
-    body = [[name, _fmt(start[name], 4), _fmt(best[name], 4), _fmt(oracle[name], 4), _fmt(reached[name], 2)]
+    l0, l1 = _per_listener(table, "hitl", "loudness_phon_start"), _per_listener(table, "hitl", "loudness_phon")
+    body = [[name, _fmt(start[name], 4), _fmt(best[name], 4), _fmt(oracle[name], 4), _fmt(reached[name], 2),
+             f"{_fmt(l0.get(name, math.nan), 1)} -> {_fmt(l1.get(name, math.nan), 1)}"]
             for name in reached]  # fmt: skip
     return [
         "", f"## HITL fitting ({h['mode']}, {h['strategy']}, budget {h['budget']})", "",
         f"{n_reached} of {len(q90)} listeners reached 90 % of the oracle improvement within the budget; median "
         f"queries to 90 %: {median_txt} (listeners that never reached it count as infinite). Median final fraction of "
         f"the oracle improvement: {np.median(list(reached.values())):.2f}.", "",
-        *_table(["listener", "D start", "D best", "D oracle", "fraction of oracle"], body),
+        *_table(["listener", "D start", "D best", "D oracle", "fraction of oracle", "loudness (phon)"], body),
+        *hitl_honesty(table),
     ]  # fmt: skip
 
 
@@ -176,7 +158,8 @@ def neurogram_panels(manifest: dict[str, Any], table: Any) -> tuple[list[tuple[s
     clean = sounds[:1]
     ref = nh_reference(model)
     lis = VirtualListener(job.listener.id, np.asarray(job.listener.nu), model, hours=job.listener.hours, reference=ref)
-    mine = [r for r in plots.rows(table, "evaluation", "fidelity_restored_mean") if r["listener"] == lis.id]
+    mine = [r for r in plots.rows(table, "evaluation", "fidelity_restored_mean")
+            if r["listener"] == lis.id and r["strategy"] != VOLUME_CONTROL]  # fmt: skip
     panels = [("NH reference, clean", ref.response(clean)), (f"{lis.id}, unaided", lis.response(clean))]
     title = f"{lis.id}, sound {names[0]}"
     if mine:
@@ -200,8 +183,20 @@ def _aided(model: Any, table: Any, listener: str, name: str, clean: Any) -> Any:
     rows = [r for r in plots.rows(table, step, metric) if r["listener"] == listener and r["strategy"] == base]
     by_name = {r["param"]: r["value"] for r in rows}
     theta = torch.tensor([by_name[p] for p in strategy.param_names], dtype=torch.float32)
+    trims = [r["value"] for r in plots.rows(table, "hitl", "output_gain_db") if r["listener"] == listener]
+    trim = trims[0] if name.endswith("+hitl") and trims else 0.0
     with torch.no_grad():
-        return strategy(clean, theta)
+        return _as_heard(table, listener, strategy(clean, theta) * 10.0 ** (trim / 20.0))
+
+
+def _as_heard(table: Any, listener: str, aided: Any) -> Any:
+    """``aided`` through the listener's comfort-aware output limit (its true audiogram from the table), as the
+    evaluation scored it; unchanged when the run has no true thresholds."""
+    from compensation import ListenerComfort
+
+    truth = {r["freq_hz"]: r["value"] for r in plots.rows(table, "audiometry", "threshold_true_db_hl")
+             if r["listener"] == listener}  # fmt: skip
+    return ListenerComfort.from_audiogram(truth).limit(aided) if truth else aided
 
 
 def write_report(run_dir: str | Path, *, neurogram: bool | None = None) -> Path:
@@ -236,7 +231,7 @@ def write_report(run_dir: str | Path, *, neurogram: bool | None = None) -> Path:
             panels, bin_rate, title = neurogram_panels(manifest, table)
             figures.append((f"Neurogram example ({title})", plots.plot_neurogram(panels, plot_dir / "neurogram.png",
                                                                                  bin_rate)))  # fmt: skip
-        lines += _audiometry(table, spec) + _fidelity(table) + _hitl(table, spec)
+        lines += _audiometry(table, spec) + comparison_sections(table) + _hitl(table, spec)
         lines += ["", "## Figures"]
         for caption, path in figures:
             if path is not None:

@@ -122,7 +122,10 @@ class HITLSection:
         2, at_least(1), "starts of the gradient-descent oracle (the prescription + Sobol points)"
     )
     oracle_steps: int = entry(25, at_least(0), "Adam steps per oracle start")
-    n_sounds: int = entry(1, at_least(1), "the first n sounds of [sounds] are judged during the session")
+    n_sounds: int = entry(
+        1, at_least(1), "tuning sounds the listener judges (the [sounds] classes, drawn with sound_seed)"
+    )
+    sound_seed: int = entry(1, doc="must differ from [sounds] seed: tuning and evaluation sounds are disjoint")
 
 
 @dataclasses.dataclass
@@ -256,9 +259,8 @@ def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | 
             raise SpecError(f"spec.sounds.classes[{i}]: unknown sound class {cls!r}; known: {SOUND_CLASSES[:-1]}")
     if not spec.sounds.classes:
         raise SpecError("spec.sounds.classes: needs at least one class")
-    n_sounds = len(spec.sounds.classes) * spec.sounds.n_per_class
-    if spec.hitl.n_sounds > n_sounds:
-        raise SpecError(f"spec.hitl.n_sounds: {spec.hitl.n_sounds} > the {n_sounds} sounds of [sounds]")
+    if "hitl" in steps and spec.hitl.sound_seed == spec.sounds.seed:
+        raise SpecError("spec.hitl.sound_seed: must differ from spec.sounds.seed (tuning sounds are never evaluated)")
     if "hitl" in steps:
         _check_tune(spec.hitl.strategy, spec.hitl.tune)
     for i, f in enumerate(spec.audiometry.freqs_hz):

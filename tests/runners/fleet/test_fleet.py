@@ -67,6 +67,7 @@ def test_default_spec_is_the_documented_default_cohort():
         ("[evaluation]\nextra_distances = ['l1']\n", "spec.evaluation.extra_distances[0]"),
         ("[hitl]\ntune = 'bands:x'\n", "spec.hitl.tune: tune 'bands:N' needs an integer N"),
         ("[hitl]\ntune = 'gain_db_band0_164hz,volume'\n", "spec.hitl.tune: tune group 'volume'"),
+        ("[hitl]\nsound_seed = 5\n[sounds]\nseed = 5\n", "spec.hitl.sound_seed: must differ from spec.sounds.seed"),
     ],
 )
 def test_malformed_spec_errors_name_the_key(toml, key, tmp_path):
@@ -104,18 +105,44 @@ def test_run_directory_has_manifest_and_one_result_per_job(reference_run):
     trace = [r for r in rows if r["metric"] == "fraction_of_oracle" and r["job"] == ids[0]]
     assert [r["query"] for r in trace] == [0, 1, 2]
     fr = {(r["job"], r["strategy"]) for r in rows if r["metric"] == "fidelity_restored_mean"}
-    assert fr == {(j, s) for j in ids for s in ("nalr", "wdrc", "wdrc+hitl")}
+    strategies = ("nalr", "wdrc", "wdrc+hitl")
+    assert fr == {(j, s) for j in ids for s in (*strategies, "volume control")}
     fr_l2 = {(r["job"], r["strategy"]): r["value"] for r in rows if r["metric"] == "fidelity_restored_mean_l2"}
-    assert fr_l2.keys() == fr and all(v <= 1.0 for v in fr_l2.values())
+    assert fr_l2.keys() == {(j, s) for j in ids for s in strategies} and all(v <= 1.0 for v in fr_l2.values())
     # per sound, fidelity restored is 1 - D(aided) / D(unaided) of the distances reported beside it
-    for suffix in ("", "_l2"):
+    for suffix, n_strategies in (("", 4), ("_l2", 3)):
         d_un = {(r["job"], r["sound"]): r["value"] for r in rows if r["metric"] == f"d_unaided{suffix}"}
         d_aid = {(r["job"], r["strategy"], r["sound"]): r["value"] for r in rows if r["metric"] == f"d_aided{suffix}"}
         per_sound = [r for r in rows if r["metric"] == f"fidelity_restored{suffix}"]
-        assert len(per_sound) == len(d_aid) == 3 * 3 * len(d_un) // 3 > 0
+        assert len(per_sound) == len(d_aid) == n_strategies * len(d_un) > 0
         for r in per_sound:
             expected = 1.0 - d_aid[(r["job"], r["strategy"], r["sound"])] / d_un[(r["job"], r["sound"])]
             assert r["value"] == pytest.approx(expected, rel=1e-5, abs=1e-6), r
+
+
+def test_every_comparison_shows_the_volume_knob_and_no_hitl_session_ends_too_loud(reference_run):
+    rows = pq.read_table(reference_run / "results.parquet").to_pylist()
+
+    def by(metric, step="evaluation"):
+        return {(r["job"], r["strategy"], r["param"], r["sound"]): r["value"] for r in rows
+                if r["step"] == step and r["metric"] == metric}  # fmt: skip
+
+    fr, matched, over = by("fidelity_restored_mean"), by("fidelity_restored_matched_mean"), by("fr_over_volume_control")
+    assert fr.keys() == matched.keys() == over.keys()
+    for (job, strategy, param, sound), value in fr.items():  # gain over the volume control, per listener
+        assert over[(job, strategy, param, sound)] == pytest.approx(value - fr[(job, "volume control", "", "")])
+    assert all(v <= 0.05 for v in by("above_comfort_phon").values())  # nothing delivered above the comfort limit
+    hitl_above = by("above_comfort_phon", "hitl")
+    assert len(hitl_above) == 3 and all(v <= 0.05 for v in hitl_above.values())
+    tuning = {k[3] for k in by("tuning_sound", "hitl")}
+    evaluated = {k[3] for k in by("d_unaided")}
+    assert tuning and evaluated and not tuning & evaluated
+    edges = by("at_edge", "hitl")
+    assert {k[2] for k in edges} == {"group0", "group1"} and set(edges.values()) <= {0.0, 1.0}
+    n_edge = by("n_at_edge", "hitl")
+    assert all(n_edge[(job, s, "", "")] == sum(v for k, v in edges.items() if k[0] == job) for job, s, _, _ in n_edge)
+    limits = {v for v in by("comfort_limit_phon", "comfort").values()}
+    assert len(limits) == 1 and 90.0 < limits.pop() < 100.0
 
 
 def test_failed_attempts_are_retried_and_final_failures_reported(model_dir, reference_run, tmp_path):
@@ -179,8 +206,12 @@ def test_run_directory_refuses_to_overwrite_and_resume_checks_the_spec(model_dir
 def test_report_has_every_section_and_plot(reference_run):
     path = write_report(reference_run)
     text = path.read_text()
-    for heading in ("## Audiometry", "## Fidelity restored per strategy", "## HITL fitting", "Neurogram example"):
+    for heading in ("## Audiometry", "## Fidelity restored per strategy", "## Comfort", "## HITL fitting",
+                    "Neurogram example"):  # fmt: skip
         assert heading in text
+    assert "| volume control |" in text and "matched loudness" in text and "over volume control" in text
+    assert "Sessions ending above the comfort limit: 0 of 3" in text and "shared: none" in text
+    assert "Sessions ending with a tuned coordinate on the edge of its search box" in text
     for name in ("audiograms", "fidelity_restored", "hitl_convergence", "neurogram"):
         png = reference_run / "plots" / f"{name}.png"
         assert png.read_bytes()[:4] == b"\x89PNG" and f"plots/{name}.png" in text

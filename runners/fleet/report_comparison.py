@@ -1,0 +1,170 @@
+"""Fleet-report sections that set every strategy against the volume knob, keep NH listeners apart and show comfort.
+
+* Hearing-impaired listeners: fidelity restored as heard (through the comfort-aware output limit), at matched loudness,
+  and over the volume-control baseline (:mod:`runners.fleet.evaluation`); NH listeners never enter these means.
+* NH listeners: the benefit (D(unaided) - D(aided)) / D_0 (a scale of the sound alone), as heard and at matched
+  loudness, with the check that it stays within +-:data:`NH_BENEFIT_BAND`.
+* Comfort: the loudest output any strategy delivered against the comfort limit, and each listener's comfortable range.
+* HITL honesty: tuning sounds disjoint from evaluation sounds, sessions that end above the comfort limit (none can) and
+  sessions that end with a tuned coordinate on the edge of the search box.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from compensation.comparison import VOLUME_CONTROL
+from runners.fleet import plots
+
+NH_BENEFIT_BAND: float = 0.05
+"""NH listeners' benefit from any strategy is expected within +-this (no hearing loss to compensate)."""
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _table(header: list[str], body: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+
+
+def _by(table: Any, metric: str, step: str = "evaluation") -> dict[tuple[str, str], dict[str, Any]]:
+    """``{(listener, strategy): row}`` of one per-strategy metric."""
+    return {(r["listener"], r["strategy"]): r for r in plots.rows(table, step, metric)}
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else math.nan
+
+
+def _impaired(table: Any) -> list[str]:
+    fr = _by(table, "fidelity_restored_mean")
+    if not fr:
+        return []
+    matched, over = _by(table, "fidelity_restored_matched_mean"), _by(table, "fr_over_volume_control")
+    loud, gain = _by(table, "loudness_phon_mean"), _by(table, "volume_gain_db")
+    keys = [k for k, r in fr.items() if r["stratum"] != plots.NH_STRATUM]
+    listeners = sorted({k[0] for k in keys})
+    strategies = list(dict.fromkeys(k[1] for k in keys))
+    strata = [s for s in plots.STRATUM_COLOURS if any(fr[k]["stratum"] == s for k in keys)]
+    body = []
+    for s in strategies:
+        mine = [k for k in keys if k[1] == s]
+        cells = [_fmt(_mean([fr[k]["value"] for k in mine if fr[k]["stratum"] == st])) for st in strata]
+        body.append([s, _fmt(_mean([fr[k]["value"] for k in mine])), _fmt(_mean([matched[k]["value"] for k in mine])),
+                     _fmt(_mean([over[k]["value"] for k in mine])), _fmt(_mean([loud[k]["value"] for k in mine]), 1),
+                     *cells])  # fmt: skip
+    vc_gain = _mean([r["value"] for k, r in gain.items() if k[0] in listeners])
+    best = max((r for r in body if r[0] != VOLUME_CONTROL), key=lambda r: float(r[3]), default=None)
+    verdict = (f"The best strategy over the volume control is `{best[0]}` ({best[3]}); a strategy adds something "
+               "beyond turning the volume up only where this is positive." if best else "")  # fmt: skip
+    header = ["strategy", "as heard", "matched loudness", "over volume control", "loudness (phon)"]
+    header += [f"as heard, {s}" for s in strata]
+    return [
+        "", f"## Fidelity restored per strategy (hearing-impaired listeners, n = {len(listeners)})", "",
+        "Fidelity restored = 1 - D(aided) / D(unaided), D the neural-fidelity distance to the NH reference's response "
+        "to the clean sound; mean over the evaluation sounds, then over listeners (1 = NH response restored, 0 = no "
+        "better than unaided). *As heard*: the strategy's output through the listener's comfort-aware output limit; "
+        "*matched loudness*: scaled until the listener hears it as loud as normal hearing hears the clean sound; "
+        f"*volume control*: the best single broadband gain within the comfort limit (mean {_fmt(vc_gain, 1)} dB); "
+        "*over volume control*: as heard, minus the volume control's. `+hitl` is the aid after the HITL session. NH "
+        "listeners are not in this table (their unaided distance is tiny; see below).", "",
+        *_table(header, body),
+        "", verdict,
+    ]  # fmt: skip
+
+
+def _nh(table: Any) -> list[str]:
+    benefit = {k: r for k, r in _by(table, "benefit_mean").items() if r["stratum"] == plots.NH_STRATUM}
+    if not benefit:
+        return []
+    matched = _by(table, "benefit_matched_mean")
+    loud = _by(table, "loudness_phon_mean")
+    strategies = list(dict.fromkeys(k[1] for k in benefit))
+    body, worst = [], {}
+    for s in strategies:
+        mine = [k for k in benefit if k[1] == s]
+        b, m = [benefit[k]["value"] for k in mine], [matched[k]["value"] for k in mine]
+        body.append([s, _fmt(_mean(b)), f"{_fmt(min(b))}..{_fmt(max(b))}", _fmt(_mean(m)),
+                     f"{_fmt(min(m))}..{_fmt(max(m))}", _fmt(_mean([loud[k]["value"] for k in mine]), 1)])  # fmt: skip
+        for label, values in (("as heard", b), ("at matched loudness", m)):
+            for k, v in zip(mine, values, strict=True):
+                if label not in worst or abs(v) > abs(worst[label][0]):
+                    worst[label] = (v, k)
+    checks = []
+    for label, (v, (listener, strategy)) in worst.items():
+        ok = abs(v) <= NH_BENEFIT_BAND
+        checks.append(f"{label}: {'yes' if ok else 'NO'} (largest |benefit| {abs(v):.3f}, {strategy} for {listener})")
+    n = len({k[0] for k in benefit})
+    return [
+        "", f"## NH listeners (benefit, reported apart; n = {n})", "",
+        "Benefit = (D(unaided) - D(aided)) / D_0, D_0 the NH reference's distance to silence (the whole response the "
+        "sound evokes: a scale of the sound alone, not of the listener), mean over the evaluation sounds. Fidelity "
+        "restored would divide by an NH listener's tiny unaided distance and is not reported for them.", "",
+        *_table(["strategy", "benefit as heard", "range", "at matched loudness", "range", "loudness (phon)"], body),
+        "", f"NH benefit from every strategy within +-{NH_BENEFIT_BAND}: " + "; ".join(checks) + ".",
+    ]  # fmt: skip
+
+
+def _comfort(table: Any) -> list[str]:
+    above = plots.rows(table, "evaluation", "above_comfort_phon")
+    limits = {r["listener"]: r["value"] for r in plots.rows(table, "comfort", "comfort_limit_phon")}
+    if not above or not limits:
+        return []
+    worst = max(above, key=lambda r: r["value"])
+    cut = [r for r in plots.rows(table, "evaluation", "comfort_gain_db") if r["strategy"] != VOLUME_CONTROL]
+    n_cut = sum(r["value"] < -0.01 for r in cut)
+    levels = {m: defaultdict(list) for m in ("comfortable_lower_db", "comfortable_upper_db", "ucl_db")}
+    for m, by in levels.items():
+        for r in plots.rows(table, "comfort", m):
+            by[r["listener"]].append(r["value"])
+    strata = {r["listener"]: r["stratum"] for r in above}
+    body = [[name, strata.get(name, ""), *(_fmt(_mean(levels[m][name]), 1) for m in levels)] for name in limits]
+    verdict = "no output above it" if worst["value"] <= 0.05 else "an output ABOVE it"
+    return [
+        "", "## Comfort", "",
+        f"Comfort limit (\"loud\", ISO 16832 categories on the listener's ISO 532-1 loudness with its hearing loss): "
+        f"{_fmt(next(iter(limits.values())), 1)} phon. Loudest output delivered by any strategy, as heard: "
+        f"{_fmt(worst['value'], 2)} phon relative to the limit ({worst['strategy']} for {worst['listener']}): "
+        f"{verdict}. The comfort limit turned down {n_cut} of {len(cut)} (listener, strategy, sound) outputs.", "",
+        "Each listener's comfortable range for the evaluation sounds (mean presentation level, dB SPL):", "",
+        *_table(["listener", "stratum", "soft (lower)", "loud (comfort limit)", "too loud (UCL)"], body),
+    ]  # fmt: skip
+
+
+def comparison_sections(table: Any) -> list[str]:
+    """The impaired, NH and comfort sections of the fleet report (module docstring)."""
+    return _impaired(table) + _nh(table) + _comfort(table)
+
+
+def hitl_honesty(table: Any) -> list[str]:
+    """Lines for the HITL section: tuning vs evaluation sounds, comfort at the end, coordinates on the box edge."""
+    above = {r["listener"]: r["value"] for r in plots.rows(table, "hitl", "above_comfort_phon")}
+    if not above:
+        return []
+    tuning = sorted({r["sound"] for r in plots.rows(table, "hitl", "tuning_sound")})
+    evaluated = sorted({r["sound"] for r in plots.rows(table, "evaluation", "d_unaided")})
+    shared = set(tuning) & set(evaluated)
+    n_above = sum(v > 0.05 for v in above.values())
+    edges = [r for r in plots.rows(table, "hitl", "at_edge") if r["value"] > 0]
+    per_listener = defaultdict(list)
+    for r in edges:
+        per_listener[r["listener"]].append(r["param"])
+    by_coordinate = defaultdict(int)
+    for r in edges:
+        by_coordinate[r["param"]] += 1
+    coords = ", ".join(f"{c}: {n}" for c, n in sorted(by_coordinate.items())) or "none"
+    return [
+        "",
+        f"Tuning sounds: {', '.join(tuning)}; evaluation sounds: {', '.join(evaluated)}; shared: "
+        f"{', '.join(sorted(shared)) if shared else 'none'}.",
+        f"Sessions ending above the comfort limit: {n_above} of {len(above)} (largest delivered loudness "
+        f"{max(above.values()):+.2f} phon relative to the limit).",
+        f"Sessions ending with a tuned coordinate on the edge of its search box: {len(per_listener)} of {len(above)} "
+        f"(by coordinate: {coords}).",
+    ]
