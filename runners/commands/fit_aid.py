@@ -4,7 +4,9 @@ hearloop fit-aid --strategy wdrc --mode pairwise --listener-seed 0
 hearloop fit-aid --strategy multiband --mode rating --budget 30 --tune bands:3 --out runs/fit-aid/lis0
 
 Pipeline: sample the listener (seeded), measure its audiogram with GP-PTA through its neurometric responder, prescribe
-theta0, compute the oracle optimum by gradient descent, run the feedback session, print a summary and write
+theta0, compute the oracle optimum by gradient descent, run the feedback session on the tuning sounds within the
+listener's comfort limit (its loudness from its true audiogram), score the prescription and the fit on held-out sounds
+(never judged in the session) as heard, at matched loudness and against the volume control, print a summary and write
 ``result.json``, ``trace.parquet`` and ``convergence.png``.
 """
 
@@ -76,6 +78,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--n-sounds", type=int, default=2, help="speech sounds the listener judges (default: %(default)s)"
     )
     parser.add_argument(
+        "--eval-sounds",
+        type=int,
+        default=2,
+        help="held-out sounds (speech, speech in noise) the fit is scored on, never judged in the session "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--sound-seconds", type=float, default=0.5, help="duration of each sound, s (default: %(default)s)"
     )
     parser.add_argument("--level", type=float, default=65.0, help="presentation level, dB SPL (default: %(default)s)")
@@ -89,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def speech_sounds(n: int, seconds: float, level_db_spl: float, seed: int = 0):
-    """``n x samples`` speech-like sounds (Pa) from the synthetic corpus, seeded."""
+    """``n x samples`` speech-like tuning sounds (Pa) from the synthetic corpus, seeded (stream ``[seed, 0, i]``)."""
     import numpy as np
     import torch
 
@@ -97,7 +106,50 @@ def speech_sounds(n: int, seconds: float, level_db_spl: float, seed: int = 0):
 
     if n < 1:
         raise HearloopInputError("--n-sounds must be >= 1")
-    return torch.tensor(np.stack([synthesise("speech", [seed, i], seconds, level_db_spl).audio for i in range(n)]))
+    return torch.tensor(np.stack([synthesise("speech", [seed, 0, i], seconds, level_db_spl).audio for i in range(n)]))
+
+
+def evaluation_sounds(n: int, seconds: float, level_db_spl: float, seed: int = 0):
+    """``n x samples`` held-out evaluation sounds (speech and speech in noise in turn; stream ``[seed, 1, i]``, so
+    never a tuning sound of :func:`speech_sounds`) and their names."""
+    import numpy as np
+    import torch
+
+    from simulator.data.corpus import synthesise
+
+    if n < 1:
+        raise HearloopInputError("--eval-sounds must be >= 1")
+    classes = [("speech", "speech_in_noise")[i % 2] for i in range(n)]
+    audio = [synthesise(c, [seed, 1, i], seconds, level_db_spl).audio for i, c in enumerate(classes)]
+    return torch.tensor(np.stack(audio)), [f"eval_{c}_{i:02d}" for i, c in enumerate(classes)]
+
+
+def score_fit(listener, strategy, theta0, res, sounds, comfort):
+    """The prescription and the HITL fit on held-out ``sounds``, as heard, at matched loudness and against the
+    volume control (:func:`compensation.compare_with_volume_control`) -> its summary."""
+    import torch
+
+    from compensation import compare_with_volume_control
+    from compensation.objective import NeuralFidelityObjective
+    from listeners import nh_reference
+
+    objective = NeuralFidelityObjective(listener.model, nh_reference(listener.model).nu)
+    with torch.no_grad():
+        theta_best = torch.as_tensor(res.theta_best, dtype=torch.float32)
+        aided = {"prescription": strategy(sounds, torch.as_tensor(theta0, dtype=torch.float32)),
+                 "hitl": strategy(sounds, theta_best) * 10.0 ** (res.output_gain_db / 20.0)}  # fmt: skip
+    return compare_with_volume_control(objective, sounds, listener.nu_tensor(), aided, comfort.loudness,
+                                       comfort.comfort).summary()  # fmt: skip
+
+
+def print_scores(summary: dict, res) -> None:
+    """The held-out comparison and the session's comfort and box edges, as a table."""
+    print(f"held-out sounds: {'':14}{'FR as heard':>12}{'FR matched':>12}{'FR over VC':>12}{'benefit':>10}{'phon':>8}")
+    for name, row in summary.items():
+        print(f"  {name:28}{row['fr']:12.3f}{row['fr_matched']:12.3f}{row['fr_over_vc']:12.3f}"
+              f"{row['benefit']:10.3f}{row['loudness_phon']:8.1f}")  # fmt: skip
+    print(f"HITL delivered loudness {res.loudness_phon:.1f} phon (comfort limit {res.comfort_limit_phon:.1f}); "
+          f"coordinates on the edge of the search box: {', '.join(res.at_edge) or 'none'}")  # fmt: skip
 
 
 def measure_and_prescribe(listener, strategy, *, seed: int, trials: int):
@@ -122,11 +174,13 @@ def _run(args: argparse.Namespace) -> int:
     from compensation import get_strategy
     from compensation.objective import fidelity_restored
     from listeners.listener import THRESHOLD_GRID_HZ
-    from runners.hitl import make_problem, oracle_optimum, parse_tune, run_session
+    from runners.hitl import listener_comfort, make_problem, oracle_optimum, parse_tune, run_session
     from runners.hitl.report import plot_convergence, write_json, write_trace_parquet
 
     if args.budget < 1:
         raise HearloopInputError(f"--budget must be a positive number of queries, got {args.budget}")
+    if args.n_sounds < 1 or args.eval_sounds < 1:
+        raise HearloopInputError(f"--n-sounds and --eval-sounds must be >= 1; got {args.n_sounds}, {args.eval_sounds}")
     model = simulator.load_model(args.model) if args.model is not None else simulator.load_model()
     strata = None if args.stratum == "any" else {args.stratum: 1}
     listener = listeners.sample_cohort(1, seed=args.listener_seed, model=model, strata=strata, progress=True)[0]
@@ -137,9 +191,10 @@ def _run(args: argparse.Namespace) -> int:
     audiogram, theta0 = measure_and_prescribe(listener, strategy, seed=args.seed, trials=args.audiometry_trials)
     t_audiometry = time.perf_counter() - t0
     sounds = speech_sounds(args.n_sounds, args.sound_seconds, args.level, seed=args.seed)
-    problem = make_problem(
-        listener, strategy, sounds, theta0, tune=parse_tune(args.tune, strategy.param_names), radius=args.radius
-    )
+    held_out, held_out_names = evaluation_sounds(args.eval_sounds, args.sound_seconds, args.level, seed=args.seed)
+    comfort = listener_comfort(listener)
+    problem = make_problem(listener, strategy, sounds, theta0, tune=parse_tune(args.tune, strategy.param_names),
+                           radius=args.radius, comfort=comfort)  # fmt: skip
     t0 = time.perf_counter()
     oracle = oracle_optimum(problem, seed=args.seed, progress=True)
     t_oracle = time.perf_counter() - t0
@@ -168,6 +223,8 @@ def _run(args: argparse.Namespace) -> int:
         f"90% reached after {q90 if q90 is not None else '>' + str(res.queries_used)} queries "
         f"(sustained: {q90s if q90s is not None else '>' + str(res.queries_used)})"
     )
+    summary = score_fit(listener, strategy, theta0, res, held_out, comfort)
+    print_scores(summary, res)
     print(f"time: audiometry {t_audiometry:.1f} s, oracle {t_oracle:.1f} s, session {t_session:.1f} s")
     record = {
         "listener": {"id": listener.id, "nu": listener.nu.tolist(), "pta_db_hl": listener.pta()},
@@ -177,6 +234,7 @@ def _run(args: argparse.Namespace) -> int:
         "param_names": list(strategy.param_names),
         "oracle": {"theta": oracle.theta, "objective": oracle.objective, "restarts": oracle.restart_objectives},
         "result": res.to_dict(),
+        "held_out": {"sounds": held_out_names, "scores": summary, "comfort": comfort.comfort.to_dict()},
         "timing_s": {"audiometry": t_audiometry, "oracle": t_oracle, "session": t_session},
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "handler"},
     }
