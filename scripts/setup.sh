@@ -18,6 +18,7 @@ pip_install() {
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   pip_install "torch==2.13.0"
 fi
-pip_install -e ".[dev]"
+# The rl extra (stable-baselines3) too: the tests cover the SB3 adapter and run the README's gymnasium block.
+pip_install -e ".[dev,rl]"
 rm -f "$log"
 .venv/bin/python -c "import torch, simulator; print('hearloop environment ready: torch', torch.__version__)"
