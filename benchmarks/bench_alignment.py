@@ -42,13 +42,14 @@ def main() -> None:
     ap.add_argument("--hi-pta-range", type=float, nargs=2, default=[10.0, 70.0])
     ap.add_argument("--flat-from", type=float, default=50.0, help="HI targets at or above this PTA are flat losses")
     ap.add_argument("--channels", type=int, default=32)
+    ap.add_argument("--periphery", default="gammatone", help="cohort periphery (the README's numbers: gammatone)")
     ap.add_argument("--out", default="runs/alignment-bench")
     args = ap.parse_args()
     rows = []
     for seed in args.seeds:
         animals = generate_cohort(
             n_nh=2, n_hi=args.n_hi, seed=seed, n_channels=args.channels, hi_pta_range_db=tuple(args.hi_pta_range),
-            flat_from_pta_db=args.flat_from, session_hours=10.0,
+            flat_from_pta_db=args.flat_from, session_hours=10.0, periphery=args.periphery,
         )  # fmt: skip
         reference = animals[0]
         for animal in animals[1:]:

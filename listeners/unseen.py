@@ -47,11 +47,18 @@ from listeners.fit_objective import FIT_WINDOW_HOURS
 from simulator.data.alignment import align_channels, apply_alignment, model_signature
 from simulator.data.recording_types import AnimalRecording
 from simulator.errors import CheckpointError, HearloopInputError
-from simulator.virtual_ic import nh_profile, sample_animal_params, sample_channel_template
-from simulator.virtual_ic.animal import AnimalParams, record_animal
-from simulator.virtual_ic.cohort import cohort_corpus, hi_targets, presentation_hours
-from simulator.virtual_ic.hearing_profile import hi_profile
-from simulator.virtual_ic.periphery import filterbank_features
+from simulator.virtual_ic import sample_channel_template
+from simulator.virtual_ic.animal import AnimalParams
+from simulator.virtual_ic.animal import true_loss_db_hl as generator_true_loss_db_hl
+from simulator.virtual_ic.cohort import (
+    bez_config,
+    cohort_corpus,
+    hi_targets,
+    ihc_dominant_indices,
+    make_animal,
+    presentation_hours,
+)
+from simulator.virtual_ic.session import simulate_sessions
 
 __all__ = [
     "cohort_kwargs",
@@ -85,6 +92,9 @@ _DEFAULTS: dict[str, Any] = {
     "shuffle_channels": True,
     "flat_from_pta_db": None,
     "tone_frequencies": "audiometric",  # cohorts recorded before the key used the audiometric pip set
+    "periphery": "gammatone",  # likewise: cohorts recorded before the key used the gammatone periphery
+    "ihc_dominant": 0,
+    "periphery_options": None,
 }
 
 
@@ -96,11 +106,12 @@ def cohort_kwargs(model: nn.Module) -> dict[str, Any]:
             "the model's metadata does not describe a synthetic training cohort (metadata['cohort'] with generator "
             "'simulator.virtual_ic.generate_cohort' and its kwargs); fresh animals cannot be generated for it"
         )
-    unknown = set(cohort["kwargs"]) - set(_DEFAULTS) - {"progress"}
+    unknown = set(cohort["kwargs"]) - set(_DEFAULTS) - {"progress", "workers"}
     if unknown:
         raise CheckpointError(f"unknown generate_cohort kwargs in the model's metadata: {sorted(unknown)}")
     out = {**_DEFAULTS, **cohort["kwargs"]}
     out.pop("progress", None)
+    out.pop("workers", None)
     return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
 
 
@@ -115,8 +126,9 @@ def reference_animal_params(kwargs: dict[str, Any], reference_id: str) -> Animal
     """Regenerate an NH animal of a ``generate_cohort(**kwargs)`` cohort from its seeded streams (exact ground truth).
 
     Mirrors ``generate_cohort``: template from ``default_rng([seed, 1])``; NH animal ``NHkk`` is animal ``kk - 1`` and
-    draws its profile and electrodes from ``default_rng([seed, 3, kk - 1])``.
+    draws its profile and electrodes from ``default_rng([seed, 3, kk - 1])``; its periphery is the cohort's.
     """
+    kwargs = {**_DEFAULTS, **kwargs}  # absent keys as cohort_kwargs reads them (periphery: gammatone)
     if not (reference_id.startswith("NH") and reference_id[2:].isdigit()):
         raise HearloopInputError(f"the reference animal must be an NH animal id like 'NH01'; got {reference_id!r}")
     a = int(reference_id[2:]) - 1
@@ -124,33 +136,37 @@ def reference_animal_params(kwargs: dict[str, Any], reference_id: str) -> Animal
         raise HearloopInputError(f"{reference_id!r} is not among the cohort's {kwargs['n_nh']} NH animals")
     seed = int(kwargs["seed"])
     template = sample_channel_template(np.random.default_rng([seed, 1]), int(kwargs["n_channels"]))
-    rng = np.random.default_rng([seed, 3, a])
-    profile = nh_profile(rng)
-    return sample_animal_params(reference_id, profile, template, rng, bool(kwargs["shuffle_channels"]))
+    bez = bez_config(kwargs["periphery_options"])
+    return make_animal(
+        seed, a, reference_id, None, template, bool(kwargs["shuffle_channels"]), kwargs["periphery"], False, bez
+    )
 
 
 def _fresh_animals(kwargs: dict[str, Any], n_nh: int, n_hi: int, seed: int, same_template: bool, session_h: float):
-    """``generate_cohort``'s seeded streams with every animal/session stream from ``seed`` (ids ``U-NH01``, ...).
+    """``generate_cohort``'s seeded streams with every animal/session stream from ``seed`` (ids ``U-NH01``, ...),
+    on the training cohort's periphery; also the (sounds, splits) heard.
 
     The channel template is the training cohort's (``same_template``) or a fresh one drawn from ``seed``.
     """
     sounds, splits = cohort_corpus(seed, *(kwargs[k] for k in _CORPUS_KEYS))
-    features = [filterbank_features(s.audio) for s in sounds]
     template_seed = int(kwargs["seed"]) if same_template else seed
     template = sample_channel_template(np.random.default_rng([template_seed, 1]), int(kwargs["n_channels"]))
     targets = hi_targets(
         n_hi, np.random.default_rng([seed, 2]), tuple(kwargs["hi_pta_range_db"]), kwargs["flat_from_pta_db"]
     )
+    n_dominant = round(int(kwargs["ihc_dominant"]) * n_hi / max(int(kwargs["n_hi"]), 1))
+    dominant = ihc_dominant_indices(n_hi, n_dominant, seed)
+    bez = bez_config(kwargs["periphery_options"])
     specs = [(f"U-NH{i + 1:02d}", None) for i in range(n_nh)] + [(f"U-HI{j + 1:02d}", t) for j, t in enumerate(targets)]
-    animals = []
-    for a, (animal_id, target) in enumerate(specs):
-        rng = np.random.default_rng([seed, 3, a])
-        profile = nh_profile(rng) if target is None else hi_profile(rng, target[0], target[1])
-        params = sample_animal_params(animal_id, profile, template, rng, bool(kwargs["shuffle_channels"]))
-        hours = presentation_hours(np.random.default_rng([seed, 4, a]), len(sounds), session_h)
-        rec = record_animal(params, sounds, features, splits, hours, (seed, 5, a), np.random.default_rng([seed, 6, a]))
-        animals.append(rec)
-    return animals, sounds, features, splits
+    shuffle, periphery = bool(kwargs["shuffle_channels"]), kwargs["periphery"]
+    params = [
+        make_animal(seed, a, animal_id, target, template, shuffle, periphery, a - n_nh in dominant, bez)
+        for a, (animal_id, target) in enumerate(specs)
+    ]
+    ids = range(len(specs))
+    hours = [presentation_hours(np.random.default_rng([seed, 4, a]), len(sounds), session_h) for a in ids]
+    keys, abr = [(seed, 5, a) for a in ids], [np.random.default_rng([seed, 6, a]) for a in ids]
+    return simulate_sessions(params, sounds, splits, hours, keys, abr), sounds, splits
 
 
 def generate_unseen_animals(
@@ -187,11 +203,11 @@ def generate_unseen_animals(
     if not (np.isfinite(session_h) and session_h > 0):
         raise HearloopInputError(f"session_hours must be a positive number of hours or None; got {session_hours}")
     ref_params = reference_animal_params(kwargs, _reference_id(model))
-    animals, sounds, features, splits = _fresh_animals(kwargs, n_nh, n_hi, int(seed), same_template, session_h)
+    animals, sounds, splits = _fresh_animals(kwargs, n_nh, n_hi, int(seed), same_template, session_h)
     hours = np.linspace(0.0, 0.1, len(sounds))  # the reference heard them early in a session, before degradation
-    reference = record_animal(
-        ref_params, sounds, features, splits, hours, (int(seed), 7, 0), np.random.default_rng([int(seed), 8])
-    )
+    reference = simulate_sessions(
+        [ref_params], sounds, splits, [hours], [(int(seed), 7, 0)], [np.random.default_rng([int(seed), 8])]
+    )[0]
     signature = model_signature(getattr(model, "metadata", None))
     out = []
     for animal in animals:
@@ -201,11 +217,7 @@ def generate_unseen_animals(
 
 
 def true_loss_db_hl(animal: AnimalRecording, freqs_hz, hours: float = 0.0) -> np.ndarray:
-    """The generator's true hearing loss of a synthetic animal (dB HL re the nominal NH cochlea) at ``freqs_hz``."""
-    from simulator.virtual_ic import nominal_nh_thresholds_db_spl, true_threshold_db_spl
-    from simulator.virtual_ic.hearing_profile import interp_cf
-
+    """The generator's true hearing loss of a synthetic animal (dB HL re the nominal NH cochlea of its periphery)."""
     if not animal.ground_truth:
         raise HearloopInputError(f"animal {animal.animal_id!r} has no generator ground truth")
-    f = np.asarray(freqs_hz, dtype=np.float64)
-    return true_threshold_db_spl(animal.ground_truth, f, hours) - interp_cf(nominal_nh_thresholds_db_spl(), f)
+    return generator_true_loss_db_hl(animal.ground_truth, freqs_hz, hours)

@@ -4,4 +4,5 @@ import sys
 
 from runners.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # spawned worker processes (hearloop synth --workers N) import this module again
+    sys.exit(main())

@@ -7,6 +7,12 @@
 # gives a model with similar, not identical, numbers.
 #
 #   bash scripts/build_bundled_model.sh [WORK_DIR]     (default runs/bundle-build)
+#   PERIPHERY=bez2018 WORKERS=2 bash scripts/build_bundled_model.sh runs/bundle-bez
+#
+# PERIPHERY (default gammatone, the committed model's) picks the cohort's auditory periphery: bez2018 is the
+# physiological Bruce-Erfani-Zilany 2018 model, the default of `hearloop synth` (about 4.2 CPU-s per animal-second
+# of sound against 0.09 for gammatone: ~3.5 CPU-hours for this cohort's ~3000 animal-seconds); WORKERS (default 1)
+# is how many processes simulate the cohort (the cohort does not depend on it).
 #
 # Every step is seeded; training is resumable (re-running continues from the last finished epoch of each stage).
 set -euo pipefail
@@ -14,17 +20,19 @@ cd "$(dirname "$0")/.."
 WORK="${1:-runs/bundle-build}"
 HL=".venv/bin/hearloop"
 THREADS="${HEARLOOP_THREADS:-2}"
+PERIPHERY="${PERIPHERY:-gammatone}"
+WORKERS="${WORKERS:-1}"
 COHORT="$WORK/cohort"
 RUN="$WORK/train"
 
 # 1. Synthetic virtual-IC cohort: 3 NH + 6 HI animals (HI losses 10-70 dB HL, flat from 50 so that severe animals are
 #    flat rather than saturated notches), 32 channels, 180 s of training sound each at 45-105 dB SPL (loud enough for a
 #    severe animal to hear), tone pips at log-uniform frequencies (smooth neurometric audiograms), 2 two-trial test
-#    sounds per class (written once; delete the directory to regenerate).
+#    sounds per class (written once; delete the directory to regenerate), on $PERIPHERY (see above).
 if [ ! -f "$COHORT/cohort.json" ]; then
   "$HL" synth --out "$COHORT" --n-nh 3 --n-hi 6 --seed 0 --channels 32 --train-seconds 180 --sound-seconds 3 \
     --test-per-class 2 --test-seconds 3 --session-hours 10 --hi-pta-range 10 70 --flat-from 50 \
-    --level-range 45 105 --tone-frequencies continuous
+    --level-range 45 105 --tone-frequencies continuous --periphery "$PERIPHERY" --workers "$WORKERS"
 fi
 
 # 2. Every model of Table 1 by the bundled model's recipe (simulator/training/recipes.py, the one definition):

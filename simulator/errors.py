@@ -6,7 +6,9 @@ Each also derives from the built-in exception callers caught before the base exi
 
     HearloopError
     ├── HearloopInputError (ValueError)        bad input to a public entry point
-    │   └── NoSpeechTokensError                a selectivity request for sounds without speech tokens
+    │   ├── NoSpeechTokensError                a selectivity request for sounds without speech tokens
+    │   └── PeripheryError                     a cohort request the auditory periphery cannot serve
+    │                                          (simulator.virtual_ic.bez2018)
     ├── RecordingFormatError (ValueError)      a recording file breaks the documented schema
     │   └── RecordingNotFoundError (FileNotFoundError)       (simulator.data.recordings)
     ├── SpecError (ValueError)                 a run specification (TOML) is malformed

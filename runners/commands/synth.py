@@ -88,12 +88,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "continuous (log-uniform 250-8000 Hz, so that a model also learns tones between them: smooth neurometric "
         "audiograms) (default: %(default)s)",
     )
+    _add_periphery_options(parser)
     parser.add_argument(
         "--no-shuffle",
         action="store_true",
         help="keep channels in tonotopic template order (default: shuffled, as recorded)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars (default: bars)")
+
+
+def _add_periphery_options(parser: argparse.ArgumentParser) -> None:
+    """The auditory periphery of the cohort and how it is simulated."""
+    parser.add_argument(
+        "--periphery",
+        choices=("bez2018", "gammatone"),
+        default="bez2018",
+        help="auditory periphery: bez2018 (the Bruce, Erfani & Zilany 2018 auditory-nerve model: OHC loss broadens "
+        "tuning and removes compression; about 4.2 CPU-s per animal-second) or gammatone (the fast earlier one, 0.09) "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ihc-dominant",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N of the HI animals (a seeded draw) get IHC-dominant losses: OHC share of the threshold shift 0.1-0.3 "
+        "instead of 0.7-0.95 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--bez-species",
+        default=None,
+        choices=("cat", "human_shera", "human_glasberg_moore"),
+        help="BEZ2018 cochlea (only with --periphery bez2018; default: cat)",
+    )
+    parser.add_argument(
+        "--bez-sample-rate",
+        type=int,
+        default=None,
+        help="BEZ2018 model sampling rate, Hz: 100000, 200000 or 500000 (only with --periphery bez2018; default: "
+        "100000)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes simulating sounds; the cohort is the same for any number (default: %(default)s)",
+    )
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -114,6 +154,12 @@ def _check(args: argparse.Namespace) -> None:
         raise HearloopInputError(f"--flat-from must be a finite PTA in dB HL, got {args.flat_from}")
     if args.test_per_class < 1:
         raise HearloopInputError(f"--test-per-class must be >= 1, got {args.test_per_class}")
+    if args.workers < 1:
+        raise HearloopInputError(f"--workers must be >= 1, got {args.workers}")
+    if not 0 <= args.ihc_dominant <= args.n_hi:
+        raise HearloopInputError(f"--ihc-dominant must lie in 0..--n-hi ({args.n_hi}), got {args.ihc_dominant}")
+    if args.periphery != "bez2018" and (args.bez_species is not None or args.bez_sample_rate is not None):
+        raise HearloopInputError("--bez-species and --bez-sample-rate only apply with --periphery bez2018")
 
 
 def _write(out: str, animals: list, metadata: dict):
@@ -125,6 +171,7 @@ def _write(out: str, animals: list, metadata: dict):
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
+    from simulator.constants import SAMPLE_RATE
     from simulator.frequencies import ABR_FREQS_HZ
     from simulator.virtual_ic.cohort import cohort_metadata, generate_cohort
 
@@ -142,13 +189,19 @@ def run(args: argparse.Namespace) -> int:
         "session_hours": args.session_hours,
         "hi_pta_range_db": tuple(args.hi_pta_range),
         "shuffle_channels": not args.no_shuffle,
+        "periphery": args.periphery,
     }
     if args.flat_from is not None:  # recorded only when used, so older cohort descriptions stay as they were
         config["flat_from_pta_db"] = args.flat_from
     if args.tone_frequencies != "audiometric":  # likewise
         config["tone_frequencies"] = args.tone_frequencies
+    if args.ihc_dominant:
+        config["ihc_dominant"] = args.ihc_dominant
+    options = {"species": args.bez_species, "sample_rate_hz": args.bez_sample_rate}
+    if any(v is not None for v in options.values()):
+        config["periphery_options"] = {k: v for k, v in options.items() if v is not None}
     t0 = time.perf_counter()
-    animals = generate_cohort(**config, progress=not args.quiet)
+    animals = generate_cohort(**config, progress=not args.quiet, workers=args.workers)
     elapsed = time.perf_counter() - t0
     path = _write(args.out, animals, cohort_metadata(animals, **config))
 
@@ -162,5 +215,9 @@ def run(args: argparse.Namespace) -> int:
             f"{a.animal_id:8s} {a.hearing_status:6s} {shape:8s} {gt.get('severity_db_hl', float('nan')):6.1f} dB  {abr}"
         )
     n_sounds = len(animals[0].sounds) if animals else 0
-    print(f"{len(animals)} animals x {n_sounds} sounds generated in {elapsed:.1f} s -> {path}")
+    seconds = sum(s.audio.size for s in animals[0].sounds) / SAMPLE_RATE if animals else 0.0
+    print(
+        f"{len(animals)} animals x {n_sounds} sounds ({seconds:.0f} s of sound each, {args.periphery} periphery) "
+        f"generated in {elapsed:.1f} s with {args.workers} worker(s) -> {path}"
+    )
     return 0

@@ -1,9 +1,10 @@
 """Virtual inferior colliculus: synthetic NH/HI animals with exactly known hearing loss.
 
 Stands in for the gerbil IC recordings nu-ICNet was trained on (Sabesan et al. 2023), which cannot be fetched here.
-Cochlea (:mod:`.periphery`) -> modulation-tuned IC channels (:mod:`.midbrain`) -> Binomial(4, p) counts per 1.31 ms bin,
-with per-animal hearing profiles (:mod:`.hearing_profile`), electrodes and degradation (:mod:`.animal`), assembled into
-cohorts by :mod:`.cohort`.
+Auditory periphery (:mod:`.peripheries`: the BEZ2018 auditory-nerve model of :mod:`.bez2018`, the default, or the fast
+gammatone cochlea of :mod:`.periphery`) -> modulation-tuned IC channels (:mod:`.midbrain`) -> Binomial(4, p) counts per
+1.31 ms bin, with per-animal hearing profiles (:mod:`.hearing_profile`), electrodes and degradation (:mod:`.animal`),
+assembled into cohorts by :mod:`.cohort` (sessions simulated in parallel by :mod:`.session`).
 """
 
 from simulator.virtual_ic.animal import (
@@ -14,6 +15,7 @@ from simulator.virtual_ic.animal import (
     spike_probability_from_features,
     true_threshold_db_spl,
 )
+from simulator.virtual_ic.bez2018 import BezConfig, PeripheryError
 from simulator.virtual_ic.cohort import cohort_corpus, cohort_metadata, generate_cohort
 from simulator.virtual_ic.hearing_profile import (
     LOSS_SHAPES,
@@ -31,9 +33,11 @@ __all__ = [
     "CF_GRID_HZ",
     "LOSS_SHAPES",
     "AnimalParams",
+    "BezConfig",
     "Degradation",
     "HearingProfile",
     "MidbrainChannels",
+    "PeripheryError",
     "abr_thresholds_db",
     "basilar_membrane_io_db",
     "cohort_corpus",

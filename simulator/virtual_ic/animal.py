@@ -9,14 +9,15 @@ Per animal:
 - **Degradation over hours** with the functional form of nu-ICNet's time transfer (t = hours / 10):
   ``d(t) = sigma(b (t - c) - 6) - sigma(-6)`` for ``t >= c`` else 0, onset ``c`` in [0.05, 0.5] (0.5-5 h), rate ``b``
   in [10, 40]. At time t the channel gains are scaled by ``1 - gain_loss * d`` and thresholds rise by ``drift_db * d``.
-- **Responses**: the shared periphery features of a sound -> this animal's AN (OHC/IHC loss, synaptopathy, drift)
-  -> midbrain drive -> ``p`` (central gain, hyperactivity) -> ``Binomial(4, p)`` counts. Test sounds get two trials
-  drawn from the same ``p`` (same presentation time), so their repeat correlation measures the explainable variance.
+- **Responses**: the sound prepared once for the animal's periphery (:mod:`.peripheries`: BEZ2018 or gammatone) ->
+  this animal's AN activity (its OHC/IHC loss, synaptopathy, drift) -> midbrain drive -> ``p`` (central gain,
+  hyperactivity) -> ``Binomial(4, p)`` counts. Test sounds get two trials drawn from the same ``p`` (same
+  presentation time), so their repeat correlation measures the explainable variance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,8 @@ from simulator.virtual_ic.midbrain import (
     sample_counts,
     spike_probability,
 )
-from simulator.virtual_ic.periphery import CF_GRID_HZ, N_CF, PeripheralFeatures, auditory_nerve, filterbank_features
+from simulator.virtual_ic.peripheries import GammatonePeriphery, Periphery, periphery_from_dict
+from simulator.virtual_ic.periphery import CF_GRID_HZ, N_CF
 
 HYPERACTIVITY: float = 0.5
 """Spontaneous-rate bias increase per unit of (central gain - 1)."""
@@ -69,6 +71,7 @@ class AnimalParams:
     channels: MidbrainChannels  # in recorded channel order
     template_index: np.ndarray  # template channel of each recorded channel
     degradation: Degradation
+    periphery: Periphery = field(default_factory=GammatonePeriphery)
 
     @property
     def channel_cf_hz(self) -> np.ndarray:
@@ -82,7 +85,8 @@ class AnimalParams:
             "animal_id": self.animal_id,
             "cf_grid_hz": [float(f) for f in CF_GRID_HZ],
             "profile": self.profile.to_dict(),
-            "severity_db_hl": severity_db(self.profile),
+            "severity_db_hl": periphery_severity_db(self.periphery, self.profile),
+            "periphery": self.periphery.to_dict(),
             "central_gain_per_cf": [float(v) for v in self.profile.central_gain_per_cf()],
             "electrodes": {
                 "template_index": [int(i) for i in self.template_index],
@@ -101,7 +105,16 @@ class AnimalParams:
             channels=MidbrainChannels.from_dict(d["electrodes"]["channels"]),
             template_index=np.asarray(d["electrodes"]["template_index"], dtype=np.int64),
             degradation=Degradation(**d["degradation"]),
+            periphery=periphery_from_dict(d.get("periphery")),
         )
+
+
+def periphery_severity_db(periphery: Periphery, profile: HearingProfile) -> float:
+    """Severity scalar: PTA (dB HL) at :data:`ABR_FREQS_HZ` of the threshold shift the periphery shows."""
+    if isinstance(periphery, GammatonePeriphery):
+        return severity_db(profile)
+    shift = periphery.thresholds_db_spl(profile) - periphery.nominal_thresholds_db_spl()
+    return float(np.mean(interp_cf(shift, np.asarray(ABR_FREQS_HZ, dtype=float))))
 
 
 def sample_animal_params(
@@ -131,14 +144,13 @@ def _as_params(params: AnimalParams | dict[str, Any]) -> AnimalParams:
     return params if isinstance(params, AnimalParams) else AnimalParams.from_dict(params)
 
 
-def spike_probability_from_features(
-    params: AnimalParams | dict[str, Any], features: PeripheralFeatures, hours: float = 0.0
-) -> np.ndarray:
-    """Per-bin Binomial probability ``channels x bins`` of ``params`` for a sound's shared periphery features."""
+def spike_probability_from_features(params: AnimalParams | dict[str, Any], features: Any, hours: float = 0.0):
+    """Per-bin Binomial probability ``channels x bins`` of ``params`` for a sound prepared by its periphery
+    (``params.periphery.prepare(audio)``, shared by every animal with that periphery)."""
     p = _as_params(params)
     d = p.degradation.amount(hours)
     prof = p.profile
-    an = auditory_nerve(features, prof.ohc_loss_db, prof.ihc_loss_db, prof.synaptopathy, p.degradation.drift_db * d)
+    an = p.periphery.an_activity(features, prof, p.degradation.drift_db * d, p.channels.cf_pos)
     central = cf_weights(p.channels.cf_pos) @ prof.central_gain_per_cf()
     drive = midbrain_drive(an, p.channels)
     return spike_probability(
@@ -160,22 +172,31 @@ def expected_response(params: AnimalParams | dict[str, Any], audio: np.ndarray, 
     audio = np.asarray(audio, dtype=np.float64)
     if audio.ndim != 1 or not np.isfinite(audio).all():
         raise HearloopInputError(f"audio must be a finite 1-D array in Pa, got shape {audio.shape}")
-    return MAX_COUNT * spike_probability_from_features(params, filterbank_features(audio), hours)
+    p = _as_params(params)
+    return MAX_COUNT * spike_probability_from_features(p, p.periphery.prepare(audio), hours)
 
 
 def true_threshold_db_spl(
     params: AnimalParams | dict[str, Any], freq_hz: np.ndarray | float, hours: float = 0.0
 ) -> np.ndarray:
-    """Ground-truth cochlear tone threshold(s) in dB SPL at ``freq_hz`` (log-interpolated over the CF grid)."""
+    """Ground-truth cochlear tone threshold(s) in dB SPL at ``freq_hz`` (log-interpolated over the CF grid), from the
+    animal's periphery (gammatone: AN rate criterion; BEZ2018: the HSR fibre's rate threshold, :mod:`.bez_loss`)."""
     p = _as_params(params)
-    thr = p.profile.thresholds_db_spl(p.degradation.drift_db * p.degradation.amount(hours))
+    thr = p.periphery.thresholds_db_spl(p.profile, p.degradation.drift_db * p.degradation.amount(hours))
     return interp_cf(thr, np.asarray(freq_hz, dtype=np.float64))
+
+
+def true_loss_db_hl(params: AnimalParams | dict[str, Any], freq_hz: np.ndarray | float, hours: float = 0.0):
+    """True hearing loss (dB HL: threshold re the nominal normal cochlea of the same periphery) at ``freq_hz``."""
+    p = _as_params(params)
+    f = np.asarray(freq_hz, dtype=np.float64)
+    return true_threshold_db_spl(p, f, hours) - interp_cf(p.periphery.nominal_thresholds_db_spl(), f)
 
 
 def record_animal(
     params: AnimalParams,
     sounds: list[Any],
-    features: list[PeripheralFeatures],
+    features: list[Any],
     splits: list[str],
     hours: np.ndarray,
     count_key: tuple[int, ...],
@@ -186,7 +207,7 @@ def record_animal(
     Args:
         params: the animal's ground truth.
         sounds: corpus :class:`~simulator.data.corpus.Sound` objects (same list for every animal).
-        features: shared periphery features of each sound.
+        features: each sound prepared by the animal's periphery (``params.periphery.prepare``).
         splits: ``"train"``/``"test"`` per sound.
         hours: presentation time (h) of each sound for this animal.
         count_key: spike-count noise of sound ``s`` comes from ``default_rng([*count_key, s])``.
@@ -197,6 +218,12 @@ def record_animal(
         prob = spike_probability_from_features(params, feat, float(h))
         counts = sample_counts(prob, np.random.default_rng([*count_key, s]), 2 if split == "test" else 1)
         recs.append(SoundRecording(snd.name, snd.sound_class, snd.audio, counts, float(h), split))
-    abr = abr_thresholds_db(params.profile, abr_rng)
+    return finish_recording(params, recs, abr_rng)
+
+
+def finish_recording(params: AnimalParams, recs: list[SoundRecording], abr_rng: np.random.Generator) -> AnimalRecording:
+    """An animal's recording from its sound recordings: ABR thresholds (from its periphery's) and ground truth."""
+    thresholds = params.periphery.thresholds_db_spl(params.profile)
+    abr = abr_thresholds_db(params.profile, abr_rng, thresholds_db_spl=thresholds)
     gt = params.to_dict() | {"abr_freqs_hz": list(ABR_FREQS_HZ)}
     return AnimalRecording(params.animal_id, params.profile.status, abr, recs, params.channel_cf_hz, gt)

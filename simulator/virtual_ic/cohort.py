@@ -6,13 +6,15 @@ two-trial test sounds. :func:`generate_cohort` builds the same design with known
 1. one seeded corpus: training sounds of every class (speech, speech in noise, music, ripples, tones, silence; amount
    set by ``train_seconds``) and ``n_test_per_class`` held-out test sounds of every non-silent class, presented louder
    (``test_level_range_db_spl``) so that even severely impaired animals respond to them;
-2. the animal-independent cochlear filterbank runs once per sound;
-3. a channel template shared by the cohort; per animal a hearing profile (NH with small variation, or HI with severity
-   stratified over ``hi_pta_range_db`` and shapes cycling flat/sloping/notch), electrode placement and degradation;
-4. per animal, sounds are presented in a random order spread over ``session_hours``; counts are Binomial(4, p).
+2. a channel template shared by the cohort; per animal a hearing profile (NH with small variation, or HI with severity
+   stratified over ``hi_pta_range_db`` and shapes cycling flat/sloping/notch; optionally some IHC-dominant), its
+   periphery (BEZ2018 by default: cohc/cihc from the profile; or the fast gammatone one), electrode placement and
+   degradation. Every animal is made, and a loss its periphery cannot express is an error, before any simulation;
+3. per animal, sounds are presented in a random order spread over ``session_hours``; counts are Binomial(4, p),
+   simulated sound by sound in ``workers`` processes (:mod:`.session`), each sound prepared once for all animals.
 
 Seeds: everything derives from ``seed`` through ``numpy.random.default_rng([seed, stream, ...])``, so the same seed
-gives a bitwise-identical cohort, independent of the order in which animals are simulated.
+gives a bitwise-identical cohort, independent of the order in which animals are simulated and of ``workers``.
 
 References
 
@@ -26,15 +28,23 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from simulator.data.corpus import Sound, make_corpus
 from simulator.data.recording_types import SOUND_CLASSES, AnimalRecording
 from simulator.errors import HearloopInputError
-from simulator.virtual_ic.animal import record_animal, sample_animal_params
-from simulator.virtual_ic.hearing_profile import LOSS_SHAPES, hi_profile, nh_profile
-from simulator.virtual_ic.midbrain import sample_channel_template
-from simulator.virtual_ic.periphery import CF_GRID_HZ, filterbank_features
+from simulator.virtual_ic.animal import AnimalParams, sample_animal_params
+from simulator.virtual_ic.bez2018 import BezConfig, PeripheryError
+from simulator.virtual_ic.hearing_profile import (
+    IHC_DOMINANT_OHC_SHARE_RANGE,
+    LOSS_SHAPES,
+    OHC_SHARE_RANGE,
+    hi_profile,
+    nh_profile,
+)
+from simulator.virtual_ic.midbrain import MidbrainChannels, sample_channel_template
+from simulator.virtual_ic.peripheries import DEFAULT_PERIPHERY, check_periphery_name, make_periphery, ohc_cap_db
+from simulator.virtual_ic.periphery import CF_GRID_HZ
+from simulator.virtual_ic.session import check_workers, simulate_sessions
 
 TRAIN_CLASS_WEIGHTS: dict[str, float] = {
     "speech": 0.2,
@@ -46,7 +56,8 @@ TRAIN_CLASS_WEIGHTS: dict[str, float] = {
 }
 """Share of the training audio per sound class."""
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
+"""2: the periphery is recorded per animal and BEZ2018 is the default (1: gammatone only)."""
 
 
 def cohort_corpus(
@@ -96,6 +107,66 @@ def hi_targets(
     return [(float(p), s) for p, s in zip(ptas, shapes, strict=True)]
 
 
+def ihc_dominant_indices(n_hi: int, n_ihc_dominant: int, seed: int) -> set[int]:
+    """Which HI animals (0-based among the HI ones) are IHC-dominant: a seeded draw from stream ``[seed, 9]``."""
+    if not 0 <= n_ihc_dominant <= n_hi:
+        raise HearloopInputError(f"ihc_dominant must lie in 0..n_hi={n_hi}, got {n_ihc_dominant}")
+    if n_ihc_dominant == 0:
+        return set()
+    return {int(i) for i in np.random.default_rng([seed, 9]).choice(n_hi, n_ihc_dominant, replace=False)}
+
+
+def bez_config(options: dict[str, Any] | None) -> BezConfig:
+    """Validated BEZ2018 settings from a cohort's ``periphery_options``.
+
+    Raises:
+        PeripheryError: an unknown option, species, power law or sample rate, or a species whose CF range does not
+            cover the cohort's CF grid (:data:`CF_GRID_HZ`).
+    """
+    allowed = {"species", "sample_rate_hz", "power_law"}
+    unknown = set(options or {}) - allowed
+    if unknown:
+        raise PeripheryError(f"unknown periphery_options {sorted(unknown)}; allowed: {sorted(allowed)}")
+    config = BezConfig(**(options or {})).validate()
+    config.check_cf(CF_GRID_HZ)
+    return config
+
+
+def make_animal(
+    seed: int,
+    index: int,
+    animal_id: str,
+    target: tuple[float, str] | None,
+    template: MidbrainChannels,
+    shuffle_channels: bool,
+    periphery: str = DEFAULT_PERIPHERY,
+    ihc_dominant: bool = False,
+    bez_config: BezConfig | None = None,
+) -> AnimalParams:
+    """Animal ``index`` of a cohort: profile (NH if ``target`` is None, else (PTA, shape)), electrodes, periphery.
+
+    Draws from ``default_rng([seed, 3, index])`` only, so an animal does not depend on the others.
+    """
+    rng = np.random.default_rng([seed, 3, index])
+    if target is None:
+        profile = nh_profile(rng)
+    else:
+        share = IHC_DOMINANT_OHC_SHARE_RANGE if ihc_dominant else OHC_SHARE_RANGE
+        profile = hi_profile(rng, target[0], target[1], ohc_cap_db(periphery, bez_config), share)
+    params = sample_animal_params(animal_id, profile, template, rng, shuffle_channels)
+    params.periphery = make_periphery(periphery, profile, animal_id, bez_config)
+    return params
+
+
+def animal_specs(
+    n_nh: int, n_hi: int, seed: int, hi_pta_range_db: tuple[float, float], flat_from_pta_db: float | None
+) -> list[tuple[str, tuple[float, str] | None]]:
+    """(animal id, None for NH or (target PTA, shape) for HI) of a cohort's animals, NH first."""
+    specs: list[tuple[str, Any]] = [(f"NH{i + 1:02d}", None) for i in range(n_nh)]
+    targets = hi_targets(n_hi, np.random.default_rng([seed, 2]), hi_pta_range_db, flat_from_pta_db)
+    return specs + [(f"HI{j + 1:02d}", t) for j, t in enumerate(targets)]
+
+
 def presentation_hours(rng: np.random.Generator, n_sounds: int, session_hours: float) -> np.ndarray:
     """Hours at which each sound is presented: a random order spread evenly (with jitter) over the session."""
     slots = session_hours * (np.arange(n_sounds) + rng.uniform(0.1, 0.9, n_sounds)) / n_sounds
@@ -119,6 +190,10 @@ def generate_cohort(
     progress: bool = True,
     flat_from_pta_db: float | None = None,
     tone_frequencies: str = "audiometric",
+    periphery: str = DEFAULT_PERIPHERY,
+    ihc_dominant: int = 0,
+    workers: int = 1,
+    periphery_options: dict[str, Any] | None = None,
 ) -> list[AnimalRecording]:
     """Generate a virtual-IC cohort with exactly known hearing loss.
 
@@ -139,35 +214,43 @@ def generate_cohort(
         tone_frequencies: pip frequencies of the tone sounds, ``"audiometric"`` (default, the fixed set of earlier
             cohorts) or ``"continuous"`` (log-uniform 250-8000 Hz, so that a model learns tone responses between the
             audiometric frequencies too; :data:`simulator.data.corpus.TONE_FREQUENCY_MODES`).
+        periphery: ``"bez2018"`` (default; the physiological AN model, :mod:`.bez2018`) or ``"gammatone"`` (fast).
+        ihc_dominant: how many HI animals (a seeded draw) get an IHC-dominant loss (OHC share 0.1-0.3 of the shift
+            instead of 0.7-0.95); the other animals' draws do not change.
+        workers: processes simulating sounds in parallel (the result does not depend on it). They are spawned, so a
+            script that asks for more than one must guard its entry point with ``if __name__ == "__main__":``.
+        periphery_options: BEZ2018 settings (:class:`~simulator.virtual_ic.bez2018.BezConfig` fields: ``species``,
+            ``sample_rate_hz``, ``power_law``); None: the defaults (cat, 100 kHz, approximated).
 
     Returns:
         ``n_nh + n_hi`` :class:`AnimalRecording` (NH first, ids ``NH01..``, ``HI01..``), each with ``ground_truth``.
+
+    Raises:
+        PeripheryError: an unknown periphery, or an animal whose loss the periphery cannot express (before any
+            simulation).
     """
-    if n_nh < 0 or n_hi < 0 or n_nh + n_hi < 1:
-        raise HearloopInputError(f"need at least one animal, got n_nh={n_nh}, n_hi={n_hi}")
-    if n_channels < 1:
-        raise HearloopInputError(f"n_channels must be >= 1, got {n_channels}")
+    if n_nh < 0 or n_hi < 0 or n_nh + n_hi < 1 or n_channels < 1:
+        raise HearloopInputError(f"need at least one animal and channel, got {n_nh=}, {n_hi=}, {n_channels=}")
+    check_periphery_name(periphery)
+    bez = bez_config(periphery_options)
+    workers = check_workers(workers)
+    dominant = ihc_dominant_indices(n_hi, int(ihc_dominant), seed)
     sounds, splits = cohort_corpus(
         seed, train_seconds, sound_duration_s, n_test_per_class, test_duration_s, level_range_db_spl,
         test_level_range_db_spl, tone_frequencies,
     )  # fmt: skip
-    features = [filterbank_features(s.audio) for s in tqdm(sounds, desc="cochlea", disable=not progress)]
     template = sample_channel_template(np.random.default_rng([seed, 1]), n_channels)
-    specs: list[tuple[str, Any]] = [(f"NH{i + 1:02d}", None) for i in range(n_nh)]
-    specs += [
-        (f"HI{j + 1:02d}", t)
-        for j, t in enumerate(hi_targets(n_hi, np.random.default_rng([seed, 2]), hi_pta_range_db, flat_from_pta_db))
+    specs = animal_specs(n_nh, n_hi, seed, hi_pta_range_db, flat_from_pta_db)
+    params = [
+        make_animal(seed, a, animal_id, target, template, shuffle_channels, periphery, a - n_nh in dominant, bez)
+        for a, (animal_id, target) in enumerate(specs)
     ]
-    animals = []
-    for a, (animal_id, target) in enumerate(tqdm(specs, desc="animals", disable=not progress)):
-        rng = np.random.default_rng([seed, 3, a])
-        profile = nh_profile(rng) if target is None else hi_profile(rng, target[0], target[1])
-        params = sample_animal_params(animal_id, profile, template, rng, shuffle_channels)
-        hours = presentation_hours(np.random.default_rng([seed, 4, a]), len(sounds), session_hours)
-        rec = record_animal(params, sounds, features, splits, hours, (seed, 5, a), np.random.default_rng([seed, 6, a]))
-        rec.validate()
-        animals.append(rec)
-    return animals
+    ids = range(len(specs))
+    hours = [presentation_hours(np.random.default_rng([seed, 4, a]), len(sounds), session_hours) for a in ids]
+    return simulate_sessions(
+        params, sounds, splits, hours, [(seed, 5, a) for a in ids], [np.random.default_rng([seed, 6, a]) for a in ids],
+        workers, progress, "sounds",
+    )  # fmt: skip
 
 
 def cohort_metadata(animals: list[AnimalRecording], **config: Any) -> dict[str, Any]:
@@ -183,6 +266,8 @@ def cohort_metadata(animals: list[AnimalRecording], **config: Any) -> dict[str, 
                 "hearing_status": a.hearing_status,
                 "severity_db_hl": (a.ground_truth or {}).get("severity_db_hl"),
                 "shape": (a.ground_truth or {}).get("profile", {}).get("shape"),
+                "ohc_share": (a.ground_truth or {}).get("profile", {}).get("shape_params", {}).get("ohc_share"),
+                "periphery": ((a.ground_truth or {}).get("periphery") or {}).get("name", "gammatone"),
             }
             for a in animals
         ],

@@ -134,10 +134,31 @@ def nh_profile(rng: np.random.Generator) -> HearingProfile:
     )
 
 
-def hi_profile(rng: np.random.Generator, target_pta_db: float, shape: str) -> HearingProfile:
+OHC_SHARE_RANGE: tuple[float, float] = (0.7, 0.95)
+"""Range of the OHC share ``rho`` of a noise-induced threshold shift (OHC-dominant, as in most noise damage)."""
+IHC_DOMINANT_OHC_SHARE_RANGE: tuple[float, float] = (0.1, 0.3)
+"""Range of ``rho`` of IHC-dominant animals (optional in cohorts): most of the shift is IHC loss."""
+
+
+def hi_profile(
+    rng: np.random.Generator,
+    target_pta_db: float,
+    shape: str,
+    ohc_cap_db: np.ndarray | None = None,
+    ohc_share_range: tuple[float, float] = OHC_SHARE_RANGE,
+) -> HearingProfile:
     """A noise-induced loss of ``shape`` scaled so that its total loss has PTA ~ ``target_pta_db`` at ABR freqs.
 
     The magnitude is capped at :data:`MAX_TOTAL_LOSS_DB`, so a notch cannot reach severe PTAs (as in real noise damage).
+
+    Args:
+        rng: the animal's generator (same draws whatever the optional arguments).
+        target_pta_db: target PTA of the total threshold shift (dB HL).
+        shape: one of :data:`LOSS_SHAPES`.
+        ohc_cap_db: ``n_cf`` largest OHC share the periphery can express (default: the gammatone periphery's
+            ``OHC_MAX_GAIN_DB - 1``); the rest of the shift is IHC loss.
+        ohc_share_range: range of the uniform OHC share ``rho`` (:data:`IHC_DOMINANT_OHC_SHARE_RANGE` for
+            IHC-dominant animals).
     """
     if shape == "sloping":
         params = {"corner_hz": float(rng.uniform(500.0, 1500.0)), "rise_oct": float(rng.uniform(1.5, 3.5))}
@@ -152,8 +173,8 @@ def hi_profile(rng: np.random.Generator, target_pta_db: float, shape: str) -> He
     if shape == "sloping":
         params["slope_db_per_oct"] = 0.9 * magnitude / params["rise_oct"]
     total = magnitude * s
-    rho = rng.uniform(0.7, 0.95)
-    ohc = np.minimum(rho * total, OHC_MAX_GAIN_DB - 1.0)
+    rho = rng.uniform(*ohc_share_range)
+    ohc = np.minimum(rho * total, OHC_MAX_GAIN_DB - 1.0 if ohc_cap_db is None else ohc_cap_db)
     severity = float(np.clip(target_pta_db / 60.0, 0.0, 1.5))
     return HearingProfile(
         status="HI",
@@ -177,7 +198,11 @@ def severity_db(profile: HearingProfile) -> float:
 
 
 def abr_thresholds_db(
-    profile: HearingProfile, rng: np.random.Generator, noise_sd_db: float = 3.0, step_db: float = 5.0
+    profile: HearingProfile,
+    rng: np.random.Generator,
+    noise_sd_db: float = 3.0,
+    step_db: float = 5.0,
+    thresholds_db_spl: np.ndarray | None = None,
 ) -> dict[int, float]:
     """ABR-like thresholds (dB SPL) at :data:`ABR_FREQS_HZ`: true threshold + ABR offset + noise, in ``step_db`` steps.
 
@@ -186,9 +211,11 @@ def abr_thresholds_db(
         rng: measurement-noise generator.
         noise_sd_db: SD of the Gaussian measurement noise (dB).
         step_db: level step of the ABR series (0 for no rounding).
+        thresholds_db_spl: ``n_cf`` true thresholds on the CF grid (default: the gammatone periphery's for
+            ``profile``; the animal's periphery gives its own).
     """
     freqs = np.asarray(ABR_FREQS_HZ, dtype=float)
-    thr = interp_cf(profile.thresholds_db_spl(), freqs)
+    thr = interp_cf(profile.thresholds_db_spl() if thresholds_db_spl is None else thresholds_db_spl, freqs)
     out = {}
     for f, t in zip(ABR_FREQS_HZ, thr, strict=True):
         v = t + ABR_OFFSET_DB[f] + rng.normal(0.0, noise_sd_db)

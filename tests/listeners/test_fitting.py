@@ -122,7 +122,7 @@ def test_reference_animal_is_regenerated_exactly():
     from listeners.unseen import reference_animal_params
     from simulator.virtual_ic import generate_cohort
 
-    kwargs = {"n_nh": 2, "n_hi": 0, "seed": 4, "n_channels": 6, "shuffle_channels": True}
+    kwargs = {"n_nh": 2, "n_hi": 0, "seed": 4, "n_channels": 6, "shuffle_channels": True, "periphery": "gammatone"}
     cohort = generate_cohort(
         **kwargs, train_seconds=1.0, sound_duration_s=0.2, n_test_per_class=1, test_duration_s=0.2, progress=False
     )

@@ -20,7 +20,7 @@ from simulator.training.stages import StageOptions, run_stages
 from simulator.virtual_ic.animal import expected_response
 
 COHORT_KW = dict(n_nh=2, n_hi=2, seed=11, n_channels=6, train_seconds=6.0, sound_duration_s=1.0,
-                 n_test_per_class=1, test_duration_s=1.0)  # fmt: skip
+                 n_test_per_class=1, test_duration_s=1.0, periphery="gammatone")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

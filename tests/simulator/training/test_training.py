@@ -19,7 +19,7 @@ from simulator.training.loop import TrainConfig, evaluate_loss, train_model
 from simulator.training.stages import StageOptions, run_stages, stage_model_dir
 
 COHORT_KW = dict(n_nh=2, n_hi=1, seed=5, n_channels=6, train_seconds=8.0, sound_duration_s=1.0,
-                 n_test_per_class=1, test_duration_s=0.5)  # fmt: skip
+                 n_test_per_class=1, test_duration_s=0.5, periphery="gammatone")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,8 @@ from simulator.virtual_ic import (
 from simulator.virtual_ic.midbrain import sample_counts
 from simulator.virtual_ic.periphery import CF_GRID_HZ, N_CF, static_an_rate
 
-TINY = {"n_channels": 8, "train_seconds": 2.0, "sound_duration_s": 0.4, "test_duration_s": 0.4, "progress": False}
+TINY = {"n_channels": 8, "train_seconds": 2.0, "sound_duration_s": 0.4, "test_duration_s": 0.4, "progress": False,
+        "periphery": "gammatone"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +197,7 @@ def test_synth_cli(tmp_path, capsys):
     assert main(["synth", "--out", str(tmp_path / "x"), "--n-nh", "0", "--n-hi", "0"]) == 2
     pytest.importorskip("simulator.data.recordings", reason="simulator.data.recordings (write_cohort) not present yet")
     args = ["synth", "--out", str(tmp_path / "c"), "--n-nh", "1", "--n-hi", "1", "--channels", "4", "--quiet"]
+    args += ["--periphery", "gammatone"]
     assert main([*args, "--train-seconds", "1", "--sound-seconds", "0.3", "--test-seconds", "0.3"]) == 0
     out = capsys.readouterr().out
     assert "NH01" in out and "HI01" in out and "2 animals" in out
@@ -209,6 +211,7 @@ def test_synth_cli_level_and_severity_ranges(tmp_path, capsys):
     from runners.cli import main
 
     base = ["synth", "--n-nh", "0", "--n-hi", "1", "--channels", "4", "--quiet", "--train-seconds", "1"]
+    base += ["--periphery", "gammatone"]
     base += ["--sound-seconds", "0.3", "--test-seconds", "0.3"]
     assert main([*base, "--out", str(tmp_path / "bad"), "--level-range", "90", "20"]) == 2
     assert "--level-range must be finite LOW HIGH" in capsys.readouterr().err
@@ -240,6 +243,7 @@ def test_synth_cli_flat_from_is_recorded_and_validated(tmp_path, capsys):
     from runners.cli import main
 
     base = ["synth", "--n-nh", "0", "--n-hi", "2", "--channels", "4", "--quiet", "--train-seconds", "1"]
+    base += ["--periphery", "gammatone"]
     base += ["--sound-seconds", "0.3", "--test-seconds", "0.3", "--hi-pta-range", "50", "90"]
     assert main([*base, "--out", str(tmp_path / "bad"), "--flat-from", "nan"]) == 2
     assert "--flat-from must be a finite PTA" in capsys.readouterr().err
@@ -256,6 +260,7 @@ def test_synth_cli_tone_frequencies_are_recorded_only_when_continuous(tmp_path):
     from simulator.virtual_ic.cohort import cohort_corpus
 
     base = ["synth", "--n-nh", "1", "--n-hi", "0", "--channels", "4", "--quiet", "--train-seconds", "9"]
+    base += ["--periphery", "gammatone"]
     base += ["--sound-seconds", "1", "--test-seconds", "0.3"]
     assert main([*base, "--out", str(tmp_path / "a")]) == 0
     assert "tone_frequencies" not in json.loads((tmp_path / "a" / "cohort.json").read_text())["metadata"]["config"]
