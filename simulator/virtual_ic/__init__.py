@@ -4,7 +4,8 @@ Stands in for the gerbil IC recordings nu-ICNet was trained on (Sabesan et al. 2
 Auditory periphery (:mod:`.peripheries`: the BEZ2018 auditory-nerve model of :mod:`.bez2018`, the default, or the fast
 gammatone cochlea of :mod:`.periphery`) -> modulation-tuned IC channels (:mod:`.midbrain`) -> Binomial(4, p) counts per
 1.31 ms bin, with per-animal hearing profiles (:mod:`.hearing_profile`), electrodes and degradation (:mod:`.animal`),
-assembled into cohorts by :mod:`.cohort` (sessions simulated in parallel by :mod:`.session`).
+assembled into cohorts by :mod:`.cohort` (sessions simulated in parallel by :mod:`.session`). :mod:`.fidelity` scores
+aided sound on the generator itself (fidelity restored against the animal's NH twin).
 """
 
 from simulator.virtual_ic.animal import (
@@ -17,6 +18,7 @@ from simulator.virtual_ic.animal import (
 )
 from simulator.virtual_ic.bez2018 import BezConfig, PeripheryError
 from simulator.virtual_ic.cohort import cohort_corpus, cohort_metadata, generate_cohort
+from simulator.virtual_ic.fidelity import fidelity_restored_on_generator, nh_twin
 from simulator.virtual_ic.hearing_profile import (
     LOSS_SHAPES,
     HearingProfile,
@@ -43,10 +45,12 @@ __all__ = [
     "cohort_corpus",
     "cohort_metadata",
     "expected_response",
+    "fidelity_restored_on_generator",
     "filterbank_features",
     "generate_cohort",
     "hi_profile",
     "nh_profile",
+    "nh_twin",
     "nominal_nh_thresholds_db_spl",
     "sample_animal_params",
     "sample_channel_template",
