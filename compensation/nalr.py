@@ -113,7 +113,7 @@ def _checked_audiogram(audiogram: Mapping[int | float, float]) -> tuple[np.ndarr
     items.sort()
     freqs = np.array([f for f, _ in items])
     if len(np.unique(freqs)) != len(freqs):
-        raise HearloopInputError(f"audiogram has duplicate frequencies: {sorted(audiogram)}")
+        raise HearloopInputError(f"audiogram has duplicate frequencies: {sorted(audiogram, key=float)}")
     return freqs, np.array([h for _, h in items])
 
 

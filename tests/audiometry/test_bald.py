@@ -9,10 +9,14 @@ References
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+from scipy import integrate
+from scipy.stats import norm
 
-from audiometry.bald import bald_probit, bald_quadrature, select_stimulus
+from audiometry.bald import bald_probit, bald_quadrature, binary_entropy, select_stimulus
 from audiometry.likelihood import ProbitLikelihood
 
 
@@ -66,3 +70,136 @@ def test_frequency_dependent_sigma_changes_the_choice():
     rng = np.random.default_rng(0)
     idx, _, _ = select_stimulus(mean, var, np.array([2.0, 10.0]), (-10.0, 120.0), lik, "full", None, rng, 0.0, None)
     assert idx == 0  # equal uncertainty: the frequency with the sharper psychometric function is more informative
+
+
+# ------------------------------------------------------------------------------------- values from the formulas
+C2 = math.pi * math.log(2.0) / 2.0  # Houlsby's constant C^2 = pi ln 2 / 2 = 1.0888
+
+
+def _h(p: float) -> float:
+    """Binary entropy in bits."""
+    return 0.0 if p <= 0.0 or p >= 1.0 else -(p * math.log2(p) + (1.0 - p) * math.log2(1.0 - p))
+
+
+def _bald_by_integration(level, mean, var, sigma, lapse, false_alarm):
+    """I = h(E p(t)) - E h(p(t)), t ~ N(mean, var), both expectations by adaptive quadrature (scipy.integrate.quad)."""
+    sd, scale = math.sqrt(var), 1.0 - lapse - false_alarm
+
+    def p(t):
+        return false_alarm + scale * norm.cdf((level - t) / sigma)
+
+    lo, hi = mean - 12.0 * sd, mean + 12.0 * sd
+    pts = [x for x in (level - 3.0 * sigma, level, level + 3.0 * sigma) if lo < x < hi]
+    kw = {"points": pts or None, "limit": 500, "epsabs": 1e-13, "epsrel": 1e-13}
+    p_marg = integrate.quad(lambda t: norm.pdf(t, mean, sd) * p(t), lo, hi, **kw)[0]
+    e_h = integrate.quad(lambda t: norm.pdf(t, mean, sd) * _h(p(t)), lo, hi, **kw)[0]
+    return _h(p_marg) - e_h
+
+
+@pytest.mark.parametrize(
+    ("level", "mean", "var", "sigma"),
+    [(50.0, 50.0, 25.0, 5.0), (55.0, 50.0, 75.0, 5.0), (40.0, 50.0, 0.0, 5.0), (70.0, 50.0, 900.0, 2.0)],
+)
+def test_houlsby_closed_form_values(level, mean, var, sigma):
+    # h(Phi(d / sqrt(s^2 + v))) - sqrt(C^2 / (v / s^2 + C^2)) exp(-d^2 / (2 (v + C^2 s^2))), d = level - mean; e.g. at
+    # d = 0, v = s^2: 1 - sqrt(C^2 / (1 + C^2)) = 1 - 0.72198 = 0.27802 bits
+    d = level - mean
+    expected = _h(norm.cdf(d / math.sqrt(sigma**2 + var))) - math.sqrt(C2 / (var / sigma**2 + C2)) * math.exp(
+        -(d**2) / (2.0 * (var + C2 * sigma**2))
+    )
+    assert float(bald_probit(level, mean, var, sigma)) == pytest.approx(expected, abs=1e-12)
+    if (level, var) == (50.0, 25.0):
+        assert expected == pytest.approx(0.27802, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("level", "mean", "var", "sigma", "lapse", "false_alarm"),
+    [
+        (50.0, 47.0, 4.0, 5.0, 0.0, 0.0),  # sd < sigma: Gauss-Hermite
+        (55.0, 47.0, 25.0, 5.0, 0.03, 0.02),  # sd == sigma: still Gauss-Hermite
+        (52.0, 50.0, 36.0, 3.0, 0.05, 0.05),  # sd > sigma: trapezoid around the level
+        (40.0, 47.0, 900.0, 5.0, 0.1, 0.2),  # very wide posterior, large lapse and false-alarm rates
+        (60.0, 40.0, 25.0, 5.0, 0.0, 0.0),  # far from the mean
+        (47.0, 47.0, 0.01, 5.0, 0.03, 0.02),  # almost known threshold: next to no information
+    ],
+)
+def test_quadrature_bald_equals_adaptive_integration(level, mean, var, sigma, lapse, false_alarm):
+    lik = ProbitLikelihood(lapse=lapse, false_alarm=false_alarm)
+    expected = _bald_by_integration(level, mean, var, sigma, lapse, false_alarm)
+    assert float(bald_quadrature(level, mean, var, sigma, lik)) == pytest.approx(expected, abs=1e-7)
+
+
+def test_quadrature_bald_broadcasts_over_stimuli():
+    lik = ProbitLikelihood(lapse=0.03, false_alarm=0.02)
+    levels = np.array([[45.0], [55.0]])
+    var = np.array([4.0, 36.0, 400.0])  # both quadrature branches in one call
+    out = bald_quadrature(levels, 50.0, var, 5.0, lik)
+    assert out.shape == (2, 3)
+    for i, j in np.ndindex(2, 3):
+        assert out[i, j] == pytest.approx(_bald_by_integration(levels[i, 0], 50.0, var[j], 5.0, 0.03, 0.02), abs=1e-7)
+
+
+def test_full_selection_returns_the_best_level_not_the_posterior_mean():
+    # with a 30 % false-alarm rate the most informative level lies above mu* = 40: of the candidates mu* and
+    # mu* + k * 0.5 * sqrt(sigma^2 + var) (k = -6..6; 0.5 * sqrt(50) = 3.536 dB) the best is mu* + 3.536
+    lik = ProbitLikelihood(false_alarm=0.3)
+    args = (np.array([40.0]), np.array([25.0]), np.array([5.0]), (-10.0, 120.0), lik, "full", None)
+    idx, level, score = select_stimulus(*args, np.random.default_rng(0), 0.0, None)
+    assert idx == 0 and level == pytest.approx(40.0 + 0.5 * math.sqrt(50.0), abs=1e-9)
+    assert score == pytest.approx(float(bald_quadrature(level, 40.0, 25.0, 5.0, lik)), abs=1e-12)
+    assert score > float(bald_quadrature(40.0, 40.0, 25.0, 5.0, lik)) + 0.004
+
+
+def test_fast_selection_scores_houlsby_bald_at_the_clamped_mean():
+    mean, var, sigma = np.array([30.0, 200.0]), np.array([25.0, 400.0]), np.full(2, 5.0)
+    rng = np.random.default_rng(0)
+    idx, level, score = select_stimulus(
+        mean, var, sigma, (-10.0, 120.0), ProbitLikelihood(), "fast", None, rng, 0.0, None
+    )
+    assert (idx, level) == (0, 30.0)
+    assert score == pytest.approx(1.0 - math.sqrt(C2 / (1.0 + C2)), abs=1e-12)  # d = 0, v = s^2: 0.27802 bits
+    # the weight multiplies the frequency's score
+    half = select_stimulus(
+        mean, var, sigma, (-10.0, 120.0), ProbitLikelihood(), "fast", np.array([0.5, 0.0]), rng, 0.0, None
+    )
+    assert half[2] == pytest.approx(0.5 * score, abs=1e-12)
+    # a mean above the safe range is scored where it can be presented: at 120 dB HL, d = -80, v = 400
+    far = select_stimulus(
+        mean, var, sigma, (-10.0, 120.0), ProbitLikelihood(), "fast", np.array([0.0, 1.0]), rng, 0.0, None
+    )
+    d, v = -80.0, 400.0
+    expected = _h(norm.cdf(d / math.sqrt(25.0 + v))) - math.sqrt(C2 / (v / 25.0 + C2)) * math.exp(
+        -(d**2) / (2 * (v + 25.0 * C2))
+    )
+    assert far[:2] == (1, 120.0) and far[2] == pytest.approx(expected, abs=1e-12)
+
+
+def test_near_ties_are_broken_by_the_seeded_generator():
+    mean, sigma = np.full(3, 40.0), np.full(3, 5.0)
+    var = np.array([25.0, 24.0, 1.0])  # scores 0.278, 0.274 (1.5 % lower), 0.02
+    lik = ProbitLikelihood()
+
+    def pick(tolerance, seed):
+        return select_stimulus(
+            mean, var, sigma, (-10.0, 120.0), lik, "fast", None, np.random.default_rng(seed), tolerance, None
+        )[0]
+
+    assert {pick(0.0, s) for s in range(20)} == {0}
+    assert {pick(0.05, s) for s in range(20)} == {0, 1}  # within 5 % of the best: a tie
+    assert pick(0.05, 3) == pick(0.05, 3)
+    with pytest.raises(ValueError, match="unknown BALD method 'slow'"):
+        select_stimulus(mean, var, sigma, (-10.0, 120.0), lik, "slow", None, np.random.default_rng(0), 0.0, None)
+
+
+def test_excluded_frequency_is_skipped_unless_it_is_the_only_one():
+    lik, rng = ProbitLikelihood(), np.random.default_rng(0)
+    one = select_stimulus(
+        np.array([40.0]), np.array([25.0]), np.array([5.0]), (-10.0, 120.0), lik, "fast", None, rng, 0.0, 0
+    )
+    assert one[0] == 0 and np.isfinite(one[2])
+
+
+def test_binary_entropy_values():
+    np.testing.assert_allclose(
+        binary_entropy(np.array([0.0, 0.5, 1.0, 0.25])), [0.0, 1.0, 0.0, 0.811278124459], atol=1e-12
+    )

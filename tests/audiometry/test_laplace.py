@@ -10,12 +10,15 @@ References
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from scipy.linalg import LinAlgError, cholesky
 from scipy.optimize import minimize
 
 from audiometry.hyperparameters import HyperPrior, laplace_objective
-from audiometry.laplace import find_mode, predict
+from audiometry.laplace import find_mode, predict, stable_cholesky
 from audiometry.likelihood import ProbitLikelihood
 from audiometry.prior import LinearMean, se_kernel, se_kernel_grads
 
@@ -130,3 +133,132 @@ def test_linear_mean_fits_average_bisgaard_audiogram():
     m = LinearMean.from_bisgaard()
     assert m.slope > 0  # average hearing loss grows with frequency
     assert 35 < float(m(6 * np.arcsinh(1000 / 600))) < 55
+
+
+# ------------------------------------------------------------------------------ a mode that is not log-concave
+def _convex_problem(far_level: float = 60.0):
+    """Two latent points; the second has one miss at ``far_level`` dB, well above its prior mean, under 30 % lapses
+    and 25 % false alarms: there the likelihood is flat and convex (d2 L > 0) at the mode."""
+    z = np.array([6.0, 9.0])
+    kernel = se_kernel(z, z, lengthscale=3.0, outputscale=10.0, offset_sd=15.0)
+    mean = np.array([40.0, 48.0])
+    idx = np.array([0, 0, 0, 0, 1])
+    levels = np.array([40.0, 30.0, 35.0, 33.0, far_level])
+    heard = np.array([True, False, True, False, False])
+    lik = ProbitLikelihood(lapse=0.3, false_alarm=0.25)
+    calls: list[np.ndarray] = []
+
+    def loglik(f):
+        calls.append(np.array(f, dtype=float))
+        parts = lik.derivatives(f[idx], levels, heard, np.full(idx.shape, 5.0))
+        return tuple(np.bincount(idx, weights=p, minlength=2) for p in parts)
+
+    def psi(f):  # Psi(f) = L(f) - 1/2 (f - m)^T K^-1 (f - m), directly
+        d = f - mean
+        return float(loglik(f)[0].sum() - 0.5 * d @ np.linalg.solve(kernel, d))
+
+    return z, kernel, mean, loglik, psi, calls
+
+
+def test_laplace_mode_where_the_likelihood_is_not_log_concave():
+    z, kernel, mean, loglik, psi, _ = _convex_problem()
+    state = find_mode(kernel, mean, loglik)
+    assert state.converged
+    exact = minimize(lambda f: -psi(f), mean, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12})
+    np.testing.assert_allclose(state.f, exact.x, atol=1e-4)
+    _, d1, d2, d3 = loglik(state.f)
+    assert d2[0] < -0.01 and d2[1] > 1e-4  # log-concave at the first point, convex at the second
+    # W = -d2 clipped at 0, so the second point carries no curvature; d3 is masked where W was clipped
+    np.testing.assert_allclose(state.sqrt_w, [np.sqrt(-d2[0]), 0.0], rtol=1e-12)
+    assert d3[1] > 0 and state.d3[1] == 0.0 and state.d3[0] == pytest.approx(d3[0], rel=1e-12)
+    np.testing.assert_allclose(state.grad, d1, rtol=1e-12)
+    np.testing.assert_allclose(state.a, np.linalg.solve(kernel, state.f - mean), rtol=1e-6)
+    np.testing.assert_allclose(state.a, d1, atol=1e-6)  # at the mode K^-1 (f - m) = dL
+    b_mat = np.eye(2) + state.sqrt_w[:, None] * kernel * state.sqrt_w[None, :]
+    np.testing.assert_allclose(state.chol @ state.chol.T, b_mat, rtol=1e-12)
+    assert np.allclose(state.chol, np.tril(state.chol))
+    assert state.log_joint == pytest.approx(psi(state.f), abs=1e-10)
+    assert state.log_marginal == pytest.approx(psi(state.f) - 0.5 * np.linalg.slogdet(b_mat)[1], abs=1e-10)
+    # predictions: mu* = m* + k*^T K^-1 (f - m), v* = k** - k*^T (K + W^-1)^-1 k* = [(K^-1 + W)^-1] at the latent points
+    w = state.sqrt_w**2
+    np.testing.assert_allclose(
+        predict(state, kernel, np.diag(kernel), mean)[1],
+        np.diag(np.linalg.inv(np.linalg.inv(kernel) + np.diag(w))),
+        rtol=1e-8,
+    )
+    z_star = np.array([7.5, 12.0])
+    k_star = se_kernel(z, z_star, lengthscale=3.0, outputscale=10.0, offset_sd=15.0)
+    k_ss = np.diag(se_kernel(z_star, z_star, lengthscale=3.0, outputscale=10.0, offset_sd=15.0))
+    mu, var = predict(state, k_star, k_ss, np.array([44.0, 50.0]))
+    np.testing.assert_allclose(
+        mu, np.array([44.0, 50.0]) + k_star.T @ np.linalg.solve(kernel, state.f - mean), rtol=1e-8
+    )
+    # k*^T (K + W^-1)^-1 k* with W = 0 at the second point: only the first point's (K_00 + 1/W_0) enters
+    k0 = k_star[0]
+    expected_var = k_ss - k0 * k0 / (kernel[0, 0] + 1.0 / w[0])
+    np.testing.assert_allclose(var, expected_var, rtol=1e-8)
+
+
+def test_psi_never_decreases_along_the_newton_iterations():
+    _, kernel, mean, loglik, psi, calls = _convex_problem()
+    a0 = np.array([2.0, 2.0])  # far from the mode: the full Newton step overshoots
+    path = [find_mode(kernel, mean, loglik, a0=a0, max_iter=k) for k in range(1, 9)]
+    values = [s.log_joint for s in path]
+    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(values)), values
+    assert values[0] > psi(mean + kernel @ a0)  # the first step improves on the start
+    for s in path:
+        assert s.log_joint == pytest.approx(psi(s.f), abs=1e-9)
+    # the run did reject a trial step (psi -4.23 after -3.72): the backtracking was exercised
+    calls.clear()
+    find_mode(kernel, mean, loglik, a0=a0)
+    tried = [psi(f) for f in list(calls)]
+    assert any(b < a - 0.1 for a, b in itertools.pairwise(tried))
+    assert path[-1].converged and path[-1].log_joint == pytest.approx(find_mode(kernel, mean, loglik).log_joint)
+
+
+def test_hyperparameter_gradient_with_a_clipped_curvature():
+    z, _, _, loglik, _, _ = _convex_problem()
+    mean = LinearMean(30.0, 2.0)(z)
+    prior = HyperPrior()
+    theta = np.log([3.5, 9.0])
+    _value, grad, state = laplace_objective(theta, z, mean, loglik, 15.0, prior, None)
+    assert state.sqrt_w[1] == 0.0 and state.d3[1] == 0.0
+    eps = 1e-5
+    for j in range(2):
+        e = np.zeros(2)
+        e[j] = eps
+        up, _, _ = laplace_objective(theta + e, z, mean, loglik, 15.0, prior, None)
+        dn, _, _ = laplace_objective(theta - e, z, mean, loglik, 15.0, prior, None)
+        # finite differences agree to ~6e-5; leaving d3 unmasked at the clipped point moves the gradient by 2.4e-3
+        # and 1.3e-3
+        assert grad[j] == pytest.approx((up - dn) / (2 * eps), rel=0, abs=3e-4)
+
+
+# ------------------------------------------------------------------------------------------- Cholesky with jitter
+def test_stable_cholesky_needs_no_jitter_for_a_positive_definite_matrix():
+    m = np.array([[4.0, 2.0], [2.0, 3.0]])
+    chol = stable_cholesky(m)
+    np.testing.assert_allclose(chol, [[2.0, 0.0], [1.0, np.sqrt(2.0)]], rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("matrix", "jitter"),
+    [
+        (np.ones((3, 3)), 1e-10),  # singular (rank 1): the smallest jitter, 1e-10 of the mean diagonal, suffices
+        (np.diag([1.0, -4e-6]), (1.0 - 4e-6) / 2 * 1e-5),  # needs 8e-6: only the last try, 1e-5 of the mean diagonal
+        (np.diag([1.0, -4e-7]), (1.0 - 4e-7) / 2 * 1e-6),  # needs 8e-7: the fifth try
+    ],
+)
+def test_stable_cholesky_falls_back_to_the_smallest_sufficient_jitter(matrix, jitter):
+    with pytest.raises(LinAlgError):
+        cholesky(matrix, lower=True)  # the plain factorisation fails
+    chol = stable_cholesky(matrix)
+    np.testing.assert_allclose(chol @ chol.T, matrix + jitter * np.eye(len(matrix)), rtol=0, atol=1e-15)
+    assert np.allclose(chol, np.tril(chol))
+
+
+def test_stable_cholesky_gives_up_beyond_its_largest_jitter():
+    with pytest.raises(LinAlgError, match="not positive definite even with jitter"):
+        stable_cholesky(np.diag([1.0, -2e-5]))  # needs 4e-5 of the mean diagonal, more than 1e-5
+    with pytest.raises(LinAlgError, match="even with jitter"):
+        stable_cholesky(np.diag([1.0, -4e-6]), max_tries=5)  # the 1e-5 try is the sixth

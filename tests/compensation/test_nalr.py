@@ -10,7 +10,14 @@ import torch
 
 import compensation
 from compensation.fir import GainTableFIR, fft_convolve
-from compensation.nalr import NALR_FREQS_HZ, nalr_gains
+from compensation.nalr import (
+    NALR_FREQS_HZ,
+    interpolate_audiogram,
+    nalr_gain_curve,
+    nalr_gains,
+    nalrp_profound_correction,
+    resolve_variant,
+)
 from simulator.constants import SAMPLE_RATE
 from simulator.errors import HearloopInputError
 
@@ -129,3 +136,116 @@ def test_fft_convolve_equals_direct_convolution():
     out = fft_convolve(torch.tensor(x), torch.tensor(h), compensate_delay=False).numpy()
     for b in range(2):
         np.testing.assert_allclose(out[b], np.convolve(x[b], h[b])[:300], atol=1e-9)
+
+
+# ------------------------------------------------------------------------------------------- NAL-RP and boundaries
+# The published NAL-RP profound-loss table (Byrne, Parkinson & Newall 1990; Dillon 2012, ch. 10), copied from the
+# paper: H2000 (dB HL) -> corrections at 250, 500, 1000, 1500, 2000, 3000, 4000, 6000 Hz.
+PUBLISHED_NALRP = {
+    95: (4, 3, 0, -1, -2, -2, -2, -2),
+    100: (6, 4, 0, -2, -3, -3, -3, -3),
+    105: (8, 5, 0, -3, -5, -5, -5, -5),
+    110: (11, 7, 0, -3, -6, -6, -6, -6),
+    115: (13, 8, 0, -4, -8, -8, -8, -8),
+    120: (15, 9, 0, -5, -9, -9, -9, -9),
+}
+TABLE_FREQS = (250, 500, 1000, 1500, 2000, 3000, 4000, 6000)
+LOG_750 = math.log(1.5) / math.log(2.0)  # position of 750 Hz between 500 and 1000 Hz on log frequency: 0.585
+
+
+@pytest.mark.parametrize("h2000", sorted(PUBLISHED_NALRP))
+def test_nalrp_profound_correction_reproduces_every_published_row(h2000):
+    row = PUBLISHED_NALRP[h2000]
+    np.testing.assert_allclose(nalrp_profound_correction(h2000, TABLE_FREQS), row, atol=1e-12)
+    # 750 Hz, between the 500 and 1000 Hz columns on log frequency: p500 + (p1000 - p500) * 0.585
+    p750 = row[1] + (row[2] - row[1]) * LOG_750
+    assert nalrp_profound_correction(h2000, [750])[0] == pytest.approx(p750, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("h2000", "expected"),
+    [
+        (94.99, (0,) * 8),  # below the 95 dB HL criterion: no correction
+        (95.0, PUBLISHED_NALRP[95]),  # the criterion itself is included
+        (97.5, (5, 3.5, 0, -1.5, -2.5, -2.5, -2.5, -2.5)),  # half-way between the 95 and 100 rows
+        (112.5, (12, 7.5, 0, -3.5, -7, -7, -7, -7)),  # half-way between the 110 and 115 rows
+        (130.0, PUBLISHED_NALRP[120]),  # held at the 120 row above it
+    ],
+)
+def test_nalrp_profound_correction_around_its_boundaries(h2000, expected):
+    np.testing.assert_allclose(nalrp_profound_correction(h2000, TABLE_FREQS), expected, atol=1e-12)
+
+
+def test_nalrp_correction_is_keyed_on_h2000_not_h1000():
+    # H1000 = 100, H2000 = 110: the 110 row (+11 at 250 Hz, -6 at 4 kHz) applies, not the 100 row (+6, -3)
+    audiogram = {250: 80.0, 500: 90.0, 1000: 100.0, 2000: 110.0, 4000: 115.0, 6000: 115.0}
+    gains, plain = nalr_gains(audiogram), nalr_gains(audiogram, "nal-r")
+    slope = 0.2 * (300.0 / 3.0 - 60.0)  # 3FA = 100 > 60: + 8 dB everywhere
+    assert gains[250] - plain[250] == pytest.approx(slope + 11.0)
+    assert gains[4000] - plain[4000] == pytest.approx(slope - 6.0)
+    # the full prescription from the formula: X = 0.15 * 100 + 8 = 23; 250 Hz: 23 + 0.31 * 80 - 17 + 11 = 41.8
+    assert gains[250] == pytest.approx(41.8)
+    assert gains[2000] == pytest.approx(23.0 + 0.31 * 110.0 - 1.0 - 6.0)  # 50.1
+
+
+@pytest.mark.parametrize(
+    ("audiogram", "variant"),
+    [
+        ({500: 90.0, 1000: 95.0, 2000: 95.0, 4000: 100.0}, "nal-rp"),  # H2000 = 95: NAL-RP
+        ({500: 90.0, 1000: 95.0, 2000: 94.9, 4000: 100.0}, "nal-r"),  # H2000 just below 95
+        ({500: 90.0, 1000: 100.0, 2000: 97.0, 4000: 100.0}, "nal-rp"),  # between the 95 and 100 rows
+        ({500: 90.0, 1000: 100.0, 2000: 95.0, 4000: 60.0}, "nal-rp"),  # 2000 Hz measured; falling above it
+        ({500: 100.0, 1000: 100.0, 4000: 60.0}, "nal-r"),  # H2000 interpolated: 80 dB HL
+    ],
+)
+def test_auto_variant_is_nal_rp_from_h2000_95_db_hl(audiogram, variant):
+    assert resolve_variant(audiogram) == variant
+    assert nalr_gains(audiogram) == nalr_gains(audiogram, variant)
+    assert resolve_variant(audiogram, "nal-r") == "nal-r" and resolve_variant(audiogram, "nal-rp") == "nal-rp"
+
+
+def test_nalrp_steeper_slope_starts_above_3fa_60():
+    flat = {500: 60.5, 1000: 60.5, 2000: 60.5}  # 3FA = 60.5: + 0.2 * 0.5 = 0.1 dB everywhere
+    diff = [nalr_gains(flat, "nal-rp")[f] - nalr_gains(flat, "nal-r")[f] for f in NALR_FREQS_HZ]
+    np.testing.assert_allclose(diff, 0.1, atol=1e-12)
+    at_60 = {500: 60.0, 1000: 60.0, 2000: 60.0}
+    assert nalr_gains(at_60, "nal-rp") == nalr_gains(at_60, "nal-r")
+
+
+def test_gain_curve_is_the_prescription_interpolated_on_log_frequency():
+    audiograms = _bisgaard()
+    n3 = nalr_gains(audiograms["N3"])
+    curve = nalr_gain_curve(audiograms["N3"], [125.0, *NALR_FREQS_HZ, 8000.0, math.sqrt(2000.0 * 3000.0)])
+    np.testing.assert_allclose(curve[1:10], [n3[f] for f in NALR_FREQS_HZ], atol=1e-12)
+    assert curve[0] == pytest.approx(n3[250]) and curve[10] == pytest.approx(n3[6000])  # flat outside
+    assert curve[11] == pytest.approx((n3[2000] + n3[3000]) / 2)  # geometric mean frequency: the midpoint
+    n7 = nalr_gain_curve(audiograms["N7"], NALR_FREQS_HZ)  # default "auto": NAL-RP for N7
+    np.testing.assert_allclose(n7, EXPECTED_N7_NALRP, atol=1e-3)
+    np.testing.assert_allclose(
+        nalr_gain_curve(audiograms["N7"], [250.0], "nal-r"), [nalr_gains(audiograms["N7"], "nal-r")[250]]
+    )
+
+
+@pytest.mark.parametrize(
+    ("audiogram", "match"),
+    [
+        ({500: "loud", 1000: 40, 2000: 50}, "audiogram entry 500: 'loud' is not numeric"),
+        ({0: 30, 500: 30, 1000: 40, 2000: 50}, "audiogram frequency 0 must be a positive"),
+        ({500: 30, 1000: 40, 2000: 140.5}, r"2000 Hz is 140.5; expected a finite value in \[-20.0, 140.0\]"),
+        ({500: -20.5, 1000: 40, 2000: 50}, r"threshold at 500 Hz is -20.5"),
+        ({500: 30, 1000: float("inf"), 2000: 50}, r"threshold at 1000 Hz is inf"),
+        ({"500": 30, "500.0": 35, 1000: 40, 2000: 50}, r"duplicate frequencies: \['500', '500.0', 1000, 2000\]"),
+        ({501: 30, 1000: 40, 2000: 50}, r"\[500\] Hz lie outside the measured range"),
+        ({1500: 30, 2000: 40, 4000: 50}, r"\[500, 1000\] Hz lie outside"),
+        ({250: 30, 500: 40, 800: 50}, r"\[1000, 2000\] Hz lie outside"),
+    ],
+)
+def test_bad_audiograms_are_named(audiogram, match):
+    with pytest.raises(HearloopInputError, match=match):
+        nalr_gains(audiogram)
+
+
+def test_audiogram_limits_and_the_smallest_frequency_are_accepted():
+    edges = {1: 140.0, 500: -20.0, 1000: 40.0, 2000: 50.0}  # 1 Hz is a positive frequency; -20 and 140 dB HL the limits
+    np.testing.assert_allclose(interpolate_audiogram(edges, [1.0, 500.0]), [140.0, -20.0])
+    assert resolve_variant(edges) == "nal-r"
