@@ -382,7 +382,9 @@ def read_cohort(directory: str | os.PathLike, verify: bool = False) -> CohortInd
         raise RecordingFormatError(
             f"{path}: schema version {d.get('schema_version')!r} is not one of {READABLE_VERSIONS}"
         )
-    if not np.isclose(float(d.get("sample_rate", -1)), SAMPLE_RATE, rtol=0, atol=1e-6):
+    rate = d.get("sample_rate")
+    numeric = isinstance(rate, (int, float)) and not isinstance(rate, bool)
+    if not numeric or not np.isclose(rate, SAMPLE_RATE, rtol=0, atol=1e-6):
         raise RecordingFormatError(f"{path}: sample rate {d.get('sample_rate')!r} Hz != SAMPLE_RATE={SAMPLE_RATE}")
     animals = d.get("animals")
     need = ("animal_id", "file", "hearing_status", "sha256")

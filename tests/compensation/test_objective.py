@@ -139,3 +139,53 @@ def test_fidelity_restored_rejects_non_positive_unaided_distances(d_unaided):
     d_aided = 0.1 if np.ndim(d_unaided) == 0 else torch.full((2,), 0.1)
     with pytest.raises(HearloopInputError, match="d_unaided"):
         fidelity_restored(d_aided, d_unaided)
+
+
+# -------------------------------------------------------------------------------------------- validation branches
+def test_objective_input_errors_name_the_argument(model, clean):
+    obj = NeuralFidelityObjective(model, REF_NU)
+    bad = clean.clone()
+    bad[1, 5] = float("inf")
+    with pytest.raises(HearloopInputError, match="aided audio contains NaN or Inf"):
+        obj.response(bad, HI_NU)
+    with pytest.raises(HearloopInputError, match=r"aided audio must have shape \(batch, samples\); got \(4096,\)"):
+        obj.response(clean[0], HI_NU)
+    three = torch.as_tensor(np.stack([HI_NU] * 3))
+    with pytest.raises(HearloopInputError, match="nu batch 3 must be 1 or equal the audio batch 2"):
+        obj(clean, clean, three)
+    with pytest.raises(HearloopInputError, match=r"target shape \(2, 2, 128, 5\) does not match response"):
+        obj(clean, clean, HI_NU, target=obj.target(clean)[:, :2])
+    with pytest.raises(HearloopInputError, match=r"clean audio must have the aided audio's length and its batch"):
+        obj(clean[:1].expand(3, -1), clean.repeat(2, 1)[:2], HI_NU)
+    with pytest.raises(HearloopInputError, match="clean"):
+        obj.target(torch.full((1, 4096), float("nan")))
+    with pytest.raises(HearloopInputError, match="channel_weights must be finite, non-negative and not all zero"):
+        NeuralFidelityObjective(model, REF_NU, channel_weights=-np.ones(model.n_channels))
+    with pytest.raises(HearloopInputError, match="channel_weights must be finite"):
+        NeuralFidelityObjective(model, REF_NU, channel_weights=np.zeros(model.n_channels))
+    with pytest.raises(HearloopInputError, match=r"one value per model channel \(6\); got shape \(2,\)"):
+        NeuralFidelityObjective(model, REF_NU, channel_weights=[1.0, 2.0])
+
+
+def test_nu_is_shared_or_paired_with_the_sounds(model, clean):
+    obj = NeuralFidelityObjective(model, REF_NU, distance="l2")
+    d_one = obj(clean, clean * 1.4, HI_NU)
+    d_row = obj(clean, clean * 1.4, torch.as_tensor(HI_NU).reshape(1, -1))
+    d_pair = obj(clean, clean * 1.4, torch.as_tensor(np.stack([HI_NU, REF_NU])))
+    torch.testing.assert_close(d_one, d_row)
+    assert d_pair[0] == pytest.approx(float(d_one[0]), rel=1e-5)
+    assert d_pair[1] == pytest.approx(float(obj(clean[1:], clean[1:] * 1.4, REF_NU)[0]), rel=1e-5)
+
+
+def test_kl_and_l2_distances_equal_a_direct_computation(model, clean):
+    aided = clean * 0.6
+    with torch.no_grad():
+        ref = torch.softmax(model.decode(model.encode(clean), torch.as_tensor(REF_NU).expand(2, -1)), -1)
+        lis = torch.softmax(model.decode(model.encode(aided), torch.as_tensor(HI_NU).expand(2, -1)), -1)
+    kl = (ref.clamp_min(1e-8) * (ref.clamp_min(1e-8).log() - lis.clamp_min(1e-8).log())).sum(-1).mean(-1)
+    l2 = (expected_counts(ref) - expected_counts(lis)).square().mean(-1)
+    w = torch.full((model.n_channels,), 1.0 / model.n_channels)
+    for distance, per_channel in (("kl", kl), ("l2", l2)):
+        obj = NeuralFidelityObjective(model, REF_NU, distance=distance)
+        torch.testing.assert_close(obj.per_channel(clean, aided, HI_NU), per_channel, rtol=1e-4, atol=1e-8)
+        torch.testing.assert_close(obj(clean, aided, HI_NU), per_channel @ w, rtol=1e-4, atol=1e-8)

@@ -112,5 +112,14 @@ def test_prescriptions_use_the_audiogram_clipped_to_the_audiometer_range():
     assert clinical_audiogram(raw) == {250: -10.0, 500: 0.0, 1000: 10.0, 2000: 30.0, 4000: 120.0}
     with pytest.raises(ValueError, match="250 Hz"):
         get_strategy("wdrc").prescribe(raw)  # the formulas reject what no audiometer reports ...
-    theta = get_strategy("wdrc").prescribe(clinical_audiogram(raw))  # ... so prescriptions see the clipped values
-    assert torch.isfinite(theta).all()
+    wdrc = get_strategy("wdrc")
+    theta = wdrc.prescribe(clinical_audiogram(raw))  # ... so prescriptions see the clipped values
+    assert torch.equal(theta, wdrc.prescribe({250: -10.0, 500: 0.0, 1000: 10.0, 2000: 30.0, 4000: 120.0}))
+    fields = {k: v[0].tolist() for k, v in wdrc.split_theta(theta[None]).items()}
+    for fc, ratio in zip(wdrc.filterbank.centres_hz, fields["ratio"], strict=True):
+        if fc >= 4000:  # 120 dB HL, clipped to 119 in the rule: 1 / (1 - 119 / 120) = 120 -> the maximum CR of 4
+            assert ratio == pytest.approx(4.0), fc
+        elif fc <= 500:  # thresholds <= 0 dB HL: no compression, CR = 1 / (1 - 0) = 1
+            assert ratio == pytest.approx(1.0), fc
+    assert fields["threshold_db_spl"] == [45.0] * wdrc.n_bands
+    assert fields["attack_ms"] == [5.0] * wdrc.n_bands and fields["release_ms"] == [50.0] * wdrc.n_bands

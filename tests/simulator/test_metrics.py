@@ -165,3 +165,128 @@ def test_expected_counts_and_onehot():
     assert torch.equal(expected_counts(onehot), counts.float())
     with pytest.raises(HearloopInputError, match=r"0\.\.4"):
         counts_to_onehot(torch.tensor([5]))
+
+
+# ------------------------------------------------------------------------------- FEVE renormalisation, KL layout
+def test_feve_renormalises_over_the_channels_whose_feve_is_defined():
+    # channel 0: identical trials [0, 1, 2, 3] (cov 1.25), prediction off by 0.5 at the ends: mse 0.125, var 1.25,
+    # noise 0 -> FEVE_0 = 1 - 0.125 / 1.25 = 0.9. Channel 1: trial 2 = trial 1 + 2 (cov 0.25 > 0, so weight 1/6),
+    # noise 0.5 * 4 = 2 > var 0.25: no explainable variance, FEVE_1 undefined. FEVE = 0.9, not (5/6) * 0.9 = 0.75.
+    r1 = np.array([[0, 1, 2, 3], [0, 1, 0, 1]], dtype=float)
+    r2 = np.array([[0, 1, 2, 3], [2, 3, 2, 3]], dtype=float)
+    pred = np.array([[0.5, 1.0, 2.0, 2.5], [1.0, 2.0, 1.0, 2.0]])
+    np.testing.assert_allclose(channel_weights(r1, r2), [5 / 6, 1 / 6], rtol=1e-12)
+    per = feve_per_channel(r1, r2, pred)
+    assert per[0] == pytest.approx(0.9, abs=1e-12) and math.isnan(per[1])
+    assert feve(r1, r2, pred) == pytest.approx(0.9, abs=1e-12)
+    # when no channel with weight has a defined FEVE the sound is undefined: an error, or NaN on request
+    with pytest.raises(HearloopInputError, match="no channel with positive covariance weight"):
+        feve(r1[1:], r2[1:], pred[1:])
+    assert math.isnan(feve(r1[1:], r2[1:], pred[1:], undefined="nan"))
+    with pytest.raises(HearloopInputError, match="undefined must be 'raise' or 'nan', got 'zero'"):
+        feve(r1, r2, pred, undefined="zero")
+
+
+def test_feve_per_channel_formula_with_noisy_trials():
+    # r1 = [0, 2, 4, 2], r2 = [1, 1, 3, 3], y = [1, 1, 3, 3]: noise = 0.5 mean([1, 1, 1, 1]) = 0.5;
+    # mse = 0.5 (mean([1, 1, 1, 1]) + 0) = 0.5; var r1 = 2, var r2 = 1 -> total 1.5; FEVE = 1 - 0 / 1.0 = 1.0
+    # y = [2, 2, 2, 2] (the mean): mse = 0.5 (2 + 1) = 1.5 -> FEVE = 1 - (1.5 - 0.5) / (1.5 - 0.5) = 0
+    r1, r2 = np.array([[0.0, 2.0, 4.0, 2.0]]), np.array([[1.0, 1.0, 3.0, 3.0]])
+    assert feve_per_channel(r1, r2, r2)[0] == pytest.approx(1.0, abs=1e-12)
+    assert feve_per_channel(r1, r2, np.full((1, 4), 2.0))[0] == pytest.approx(0.0, abs=1e-12)
+    # y = (r1 + r2) / 2: mse = 0.5 (0.25 + 0.25) = 0.25 below the noise -> FEVE = 1 - (0.25 - 0.5) / 1 = 1.25
+    assert feve_per_channel(r1, r2, (r1 + r2) / 2)[0] == pytest.approx(1.25, abs=1e-12)
+    # y = r1 + 1: mse = 0.5 (1 + mean([0, 4, 4, 0])) = 1.5 -> FEVE = 0
+    assert feve_per_channel(r1, r2, r1 + 1.0)[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_histograms_of_trial_stacks_keep_trials_and_channels_apart():
+    # trials x channels x bins: channel 0 is silent but for one 1, channel 1 fires 4 but for one 3, in both trials.
+    recorded = np.array([[[0, 0, 0], [4, 4, 4]], [[0, 0, 1], [4, 4, 3]]])
+    q = np.full(5, 0.2)
+    predicted = np.broadcast_to(q, (2, 3, 5)).copy()
+    # channel 0: h = [5/6, 1/6, 0, 0, 0]; channel 1: h = [0, 0, 0, 1/6, 5/6]; KL vs uniform = sum h ln(5 h)
+    kl_expected = 5 / 6 * math.log(5 * 5 / 6) + 1 / 6 * math.log(5 / 6)
+    per = spike_histogram_kl_per_channel(recorded, predicted, eps=0.0)
+    np.testing.assert_allclose(per, [kl_expected, kl_expected], rtol=1e-12)
+    # against the channel's own histogram the KL is 0 (a trials/channels mix-up would make it positive)
+    own = np.array([[5 / 6, 1 / 6, 0, 0, 0], [0, 0, 0, 1 / 6, 5 / 6]])
+    np.testing.assert_allclose(
+        spike_histogram_kl_per_channel(recorded, np.repeat(own[:, None], 3, 1), eps=0.0), 0.0, atol=1e-12
+    )
+    # predicted counts may be a trial stack too; pooled the same way
+    assert spike_histogram_kl(recorded, recorded, eps=0.0, weights=[1.0, 1.0]) == pytest.approx(0.0, abs=1e-12)
+    swapped = recorded[:, ::-1]  # channels exchanged: ch 0 now fires 4
+    assert spike_histogram_kl_per_channel(recorded, swapped, eps=1e-6).min() > 5.0
+
+
+def test_histogram_kl_smoothing_and_default_weights():
+    recorded = np.zeros((2, 4), dtype=int)  # both channels always 0
+    predicted = np.broadcast_to(np.array([1.0, 0.0, 0.0, 0.0, 0.0]), (2, 4, 5)).copy()
+    # h_hat <- (1 - eps) h_hat + eps / 5 = 0.9 + 0.02 at class 0 for eps = 0.1: KL = ln(1 / 0.92)
+    np.testing.assert_allclose(
+        spike_histogram_kl_per_channel(recorded, predicted, eps=0.1), -math.log(0.92), rtol=1e-12
+    )
+    # channels x bins recordings are weighted uniformly; a single trial in a stack too
+    recorded = np.array([[0, 0, 0, 0], [0, 0, 1, 1]])
+    per = spike_histogram_kl_per_channel(recorded, predicted, eps=0.1)
+    assert spike_histogram_kl(recorded, predicted, eps=0.1) == pytest.approx(per.mean(), rel=1e-12)
+    assert spike_histogram_kl(recorded[None], predicted, eps=0.1) == pytest.approx(per.mean(), rel=1e-12)
+    assert spike_histogram_kl(recorded, predicted, weights=[0.0, 2.0], eps=0.1) == pytest.approx(per[1], rel=1e-12)
+
+
+def test_probabilities_are_recognised_within_a_tolerance():
+    recorded = np.array([[0, 1, 2, 3]])
+    near = np.full((1, 4, 5), 0.2002)  # rows sum to 1.001: still probabilities
+    assert spike_histogram_kl_per_channel(recorded, near, eps=0.0)[0] == pytest.approx(
+        0.25 * 4 * math.log(0.25 / 0.2002), rel=1e-12
+    )
+    with pytest.raises(HearloopInputError, match="predicted counts must hold integer spike counts"):
+        spike_histogram_kl_per_channel(recorded, np.full((1, 4, 5), 0.21))  # sums to 1.05: read as counts
+
+
+@pytest.mark.parametrize(
+    ("recorded", "predicted", "kwargs", "match"),
+    [
+        ([[0, 1], [5, 1]], [[0, 1], [1, 1]], {}, r"recorded must hold integer spike counts 0\.\.4"),
+        ([[0, 1], [-1, 1]], [[0, 1], [1, 1]], {}, r"recorded must hold integer spike counts"),
+        ([[0, 1.5], [1, 1]], [[0, 1], [1, 1]], {}, r"recorded must hold integer spike counts"),
+        ([[0, 1], [1, 1]], [[0, 1], [1, 5]], {}, r"predicted counts must hold integer spike counts"),
+        ([0, 1, 2], [0, 1, 2], {}, r"recorded must be \(channels, bins\) or \(trials, channels, bins\)"),
+        ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"weights": [-1.0, 2.0]}, "weights must be non-negative"),
+        ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"weights": [0.0, 0.0]}, "not all zero"),
+        ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"weights": [1.0]}, r"weights must have shape \(2,\)"),
+        ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"eps": 1.0}, r"eps must be in \[0, 1\), got 1.0"),
+        ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"eps": -0.1}, r"eps must be in \[0, 1\)"),
+        ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"predicted_kind": "rates"}, "predicted_kind must be 'auto'"),
+        ([[0, 1], [1, 1]], np.zeros((1, 2, 2, 2)), {}, "predicted must be probabilities"),
+        (np.zeros((2, 0)), [[0, 1], [1, 1]], {}, r"recorded is empty"),
+        ([[0, 1], [1, float("nan")]], [[0, 1], [1, 1]], {}, r"recorded contains 1 non-finite"),
+        ([["a", 1], [1, 1]], [[0, 1], [1, 1]], {}, r"recorded must be a numeric array"),
+    ],
+)
+def test_histogram_kl_rejects_bad_input_by_name(recorded, predicted, kwargs, match):
+    with pytest.raises(HearloopInputError, match=match):
+        spike_histogram_kl(np.asarray(recorded) if not isinstance(recorded, list) else recorded, predicted, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("r1", "r2", "match"),
+    [
+        (np.zeros((2, 1)), np.zeros((2, 1)), r"need at least 1 channel and 2 bins; got shape \(2, 1\)"),
+        (np.zeros((0, 4)), np.zeros((0, 4)), r"need at least 1 channel and 2 bins"),
+        (np.zeros((2, 4, 1)), np.zeros((2, 4, 1)), r"r1 must have shape \(channels, bins\)"),
+        (np.zeros((2, 4)), np.full((2, 4), np.inf), r"r2 contains 8 non-finite"),
+    ],
+)
+def test_channel_weights_reject_bad_trials_by_name(r1, r2, match):
+    with pytest.raises(HearloopInputError, match=match):
+        channel_weights(r1, r2)
+    with pytest.raises(HearloopInputError, match=match):
+        feve(r1, r2, r1)
+
+
+def test_feve_second_prediction_must_match_the_recordings():
+    r1 = np.array([[0.0, 1.0, 2.0, 3.0]])
+    with pytest.raises(HearloopInputError, match=r"pred2 must have the recordings' shape \(1, 4\)"):
+        feve(r1, r1, r1, pred2=r1[:, :2])

@@ -1,0 +1,100 @@
+"""Fleet spec validation (runners.fleet.spec): every rule rejects what it should with a SpecError naming the key, and
+accepts the values at its boundary."""
+
+from __future__ import annotations
+
+import pytest
+
+from runners.fleet.spec import load_spec, parse_spec, spec_from_toml
+from runners.fleet.spec_docs import describe_fields
+from simulator.errors import SpecError
+
+STEPS = "[pipeline]\nsteps = {}\n"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (STEPS.format("['audiometry', 'prescription', 'prescription']"), "spec.pipeline.steps: duplicate steps"),
+        (STEPS.format("['audiometry', 'fitting']"), "spec.pipeline.steps[1]: unknown step 'fitting'"),
+        (STEPS.format("['audiometry', 'hitl']"), "spec.pipeline.steps: 'hitl' needs the 'prescription' step"),
+        (STEPS.format("['audiometry', 'evaluation']"), "spec.pipeline.steps: 'evaluation' needs the 'prescription'"),
+        (STEPS.format("['prescription']"), "spec.pipeline.prescribe_from: 'estimate' needs the 'audiometry' step"),
+        ("[pipeline]\nprescribe_from = 'guess'\n", "spec.pipeline.prescribe_from: expected one of 'estimate', 'truth'"),
+        ("[cohort]\nlapse_rate = 1.5\n", "spec.cohort.lapse_rate: must lie in [0, 1], got 1.5"),
+        ("[cohort]\nlapse_rate = -0.01\n", "spec.cohort.lapse_rate: must lie in [0, 1], got -0.01"),
+        ("[cohort]\nfalse_alarm_rate = 2\n", "spec.cohort.false_alarm_rate: must lie in [0, 1], got 2.0"),
+        ("[cohort]\nn = true\n", "spec.cohort.n: expected int, got bool"),
+        ("[cohort]\nn = 2.0\n", "spec.cohort.n: expected int, got float"),
+        ("[cohort]\nn = 0\n", "spec.cohort.n: must be >= 1, got 0"),
+        ("[cohort]\nsigma_db = '5'\n", "spec.cohort.sigma_db: expected float, got str"),
+        ("[cohort]\nsigma_db = true\n", "spec.cohort.sigma_db: expected float, got bool"),
+        ("[report]\nenabled = 1\n", "spec.report.enabled: expected bool, got int"),
+        ("[hitl]\nstrategy = 'dnn'\n", "spec.hitl.strategy: expected one of 'nalr', 'multiband', 'wdrc', got 'dnn'"),
+        ("[hitl]\nn_sounds = 3\n", "spec.hitl.n_sounds: 3 > the 2 sounds of [sounds]"),
+        ("[strategies]\nnames = ['nalr', 'nalr']\n", "spec.strategies.names: duplicate strategies"),
+        ("[strategies]\nnames = 'nalr'\n", "spec.strategies.names: expected array, got str"),
+        ("[evaluation]\nextra_distances = ['cosine']\n", "spec.evaluation.extra_distances[0]: 'cosine' is not one"),
+        ("[sounds]\nclasses = ['silence']\n", "spec.sounds.classes[0]: unknown sound class 'silence'"),
+        ("[sounds]\nclasses = []\n", "spec.sounds.classes: needs at least one class"),
+        ("[sounds]\nduration_s = 0.04\n", "spec.sounds.duration_s: must be >= 0.05, got 0.04"),
+        ("[audiometry]\nfreqs_hz = [100.0]\n", "spec.audiometry.freqs_hz[0]: 100.0 Hz is outside 125..12000 Hz"),
+        ("[audiometry]\nfreqs_hz = [500.0, 12001.0]\n", "spec.audiometry.freqs_hz[1]: 12001.0 Hz is outside"),
+        ("[audiometry]\nfreqs_hz = []\n", "spec.audiometry.freqs_hz: needs at least one frequency"),
+        ("[cohort]\nstrata = { deaf = 2 }\n", "spec.cohort.strata.deaf: unknown stratum"),
+        ("[cohort]\nstrata = { mild = -1 }\n", "spec.cohort.strata.mild: must be >= 0, got -1"),
+        ("[cohort]\nn = 3\nstrata = { mild = 2 }\n", "spec.cohort.strata: counts sum to 2 but spec.cohort.n = 3"),
+        ("[cohort]\nfile = 'c.toml'\nn = 3\n", "spec.cohort.n: cannot be combined with spec.cohort.file"),
+        ("[model]\npath = 'nowhere'\n", "is not a checkpoint directory (no config.json)"),
+        ("[model]\nthreads = 0\n", "spec.model.threads: must be >= 1, got 0"),
+        ("[regress]\ntolerances = { fr = { abs = 0.1, ppm = 2.0 } }\n", "spec.regress.tolerances.fr.ppm: unknown key"),
+        ("[engine]\nkind = 'slurm'\n", "spec.engine.kind: expected one of 'local', 'ray', got 'slurm'"),
+        ("cohort = 3\n", "spec.cohort: expected table, got int"),
+        ("[run\n", "spec: not valid TOML"),
+    ],
+)
+def test_spec_errors_name_the_key(toml, message, tmp_path):
+    with pytest.raises(SpecError) as err:
+        spec_from_toml(toml, base_dir=tmp_path)
+    assert message in str(err.value)
+
+
+def test_values_at_the_boundaries_are_accepted(tmp_path):
+    spec = spec_from_toml(
+        "[cohort]\nlapse_rate = 0\nfalse_alarm_rate = 1\nsigma_db = 5\nn = 1\n"
+        "[audiometry]\nfreqs_hz = [125.0, 12000.0]\n[sounds]\nduration_s = 0.05\n"
+        "[hitl]\nn_sounds = 2\nstrategy = 'nalr'\ntune = 'gains'\n",
+        base_dir=tmp_path,
+    )
+    assert (spec.cohort.lapse_rate, spec.cohort.false_alarm_rate) == (0.0, 1.0)
+    assert isinstance(spec.cohort.sigma_db, float) and spec.cohort.sigma_db == 5.0  # ints are floats where floats go
+    assert spec.audiometry.freqs_hz == [125.0, 12000.0] and spec.hitl.n_sounds == 2
+    # hitl/evaluation are optional; 'truth' needs no audiometry
+    spec = spec_from_toml(STEPS.format("['prescription']") + "prescribe_from = 'truth'\n", base_dir=tmp_path)
+    assert spec.pipeline.steps == ["prescription"] and not spec.hitl_enabled
+    # strata without n set the cohort size
+    spec = spec_from_toml("[cohort]\nstrata = { NH = 1, mild = 2, severe = 0 }\n", base_dir=tmp_path)
+    assert spec.cohort.n == 3 and spec.cohort.strata == {"NH": 1, "mild": 2, "severe": 0}
+
+
+def test_cohort_and_model_paths_resolve_against_the_spec_directory(tmp_path, tiny_model_dir):
+    (tmp_path / "c.toml").write_text("")
+    spec = spec_from_toml("[cohort]\nfile = 'c.toml'\n", base_dir=tmp_path)
+    assert spec.cohort.file == str((tmp_path / "c.toml").resolve())
+    with pytest.raises(SpecError, match=r"spec\.cohort\.file: cohort file .*missing\.toml' does not exist"):
+        spec_from_toml("[cohort]\nfile = 'missing.toml'\n", base_dir=tmp_path)
+    spec = spec_from_toml(f"[model]\npath = '{tiny_model_dir}'\n", base_dir=tmp_path)
+    assert spec.model.path == str(tiny_model_dir.resolve())
+
+
+def test_spec_files_and_tables(tmp_path):
+    with pytest.raises(SpecError, match="spec: expected table, got array"):
+        parse_spec([1, 2])  # type: ignore[arg-type]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[cohort\n")
+    with pytest.raises(SpecError, match="is not valid TOML"):
+        load_spec(bad)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_spec(tmp_path / "none.toml")
+    text = describe_fields()
+    assert "[cohort]" in text and "  lapse_rate (float, default 0.02): " in text
