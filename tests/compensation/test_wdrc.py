@@ -6,8 +6,10 @@ import scipy.signal
 import torch
 
 from compensation import WDRC, attack_release_envelope, one_pole_smooth
-from compensation.wdrc import branching_detector
+from compensation.nalr import nalr_gain_curve
+from compensation.wdrc import branching_detector, soft_knee_excess, static_gain_db
 from simulator.constants import REF_PRESSURE_PA, SAMPLE_RATE
+from simulator.errors import HearloopInputError
 
 FS = SAMPLE_RATE
 
@@ -118,3 +120,70 @@ def test_attack_and_release_times_change_the_output_and_receive_gradients():
     y_fast.pow(2).sum().backward()
     grads = wdrc.split_theta(fast.grad.unsqueeze(0))
     assert float(grads["attack_ms"].abs().sum()) > 0 and bool(torch.isfinite(fast.grad).all())
+
+
+# ---------------------------------------------------------------------------------- formulas at known values
+@pytest.mark.parametrize(
+    ("over_db", "expected"),
+    # s(d) = 0 below -W/2, (d + W/2)^2 / (2W) inside, d above; W = 6 dB: s(-3) = 0, s(0) = 9/12, s(3) = 36/12 = 3
+    [
+        (-10.0, 0.0),
+        (-3.0, 0.0),
+        (-1.0, 4.0 / 12.0),
+        (0.0, 0.75),
+        (2.0, 25.0 / 12.0),
+        (3.0, 3.0),
+        (3.5, 3.5),
+        (20.0, 20.0),
+    ],
+)
+def test_soft_knee_excess_values(over_db, expected):
+    assert float(soft_knee_excess(torch.tensor(over_db, dtype=torch.float64), 6.0)) == pytest.approx(
+        expected, abs=1e-12
+    )
+
+
+def test_hard_knee_and_static_gain_values():
+    d = torch.tensor([-2.0, 0.0, 2.0], dtype=torch.float64)
+    np.testing.assert_allclose(soft_knee_excess(d, 0.0).numpy(), [0.0, 0.0, 2.0])
+    # G - (1 - 1/CR) s(L - T): L = 80, T = 50, CR = 3, G = 10 -> 10 - 2/3 * 30 = -10; at L = T: 10 - 2/3 * 0.75 = 9.5
+    levels = torch.tensor([80.0, 50.0, 30.0], dtype=torch.float64)
+    t64 = torch.float64
+    gains = static_gain_db(
+        levels, torch.tensor(50.0, dtype=t64), torch.tensor(3.0, dtype=t64), torch.tensor(10.0, dtype=t64), 6.0
+    )
+    np.testing.assert_allclose(gains.numpy(), [-10.0, 9.5, 10.0], atol=1e-12)
+
+
+def test_prescription_follows_the_documented_rule():
+    wdrc = WDRC(n_bands=8, numtaps=257)
+    centres = np.asarray(wdrc.filterbank.centres_hz)
+    audiogram = {250: 0.0, 500: 30.0, 4000: 90.0, 8000: 125.0}
+    fields = {k: v[0].numpy().astype(float) for k, v in wdrc.split_theta(wdrc.prescribe(audiogram)[None]).items()}
+    # thresholds on log frequency: 30 dB HL at 500 Hz rising 20 dB per octave to 90 at 4 kHz, then to 125 at 8 kHz
+    hl = np.interp(np.log2(centres), np.log2([250, 500, 4000, 8000]), [0.0, 30.0, 90.0, 125.0])
+    ratio = np.clip(1.0 / (1.0 - np.minimum(np.maximum(hl, 0.0), 119.0) / 120.0), 1.0, 4.0)  # CR = 1 / (1 - HL / 120)
+    np.testing.assert_allclose(fields["ratio"], ratio, rtol=1e-6)
+    assert fields["ratio"][centres >= 4000] == pytest.approx(4.0)  # 90 dB HL and above: the ceiling of 4
+    # gain: NAL-R at the band centre plus the compression of the band's share of 65 dB SPL speech above T = 45 dB SPL:
+    # 65 - 10 log10(8) - 45 = 10.97 dB, beyond the 3 dB half-knee, so s = 10.97
+    excess = 65.0 - 10.0 * np.log10(8.0) - 45.0
+    expected_gain = nalr_gain_curve(audiogram, centres) + (1.0 - 1.0 / ratio) * excess
+    np.testing.assert_allclose(fields["gain_db"], np.minimum(expected_gain, 70.0), rtol=1e-5)
+    assert fields["threshold_db_spl"].tolist() == [45.0] * 8
+    assert fields["attack_ms"].tolist() == [5.0] * 8 and fields["release_ms"].tolist() == [50.0] * 8
+
+
+def test_prescription_is_clipped_to_the_parameter_bounds_and_bounds_are_checked():
+    wdrc = WDRC(n_bands=4, numtaps=129, bounds={"ratio": (1.0, 2.5), "gain_db": (0.0, 30.0)})
+    fields = wdrc.split_theta(wdrc.prescribe({250: 90.0, 500: 90.0, 1000: 90.0, 2000: 90.0, 4000: 90.0})[None])
+    assert fields["ratio"][0].tolist() == [2.5] * 4  # CR 4 clipped to the upper bound
+    assert fields["gain_db"][0].tolist() == [30.0] * 4
+    with pytest.raises(ValueError, match=r"unknown WDRC bound fields \['knee'\]"):
+        WDRC(bounds={"knee": (0.0, 1.0)})
+
+
+@pytest.mark.parametrize("tau", [0.0, -0.01, float("nan"), float("inf")])
+def test_one_pole_rejects_bad_time_constants(tau):
+    with pytest.raises(HearloopInputError, match="one-pole time constants must be positive and finite"):
+        one_pole_smooth(torch.ones(1, 100), torch.tensor([tau]))

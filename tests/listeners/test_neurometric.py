@@ -1,0 +1,136 @@
+"""Neurometric thresholds (listeners.neurometric): the ideal-observer d' at hand-computed values, the tone protocol,
+and the bisection on a stand-in midbrain whose threshold is known in closed form."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import listeners.neurometric as neurometric
+from listeners.neurometric import ToneProtocol, detectability, neurometric_thresholds_db_spl
+from simulator.constants import REF_PRESSURE_PA, SAMPLE_RATE
+from simulator.errors import HearloopInputError
+
+
+def _probs(per_bin: list[list[float]], bins: int) -> torch.Tensor:
+    """``1 x channels x bins x 5`` with the same count distribution in every bin of a channel."""
+    return torch.tensor(per_bin, dtype=torch.float64)[None, :, None, :].expand(1, len(per_bin), bins, 5).clone()
+
+
+def test_detectability_of_hand_made_distributions():
+    window = slice(2, 6)  # 4 bins
+    silence = _probs([[1, 0, 0, 0, 0]] * 3, 8)  # no spikes: mean 0, variance 0
+    tone = _probs([[0.5, 0.5, 0, 0, 0], [1, 0, 0, 0, 0], [0.5, 0.5, 0, 0, 0]], 8)
+    tone[0, 1, 2:6] = torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0], dtype=torch.float64)  # channel 1: 2 spikes per bin
+    silence[0, 1, :] = torch.tensor([0.0, 0.0, 0.0, 1.0, 0.0], dtype=torch.float64)  # ... below its silence (3): d < 0
+    tone[0, 0, :2] = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0], dtype=torch.float64)  # outside the window: ignored
+    # channels 0 and 2: window mean 4 * 0.5 = 2, variance 4 * 0.25 = 1 -> d = 2 / sqrt(0.5 * (1 + 0) + 1e-6) = 2.828;
+    # channel 1 is negative and clipped; d' = sqrt(2 * 2.828^2) = 4
+    d = 2.0 / math.sqrt(0.5 + 1e-6)
+    assert float(detectability(tone, silence, window)[0]) == pytest.approx(math.sqrt(2.0) * d, rel=1e-12)
+    # a silence batch of one serves every tone
+    both = torch.cat([tone, silence])
+    np.testing.assert_allclose(detectability(both, silence, window).numpy(), [math.sqrt(2.0) * d, 0.0], rtol=1e-12)
+
+
+def test_tone_protocol_timing_and_waveform():
+    p = ToneProtocol(lead_s=0.05, tone_s=0.1, ramp_ms=10.0, tail_s=0.02)
+    fs = SAMPLE_RATE  # 24414.0625 Hz
+    # round(0.17 fs) = 4150 samples -> 129 whole bins of 32 = 4128 samples; the window starts at int(0.05 fs) // 32
+    assert p.n_samples == round(0.17 * fs) // 32 * 32 == 4128 and p.window == slice(int(0.05 * fs) // 32, 129)
+    wave = p.tones(torch.tensor([1000.0]), torch.tensor([60.0]))[0].double()
+    t = torch.arange(p.n_samples, dtype=torch.float64) / fs - 0.05
+    assert wave[t < 0].abs().max() == 0 and wave[t >= 0.1].abs().max() == 0
+    steady = wave[(t >= 0.01) & (t < 0.09)]  # after the 10 ms ramp: 80 periods of 1 kHz
+    assert 20 * math.log10(float(steady.square().mean().sqrt()) / REF_PRESSURE_PA) == pytest.approx(60.0, abs=0.01)
+    # raised-cosine on-ramp: envelope 0.5 - 0.5 cos(pi t / 10 ms) times the 60 dB SPL sinusoid's peak
+    peak = math.sqrt(2.0) * REF_PRESSURE_PA * 10 ** (60 / 20)
+    ramp = (t >= 0) & (t < 0.01)
+    expected = peak * torch.sin(2 * math.pi * 1000.0 * t) * (0.5 - 0.5 * torch.cos(math.pi * t / 0.01))
+    np.testing.assert_allclose(wave[ramp].numpy(), expected[ramp].numpy(), atol=1e-6 * peak)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lead_s": -0.01}, "durations must be >= 0"),
+        ({"tone_s": 0.019, "ramp_ms": 10.0}, "at least two ramps long"),
+        ({"tail_s": -1.0}, "durations must be >= 0"),
+        ({"level_range_db_spl": (50.0, 50.0)}, "level_range_db_spl must be increasing"),
+        ({"iterations": 0}, "iterations >= 1"),
+        ({"criterion": float("inf")}, "criterion d' must be positive and finite; got inf"),
+    ],
+)
+def test_bad_protocols_are_named(kwargs, match):
+    with pytest.raises(HearloopInputError, match=match):
+        ToneProtocol(**kwargs)
+    ToneProtocol(tone_s=0.02, ramp_ms=10.0, iterations=1)  # exactly two ramps, one step: accepted
+
+
+class ConstantTones(ToneProtocol):
+    """A tone protocol with a constant signal in place of each tone: its value is the level's RMS pressure, so the
+    stand-in midbrain reads the level back exactly."""
+
+    def tones(self, freqs_hz: torch.Tensor, levels_db_spl: torch.Tensor) -> torch.Tensor:
+        pa = REF_PRESSURE_PA * 10.0 ** (levels_db_spl.double() / 20.0)
+        return pa[:, None].expand(-1, self.n_samples).clone()
+
+
+class StandInMidbrain(nn.Module):
+    """One channel whose count is 1 with probability q = clip((L - T) / 50, 0, 1) in every bin (else 0), L the level
+    (dB SPL) of a :class:`ConstantTones` signal and T = -100 + 220 nu_0 dB SPL; silence gives q = 0. Its "logits"
+    are probabilities (the test replaces the softmax by the identity)."""
+
+    device = torch.device("cpu")
+
+    def encode(self, audio: torch.Tensor) -> torch.Tensor:
+        return audio
+
+    def decode(self, latent: torch.Tensor, nu: torch.Tensor) -> torch.Tensor:
+        level = 20.0 * torch.log10(latent[:, 0].double() / REF_PRESSURE_PA + 1e-300)
+        q = ((level - (-100.0 + 220.0 * nu[:, 0].double())) / 50.0).clamp(0.0, 1.0)  # batch 1 silence broadcasts
+        probs = torch.zeros(q.shape[0], 1, latent.shape[-1] // 32, 5, dtype=torch.float64)
+        probs[..., 0], probs[..., 1] = (1.0 - q)[:, None, None], q[:, None, None]
+        return probs
+
+
+PROTOCOL = ConstantTones(lead_s=0.03, tone_s=0.06, ramp_ms=5.0, tail_s=0.01, iterations=10)
+
+
+def _closed_form_threshold(nu0: float, criterion: float, bins: int) -> float:
+    # d' = W q / sqrt(0.5 W q (1 - q) + 1e-6) = c  <=>  (W^2 + c^2 W / 2) q^2 - (c^2 W / 2) q - c^2 1e-6 = 0
+    a, b, k = bins**2 + 0.5 * criterion**2 * bins, -0.5 * criterion**2 * bins, -(criterion**2) * 1e-6
+    q = (-b + math.sqrt(b * b - 4 * a * k)) / (2 * a)
+    return -100.0 + 220.0 * nu0 + 50.0 * q
+
+
+def test_bisection_finds_the_closed_form_threshold(monkeypatch):
+    monkeypatch.setattr(neurometric, "class_softmax", lambda x: x)
+    bins = PROTOCOL.window.stop - PROTOCOL.window.start  # int(0.1 fs) // 32 - int(0.03 fs) // 32 = 76 - 22 = 54
+    nus = np.array([[0.7, 0.5], [0.9, 0.5], [0.0, 0.5], [1.0, 0.5]])
+    got = neurometric_thresholds_db_spl(StandInMidbrain(), nus, [1000.0, 2000.0], PROTOCOL)
+    assert got.shape == (4, 2)
+    step = 150.0 / 2**10  # final bracket width; the estimate is its midpoint
+    for row, nu0 in zip(got, nus[:, 0], strict=True):
+        expected = _closed_form_threshold(nu0, PROTOCOL.criterion, bins)
+        if expected <= -20.0:
+            np.testing.assert_array_equal(row, -20.0)  # heard at the bottom of the range
+        elif expected > 130.0:
+            np.testing.assert_array_equal(row, 130.0)  # never heard: the top of the range
+        else:
+            np.testing.assert_allclose(row, expected, atol=step / 2 + 1e-6)
+    # nu_0 = 0.7: T = 54 dB SPL; W = 54, c = 10: q = 2700 / (2916 + 2700) = 0.4808 (+1e-9) -> 54 + 24.04 = 78.04
+    assert _closed_form_threshold(0.7, 10.0, 54) == pytest.approx(54.0 + 50.0 * 2700.0 / 5616.0, abs=1e-5)
+    # a single listener gives one row; a looser criterion lowers the threshold by the closed-form amount
+    one = neurometric_thresholds_db_spl(StandInMidbrain(), nus[0], [1000.0], PROTOCOL, criterion=3.0)
+    assert one.shape == (1,) and one[0] == pytest.approx(_closed_form_threshold(0.7, 3.0, bins), abs=step / 2 + 1e-6)
+
+
+@pytest.mark.parametrize("freqs", [[], [0.0], [-100.0], [SAMPLE_RATE / 2], [float("nan")]])
+def test_bad_tone_frequencies_are_named(freqs):
+    with pytest.raises(HearloopInputError, match=r"tone frequencies must be finite and in \(0, 12207\) Hz"):
+        neurometric_thresholds_db_spl(StandInMidbrain(), np.full(2, 0.5), freqs, PROTOCOL)
