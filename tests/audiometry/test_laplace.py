@@ -265,3 +265,51 @@ def test_stable_cholesky_gives_up_beyond_its_largest_jitter():
         stable_cholesky(np.diag([1.0, -2e-5]))  # needs 4e-5 of the mean diagonal, more than 1e-5
     with pytest.raises(LinAlgError, match="even with jitter"):
         stable_cholesky(np.diag([1.0, -4e-6]), max_tries=5)  # the 1e-5 try is the sixth
+
+
+# ------------------------------------------------------------------------------------ iterations and convergence
+def _geometric(k: float, alpha: float):
+    """One latent point with prior N(0, k) and a convex log-likelihood L(f) = alpha f^2 / 2 (k alpha < 1): W is clipped
+    to 0, so each Newton step is the fixed-point step a = dL(f), f_new = k alpha f, and Psi = (alpha - 1/k) f^2 / 2
+    rises at every step."""
+    kernel, mean = np.array([[k]]), np.zeros(1)
+
+    def loglik(f):
+        return 0.5 * alpha * f**2, alpha * f, np.full_like(f, alpha), np.zeros_like(f)
+
+    return kernel, mean, loglik
+
+
+def test_iteration_cap_and_convergence_tolerance():
+    kernel, mean, loglik = _geometric(1.0, 0.9)
+    state = find_mode(kernel, mean, loglik, a0=np.array([100.0]))  # f0 = 100, then 100 * 0.9^n
+    assert state.iterations == 60 and state.converged is False  # the default cap: far from converged
+    assert state.f[0] == pytest.approx(100.0 * 0.9**60, rel=1e-10)
+    assert state.log_joint == pytest.approx(-0.05 * state.f[0] ** 2, rel=1e-10)
+    # scaled so that Psi still rises by ~1e-6 per step when f moves by < 1e-6: the run goes on until the rise is below
+    # tol = 1e-9 too, i.e. 9500 f^2 < 1e-9 (f < 3.2e-7), not merely until the step is below 1e-6 (f < 1e-5)
+    kernel, mean, loglik = _geometric(1e-6, 0.9e6)
+    state = find_mode(kernel, mean, loglik, a0=np.array([1e3]), max_iter=500)  # f0 = 1e-3
+    assert state.converged and abs(state.f[0]) < 3e-7 and state.iterations < 500
+
+
+def test_no_iterations_return_the_warm_start():
+    _, kernel, mean, loglik, psi, _ = _convex_problem()
+    a0 = np.array([0.3, -0.2])
+    state = find_mode(kernel, mean, loglik, a0=a0, max_iter=0)
+    assert state.iterations == 0 and state.converged is False
+    np.testing.assert_allclose(state.f, mean + kernel @ a0, rtol=1e-12)
+    assert state.log_joint == pytest.approx(psi(mean + kernel @ a0), abs=1e-10)
+    np.testing.assert_array_equal(state.a, a0)
+
+
+def test_predictive_variance_below_one_db_squared_is_not_floored():
+    # a prior of 0.5 dB^2 (outputscale 0.5, offset 0.5 dB): posterior variances well below 1 dB^2, floored only at 1e-12
+    z = np.array([6.0, 9.0])
+    kernel = se_kernel(z, z, lengthscale=3.0, outputscale=0.5, offset_sd=0.5)
+    _, _, mean, loglik, _, _ = _convex_problem()
+    state = find_mode(kernel, mean, loglik)
+    w = state.sqrt_w**2
+    _, var = predict(state, kernel, np.diag(kernel), mean)
+    np.testing.assert_allclose(var, np.diag(np.linalg.inv(np.linalg.inv(kernel) + np.diag(w))), rtol=1e-8)
+    assert np.all(var < 0.5)
