@@ -313,3 +313,25 @@ def test_predictive_variance_below_one_db_squared_is_not_floored():
     _, var = predict(state, kernel, np.diag(kernel), mean)
     np.testing.assert_allclose(var, np.diag(np.linalg.inv(np.linalg.inv(kernel) + np.diag(w))), rtol=1e-8)
     assert np.all(var < 0.5)
+
+
+def test_a_flat_objective_runs_until_the_mode_stops_moving():
+    # k = 1e6, alpha = 0.9e-6: Psi = -0.05e-6 f^2 is so flat that it rises by < 1e-9 per step long before the iterates
+    # settle; convergence needs both a small rise and a step below 1e-6 (f < 1e-5 here)
+    kernel, mean, loglik = _geometric(1e6, 0.9e-6)
+    state = find_mode(kernel, mean, loglik, a0=np.array([1e-6]), max_iter=400)  # f0 = 1
+    assert state.converged and abs(state.f[0]) < 1e-5 and state.iterations > 100
+
+
+def test_no_ascent_direction_stops_at_the_start():
+    # a log-likelihood whose reported gradient has the wrong sign: every step along the Newton direction lowers Psi,
+    # the backtracking fails down to steps below 1e-6, and the start is returned as the mode
+    kernel, mean = np.array([[4.0]]), np.zeros(1)
+
+    def wrong(f):
+        return -0.5 * f**2, +f, -np.ones_like(f), np.zeros_like(f)
+
+    state = find_mode(kernel, mean, wrong, a0=np.array([0.5]))  # f0 = 2
+    assert state.converged is True and state.iterations == 1
+    np.testing.assert_array_equal(state.f, [2.0])
+    assert state.log_joint == -0.5 * 4.0 - 0.5 * 0.5 * 2.0  # L(2) - 1/2 a (f - m)
