@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-import listeners.neurometric as neurometric
 from listeners.neurometric import ToneProtocol, detectability, neurometric_thresholds_db_spl
 from simulator.constants import REF_PRESSURE_PA, SAMPLE_RATE
 from simulator.errors import HearloopInputError
@@ -82,18 +81,14 @@ class ConstantTones(ToneProtocol):
 
 class StandInMidbrain(nn.Module):
     """One channel whose count is 1 with probability q = clip((L - T) / 50, 0, 1) in every bin (else 0), L the level
-    (dB SPL) of a :class:`ConstantTones` signal and T = -100 + 220 nu_0 dB SPL; silence gives q = 0. Its "logits"
-    are probabilities (the test replaces the softmax by the identity)."""
+    (dB SPL) of a :class:`ConstantTones` signal and T = -100 + 220 nu_0 dB SPL; silence gives q = 0."""
 
     device = torch.device("cpu")
 
-    def encode(self, audio: torch.Tensor) -> torch.Tensor:
-        return audio
-
-    def decode(self, latent: torch.Tensor, nu: torch.Tensor) -> torch.Tensor:
-        level = 20.0 * torch.log10(latent[:, 0].double() / REF_PRESSURE_PA + 1e-300)
+    def predict(self, audio: torch.Tensor, nu: torch.Tensor) -> torch.Tensor:
+        level = 20.0 * torch.log10(audio[:, 0].double() / REF_PRESSURE_PA + 1e-300)
         q = ((level - (-100.0 + 220.0 * nu[:, 0].double())) / 50.0).clamp(0.0, 1.0)  # batch 1 silence broadcasts
-        probs = torch.zeros(q.shape[0], 1, latent.shape[-1] // 32, 5, dtype=torch.float64)
+        probs = torch.zeros(q.shape[0], 1, audio.shape[-1] // 32, 5, dtype=torch.float64)
         probs[..., 0], probs[..., 1] = (1.0 - q)[:, None, None], q[:, None, None]
         return probs
 
@@ -108,8 +103,7 @@ def _closed_form_threshold(nu0: float, criterion: float, bins: int) -> float:
     return -100.0 + 220.0 * nu0 + 50.0 * q
 
 
-def test_bisection_finds_the_closed_form_threshold(monkeypatch):
-    monkeypatch.setattr(neurometric, "class_softmax", lambda x: x)
+def test_bisection_finds_the_closed_form_threshold():
     bins = PROTOCOL.window.stop - PROTOCOL.window.start  # int(0.1 fs) // 32 - int(0.03 fs) // 32 = 76 - 22 = 54
     nus = np.array([[0.7, 0.5], [0.9, 0.5], [0.0, 0.5], [1.0, 0.5]])
     got = neurometric_thresholds_db_spl(StandInMidbrain(), nus, [1000.0, 2000.0], PROTOCOL)
