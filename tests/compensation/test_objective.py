@@ -141,6 +141,21 @@ def test_fidelity_restored_rejects_non_positive_unaided_distances(d_unaided):
         fidelity_restored(d_aided, d_unaided)
 
 
+def test_fidelity_restored_error_message_and_gradient_through_the_unaided_distance():
+    message = (
+        r"^fidelity restored is undefined when the unaided distance d_unaided is 0 \(the listener already matches the "
+        r"NH target\)$"
+    )
+    with pytest.raises(HearloopInputError, match=message):
+        fidelity_restored(0.1, 0.0)
+    # an unaided distance that carries a gradient is checked without leaving the graph: d FR / d D_u = D_a / D_u^2
+    d_unaided = torch.tensor([2.0, 4.0], requires_grad=True)
+    fr = fidelity_restored(torch.tensor([1.0, 1.0]), d_unaided)
+    fr.sum().backward()
+    assert torch.allclose(fr.detach(), torch.tensor([0.5, 0.75]))
+    assert torch.allclose(d_unaided.grad, torch.tensor([0.25, 0.0625]))
+
+
 # -------------------------------------------------------------------------------------------- validation branches
 def test_objective_input_errors_name_the_argument(model, clean):
     obj = NeuralFidelityObjective(model, REF_NU)
@@ -163,6 +178,11 @@ def test_objective_input_errors_name_the_argument(model, clean):
         NeuralFidelityObjective(model, REF_NU, channel_weights=-np.ones(model.n_channels))
     with pytest.raises(HearloopInputError, match="channel_weights must be finite"):
         NeuralFidelityObjective(model, REF_NU, channel_weights=np.zeros(model.n_channels))
+    # each condition alone: one negative weight among positive ones (positive sum), one NaN weight
+    with pytest.raises(HearloopInputError, match="channel_weights must be finite, non-negative and not all zero"):
+        NeuralFidelityObjective(model, REF_NU, channel_weights=[2.0, -1.0, 1.0, 1.0, 1.0, 1.0])
+    with pytest.raises(HearloopInputError, match="channel_weights must be finite, non-negative and not all zero"):
+        NeuralFidelityObjective(model, REF_NU, channel_weights=[float("nan"), 1.0, 1.0, 1.0, 1.0, 1.0])
     with pytest.raises(HearloopInputError, match=r"one value per model channel \(6\); got shape \(2,\)"):
         NeuralFidelityObjective(model, REF_NU, channel_weights=[1.0, 2.0])
 
