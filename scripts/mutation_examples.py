@@ -36,7 +36,7 @@ NOT = "if False:  # reintroduced: check deleted"
 EXAMPLES: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("fidelity_restored inverted", "compensation/objective.py",
      "return 1.0 - d_aided / d_unaided", "return 1.0 - d_unaided / d_aided", (T_OBJ,)),
-    ("fleet pipeline: fidelity restored by hand, inverted", "runners/fleet/pipeline.py",
+    ("fleet evaluation: fidelity restored by hand, inverted", "runners/fleet/evaluation.py",
      "fr = fidelity_restored(d_aided, d_unaided)", "fr = 1.0 - d_unaided / d_aided",
      ("tests/runners/fleet/test_fleet.py",)),
     ("strategy evaluation: fidelity restored by hand, inverted", "compensation/strategy_evaluation.py",

@@ -31,7 +31,9 @@ STEPS = "[pipeline]\nsteps = {}\n"
         ("[cohort]\nsigma_db = true\n", "spec.cohort.sigma_db: expected float, got bool"),
         ("[report]\nenabled = 1\n", "spec.report.enabled: expected bool, got int"),
         ("[hitl]\nstrategy = 'dnn'\n", "spec.hitl.strategy: expected one of 'nalr', 'multiband', 'wdrc', got 'dnn'"),
-        ("[hitl]\nn_sounds = 3\n", "spec.hitl.n_sounds: 3 > the 2 sounds of [sounds]"),
+        ("[hitl]\nn_sounds = 0\n", "spec.hitl.n_sounds: must be >= 1, got 0"),
+        ("[hitl]\nsound_seed = 0\n", "spec.hitl.sound_seed: must differ from spec.sounds.seed"),
+        ("[sounds]\nseed = 1\n", "spec.hitl.sound_seed: must differ from spec.sounds.seed"),
         ("[strategies]\nnames = ['nalr', 'nalr']\n", "spec.strategies.names: duplicate strategies"),
         ("[strategies]\nnames = 'nalr'\n", "spec.strategies.names: expected array, got str"),
         ("[evaluation]\nextra_distances = ['cosine']\n", "spec.evaluation.extra_distances[0]: 'cosine' is not one"),
@@ -72,6 +74,11 @@ def test_values_at_the_boundaries_are_accepted(tmp_path):
     # hitl/evaluation are optional; 'truth' needs no audiometry
     spec = spec_from_toml(STEPS.format("['prescription']") + "prescribe_from = 'truth'\n", base_dir=tmp_path)
     assert spec.pipeline.steps == ["prescription"] and not spec.hitl_enabled
+    # the tuning sounds need their own seed only when HITL runs
+    spec = spec_from_toml(
+        STEPS.format("['audiometry', 'prescription']") + "[hitl]\nsound_seed = 0\n", base_dir=tmp_path
+    )
+    assert spec.hitl.sound_seed == spec.sounds.seed == 0
     # strata without n set the cohort size
     spec = spec_from_toml("[cohort]\nstrata = { NH = 1, mild = 2, severe = 0 }\n", base_dir=tmp_path)
     assert spec.cohort.n == 3 and spec.cohort.strata == {"NH": 1, "mild": 2, "severe": 0}
