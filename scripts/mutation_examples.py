@@ -29,7 +29,7 @@ T_MET = "tests/simulator/test_metrics.py"
 T_LAP = "tests/audiometry/test_laplace.py"
 T_BALD = "tests/audiometry/test_bald.py"
 T_SPEC = "tests/runners/fleet/test_spec.py"
-T_REC = "tests/simulator/data/test_recordings.py"
+T_REC = ("tests/simulator/data/test_recordings.py", "tests/simulator/data/test_recordings_validation.py")
 NOT = "if False:  # reintroduced: check deleted"
 
 # (name, file, original text, reintroduced defect, test files)
@@ -89,21 +89,21 @@ EXAMPLES: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("spec: HITL with dnn accepted", "runners/fleet/spec.py",
      "choice(*KNOWN_STRATEGIES[:3])", "choice(*KNOWN_STRATEGIES)", (T_SPEC,)),
     ("recordings: bad hearing_status read", "simulator/data/recordings.py",
-     "if self.hearing_status not in HEARING_STATUSES:", NOT, (T_REC,)),
+     "if self.hearing_status not in HEARING_STATUSES:", NOT, T_REC),
     ("recordings: bad split read", "simulator/data/recordings.py",
-     'if split not in ("train", "test"):', NOT, (T_REC,)),
+     'if split not in ("train", "test"):', NOT, T_REC),
     ("recordings: duplicate sound names read", "simulator/data/recordings.py",
-     "if info.name in self._info:", NOT, (T_REC,)),
+     "if info.name in self._info:", NOT, T_REC),
     ("recordings: dataset shape unchecked", "simulator/data/recordings.py",
-     "if (ndim is not None and d.ndim != ndim) or (shape is not None and d.shape != shape):", NOT, (T_REC,)),
+     "if (ndim is not None and d.ndim != ndim) or (shape is not None and d.shape != shape):", NOT, T_REC),
     ("recordings: counts above 4 on read", "simulator/data/recordings.py",
-     "if c.size and int(c.max()) > MAX_COUNT:", NOT, (T_REC,)),
+     "if c.size and int(c.max()) > MAX_COUNT:", NOT, T_REC),
     ("recordings: non-finite audio on read", "simulator/data/recordings.py",
-     "if not np.isfinite(x).all():", NOT, (T_REC,)),
+     "if not np.isfinite(x).all():", NOT, T_REC),
     ("recordings: cohort sample rate unchecked", "simulator/data/recordings.py",
-     "if not numeric or not np.isclose(rate, SAMPLE_RATE, rtol=0, atol=1e-6):", NOT, (T_REC,)),
+     "if not numeric or not np.isclose(rate, SAMPLE_RATE, rtol=0, atol=1e-6):", NOT, T_REC),
     ("recordings: id/channel mismatch in CohortIndex.open", "simulator/data/recordings.py",
-     'if f.animal_id != self.entry(animal)["animal_id"] or f.n_channels != self.n_channels:', NOT, (T_REC,)),
+     'if f.animal_id != self.entry(animal)["animal_id"] or f.n_channels != self.n_channels:', NOT, T_REC),
     ("objective: NaN audio accepted", "compensation/objective.py",
      "if not bool(torch.isfinite(aided.detach()).all()):", NOT, (T_OBJ,)),
     ("objective: nu batch size unchecked", "compensation/objective.py",

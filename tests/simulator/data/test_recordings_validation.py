@@ -1,0 +1,136 @@
+"""Recordings validation (simulator.data.recordings): every header, dataset and cohort-index check rejects what it
+should with a RecordingFormatError naming the file, the sound or the key, before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from simulator.constants import SAMPLE_RATE
+from simulator.data.recording_types import ABR_FREQS_HZ, AnimalRecording, SoundRecording
+from simulator.data.recordings import read_animal, read_cohort, write_animal, write_cohort
+from simulator.errors import RecordingFormatError
+from tests.simulator.data.test_recordings import _edit, make_animal
+
+
+def _set_attr(where: str, key: str, value):
+    return lambda f: (f[where] if where else f).attrs.__setitem__(key, value)
+
+
+def _replace(key: str, data: np.ndarray):
+    def edit(f: h5py.File) -> None:
+        del f[key]
+        f.create_dataset(key, data=data)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_set_attr("", "hearing_status", "deaf"), "hearing_status 'deaf' not in"),
+        (_set_attr("sounds/00001", "split", "validation"), "sound 'music/1': split must be 'train' or 'test'"),
+        (_set_attr("sounds/00001", "name", "speech/0"), "duplicate sound name 'speech/0'"),
+        (lambda f: f["sounds/00001"].attrs.__delitem__("hours"), r"sound group '00001' misses attributes \['hours'\]"),
+        (lambda f: f.attrs.__delitem__("n_channels"), "missing attribute 'n_channels'"),
+        (
+            _replace("sounds/00000/audio", np.zeros((2, 9600), np.float32)),
+            r"'sounds/00000/audio' has shape \(2, 9600\)",
+        ),
+        (_replace("abr/thresholds_db_spl", np.zeros(3)), r"abr/freqs_hz \(\d+,\) and abr/thresholds_db_spl \(3,\)"),
+        (_replace("channel_cf_hz", np.zeros(5)), r"dataset 'channel_cf_hz' has shape \(5,\), expected \(3,\)"),
+        (_replace("ground_truth", np.zeros(2)), "ground_truth is not a JSON string"),
+        (lambda f: f.__delitem__("sounds"), "missing group 'sounds'"),
+    ],
+)
+def test_malformed_headers_and_datasets_are_named(tmp_path, edit, message):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    _edit(path, edit)
+    with pytest.raises(RecordingFormatError, match=message) as info:
+        read_animal(path)
+    assert str(path) in str(info.value)
+
+
+def test_counts_of_four_are_valid_and_five_is_not(tmp_path):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    _edit(path, lambda f: f["sounds/00001/counts"].__setitem__((0, 0, 0), 4))
+    assert read_animal(path).sounds[1].counts[0, 0, 0] == 4
+    _edit(path, lambda f: f["sounds/00001/counts"].__setitem__((0, 0, 0), 5))
+    with pytest.raises(RecordingFormatError, match=r"counts outside 0\.\.4 \(max 5\)"):
+        read_animal(path)
+
+
+def _sound_with(animal: AnimalRecording, index: int, **changes) -> AnimalRecording:
+    s = animal.sounds[index]
+    fields = {"name": s.name, "sound_class": s.sound_class, "audio": s.audio, "counts": s.counts, "hours": s.hours}
+    fields["split"] = s.split
+    fields.update(changes)
+    animal.sounds[index] = SoundRecording(**fields)
+    return animal
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: setattr(a, "hearing_status", "deaf"), r"animal 'NH01': hearing_status must be one of"),
+        (lambda a: _sound_with(a, 1, split="dev"), r"sound 'music/1': split must be 'train' or 'test', got 'dev'"),
+        (lambda a: _sound_with(a, 1, name="speech/0"), "animal 'NH01': duplicate sound names"),
+        (lambda a: _sound_with(a, 1, sound_class="birdsong"), r"sound 'music/1': sound_class 'birdsong' not in"),
+        (lambda a: a.sounds[1].audio.__setitem__(3, np.nan), r"sound 'music/1': audio must be 1-D and finite"),
+        (lambda a: _sound_with(a, 1, counts=a.sounds[1].counts[0]), r"counts must be \(trials, channels, bins\)"),
+        (lambda a: _sound_with(a, 2, counts=a.sounds[2].counts[:1]), "test sounds need 2 repeated trials, got 1"),
+        (lambda a: _sound_with(a, 1, counts=a.sounds[1].counts[:, :2]), "has a different channel count"),
+        (lambda a: a.abr_thresholds_db.pop(ABR_FREQS_HZ[0]), rf"ABR thresholds missing at \[{ABR_FREQS_HZ[0]}\] Hz"),
+        (lambda a: setattr(a, "channel_cf_hz", np.ones(5)), "channel_cf_hz must have 3 values"),
+    ],
+)
+def test_invalid_animals_are_refused_before_anything_is_written(tmp_path, change, message):
+    animal = make_animal()
+    change(animal)
+    with pytest.raises(RecordingFormatError, match=message) as info:
+        write_animal(tmp_path / "a.h5", animal)
+    assert "refusing to write animal 'NH01'" in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_cohort_index_checks_sample_rate_format_and_entries(tmp_path):
+    write_cohort(tmp_path, [make_animal()], {})
+    good = json.loads((tmp_path / "cohort.json").read_text())
+    for edit, message in [
+        ({"sample_rate": SAMPLE_RATE + 1}, rf"sample rate {SAMPLE_RATE + 1} Hz != SAMPLE_RATE={SAMPLE_RATE}"),
+        ({"sample_rate": None}, "sample rate None Hz"),
+        ({"sample_rate": "16000"}, "sample rate '16000' Hz"),
+        ({"sample_rate": SAMPLE_RATE + 0.01}, "sample rate"),  # 0.01 Hz off is another rate
+        ({"format": "other"}, "not a hearloop cohort index"),
+        ({"animals": [{"animal_id": "NH01"}]}, "'animals' must be a list of entries with keys"),
+        ({"animals": "NH01"}, "'animals' must be a list"),
+    ]:
+        (tmp_path / "cohort.json").write_text(json.dumps({**good, **edit}))
+        with pytest.raises(RecordingFormatError, match=message):
+            read_cohort(tmp_path)
+    (tmp_path / "cohort.json").write_text(json.dumps({**good, "sample_rate": SAMPLE_RATE + 1e-7}))
+    assert read_cohort(tmp_path).animal_ids == ["NH01"]  # within 1e-6 Hz: the same rate
+    with pytest.raises(RecordingFormatError, match="needs at least one animal"):
+        write_cohort(tmp_path / "none", [], {})
+
+
+@pytest.mark.parametrize("field", ["animal_id", "n_channels"])
+def test_cohort_open_refuses_a_file_that_is_not_the_indexed_animal(tmp_path, field):
+    write_cohort(tmp_path, [make_animal("NH01"), make_animal("NH02", seed=3)], {})
+    index = json.loads((tmp_path / "cohort.json").read_text())
+    if field == "animal_id":
+        index["animals"][1]["animal_id"] = "NH09"
+    else:
+        index["n_channels"] = 4
+    (tmp_path / "cohort.json").write_text(json.dumps(index))
+    cohort = read_cohort(tmp_path)
+    with pytest.raises(RecordingFormatError, match=r"NH02\.h5: animal id / channel count differ from cohort\.json"):
+        cohort.open(1)
+    if field == "animal_id":
+        assert cohort.load(0).animal_id == "NH01"  # the consistent entry still opens
+    with pytest.raises(KeyError, match="no animal 'NH05'"):
+        cohort.entry("NH05")
