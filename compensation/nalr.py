@@ -49,12 +49,12 @@ References
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from simulator.errors import HearloopInputError
+from simulator.validation import check_audiogram
 
 NALR_FREQS_HZ: tuple[int, ...] = (250, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000)
 """Frequencies (Hz) at which NAL-R prescribes insertion gain."""
@@ -85,7 +85,9 @@ NALRP_CORRECTION_DB: tuple[tuple[float, ...], ...] = (
 """NAL-RP profound-loss corrections p_f (dB): rows follow NALRP_H2000_DB, columns NALRP_FREQS_HZ."""
 
 VARIANTS: tuple[str, ...] = ("auto", "nal-r", "nal-rp")
-_MIN_HL, _MAX_HL = -20.0, 140.0
+
+THREE_FA_FREQS_HZ: tuple[int, ...] = (500, 1000, 2000)
+"""Frequencies (Hz) of NAL-R's three-frequency average: an audiogram must measure or bracket each of them."""
 
 
 def _log_interp(x: Sequence[float], xp: Sequence[float], fp: Sequence[float]) -> np.ndarray:
@@ -94,27 +96,8 @@ def _log_interp(x: Sequence[float], xp: Sequence[float], fp: Sequence[float]) ->
 
 
 def _checked_audiogram(audiogram: Mapping[int | float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``{freq_hz: dB HL}`` and return sorted (freqs, thresholds)."""
-    if not isinstance(audiogram, Mapping) or len(audiogram) == 0:
-        raise HearloopInputError(f"audiogram must be a non-empty dict {{freq_hz: dB HL}}, got {audiogram!r}")
-    items = []
-    for freq, level in audiogram.items():
-        try:
-            f, h = float(freq), float(level)
-        except (TypeError, ValueError) as err:
-            raise HearloopInputError(f"audiogram entry {freq!r}: {level!r} is not numeric") from err
-        if not (math.isfinite(f) and f > 0):
-            raise HearloopInputError(f"audiogram frequency {freq!r} must be a positive finite number of Hz")
-        if not math.isfinite(h) or not _MIN_HL <= h <= _MAX_HL:
-            raise HearloopInputError(
-                f"audiogram threshold at {f:g} Hz is {level!r}; expected a finite value in [{_MIN_HL}, {_MAX_HL}] dB HL"
-            )
-        items.append((f, h))
-    items.sort()
-    freqs = np.array([f for f, _ in items])
-    if len(np.unique(freqs)) != len(freqs):
-        raise HearloopInputError(f"audiogram has duplicate frequencies: {sorted(audiogram, key=float)}")
-    return freqs, np.array([h for _, h in items])
+    """Validate ``{freq_hz: dB HL}`` (:func:`simulator.validation.check_audiogram`): sorted (freqs, thresholds)."""
+    return check_audiogram(audiogram)
 
 
 def interpolate_audiogram(
@@ -132,7 +115,7 @@ def interpolate_audiogram(
     """
     freqs, levels = _checked_audiogram(audiogram)
     if require_3fa:
-        missing = [f for f in (500, 1000, 2000) if not freqs[0] <= f <= freqs[-1]]
+        missing = [f for f in THREE_FA_FREQS_HZ if not freqs[0] <= f <= freqs[-1]]
         if missing:
             raise HearloopInputError(
                 f"audiogram at {[float(f) for f in freqs]} Hz cannot form the NAL-R three-frequency average: "

@@ -9,8 +9,10 @@ Commands import this module, never one another; what is not about the command li
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from simulator.errors import HearloopInputError
 from simulator.severity import STRATA
@@ -134,8 +136,30 @@ def warn_if_stale(dnn, model_path, model) -> None:
         print(f"warning: {message}", file=sys.stderr)
 
 
+def spec_option(section: str, key: str, kind: type) -> Callable[[str], Any]:
+    """An argparse ``type=`` for an option that overrides the spec key ``[section] key``: the text is read as ``kind``
+    and checked against that key's documented range while the command line is parsed, so a bad value is an error
+    naming the option before anything runs or is written (``argument --workers: must be an integer in [0, 1024]``)."""
+
+    def parse(text: str) -> Any:
+        from runners.fleet.spec import key_constraint
+
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
+        constraint = key_constraint(section, key)
+        if constraint is not None and value not in constraint:
+            raise argparse.ArgumentTypeError(f"must be {constraint} (as spec.{section}.{key}), got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Engine overrides shared by ``fleet`` and ``regress`` (they win over the spec's [engine] section)."""
+    """Engine overrides shared by ``fleet`` and ``regress`` (they win over the spec's [engine] section); each value is
+    checked against its spec key's range as the command line is parsed."""
     g = parser.add_argument_group("engine (overrides the spec's [engine] section)")
     g.add_argument(
         "--engine",
@@ -145,7 +169,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--workers",
-        type=int,
+        type=spec_option("engine", "workers", int),
         default=None,
         help="local: worker processes (0 = in-process); ray: actors (default: the spec's engine.workers)",
     )
@@ -154,23 +178,29 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="ray: cluster address to join, e.g. auto (default: the spec's; none starts a local cluster)",
     )
-    g.add_argument("--num-cpus", type=float, default=None, help="ray: CPUs per actor (default: the spec's)")
+    g.add_argument(
+        "--num-cpus",
+        type=spec_option("engine", "num_cpus", float),
+        default=None,
+        help="ray: CPUs per actor (default: the spec's)",
+    )
     g.add_argument(
         "--num-gpus",
-        type=float,
+        type=spec_option("engine", "num_gpus", float),
         default=None,
         help="ray: GPUs per actor; > 0 puts the model on the GPU (default: the spec's)",
     )
     g.add_argument(
         "--retries",
-        type=int,
+        type=spec_option("engine", "retries", int),
         default=None,
         help="retries of a failed job before it is reported (default: the spec's engine.retries)",
     )
 
 
 def engine_overrides(args: argparse.Namespace, spec_kind: str) -> dict:
-    """The engine options given on the command line (None where the spec's value stands).
+    """The engine options given on the command line (None where the spec's value stands), keyed as the spec's
+    [engine] keys.
 
     Raises:
         HearloopInputError: a Ray-only option (``--address``, ``--num-cpus``, ``--num-gpus``) for a local engine.
@@ -189,7 +219,18 @@ def engine_overrides(args: argparse.Namespace, spec_kind: str) -> dict:
         "address": args.address,
         "num_cpus": args.num_cpus,
         "num_gpus": args.num_gpus,
+        "retries": args.retries,
     }
+
+
+def override_engine(spec: Any, args: argparse.Namespace) -> None:
+    """Put the engine options given on the command line into ``spec.engine`` (the run's engine and retries).
+
+    Raises:
+        HearloopInputError: see :func:`engine_overrides`.
+    """
+    given = {key: value for key, value in engine_overrides(args, spec.engine.kind).items() if value is not None}
+    spec.engine = dataclasses.replace(spec.engine, **given)
 
 
 def add_command(

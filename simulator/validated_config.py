@@ -19,8 +19,11 @@ satisfy at least one constraint of its list::
         def __post_init__(self) -> None:
             self.validate_parameters()  # then any check that ties several fields together
 
-A constraint is ``None`` (the value may be None), an :class:`Interval` or an :class:`Options`. A bad value raises
-:class:`~simulator.errors.HearloopInputError` naming the config, the field, what it accepts and what it got.
+A constraint is ``None`` (the value may be None), an :class:`Interval`, an :class:`Options`, a :class:`Pattern` (a
+string matching a regular expression, e.g. a plain file name) or a :class:`Pair` (an ordered ``(low, high)`` pair of
+an interval, e.g. a level range). Each has ``value in constraint`` and a ``str`` that says what it accepts. A bad
+value raises :class:`~simulator.errors.HearloopInputError` naming the config, the field, what it accepts and what it
+got.
 :meth:`ValidatedConfig.from_dict` builds a config from a mapping (a JSON object, an RLlib ``env_config``) and refuses
 unknown keys, since they would mean a different configuration than the one built.
 """
@@ -30,13 +33,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from simulator.errors import HearloopInputError
 
-__all__ = ["Interval", "Options", "ValidatedConfig"]
+__all__ = ["Interval", "Options", "Pair", "Pattern", "ValidatedConfig"]
 
 _C = TypeVar("_C", bound="ValidatedConfig")
 
@@ -88,7 +92,41 @@ class Options:
         return f"one of {self.values}"
 
 
-def _accepts(constraint: Interval | Options | None, value: Any) -> bool:
+@dataclass(frozen=True)
+class Pattern:
+    """Strings that match ``regex`` in full; ``description`` says in words what they look like."""
+
+    regex: str
+    description: str
+
+    def __contains__(self, value: Any) -> bool:
+        return isinstance(value, str) and re.fullmatch(self.regex, value) is not None
+
+    def __str__(self) -> str:
+        return self.description
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A ``(low, high)`` pair (tuple or list) of ``item`` values with ``low <= high`` (``low < high`` if ``strict``)."""
+
+    item: Interval
+    strict: bool = False
+
+    def __contains__(self, value: Any) -> bool:
+        if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(v in self.item for v in value):
+            return False
+        return value[0] < value[1] if self.strict else value[0] <= value[1]
+
+    def __str__(self) -> str:
+        return f"a pair (low, high) with low {'<' if self.strict else '<='} high, each {self.item}"
+
+
+Constraint = Interval | Options | Pattern | Pair
+"""Any declarative constraint (``value in constraint``; ``str(constraint)`` says what it accepts)."""
+
+
+def _accepts(constraint: Constraint | None, value: Any) -> bool:
     return value is None if constraint is None else value in constraint
 
 
@@ -96,7 +134,7 @@ class ValidatedConfig:
     """Mixin of configuration dataclasses: :meth:`validate_parameters` and :meth:`from_dict` (see the module)."""
 
     _config_name: ClassVar[str] = "config"
-    _parameter_constraints: ClassVar[dict[str, list[Interval | Options | None]]] = {}
+    _parameter_constraints: ClassVar[dict[str, list[Constraint | None]]] = {}
 
     def validate_parameters(self) -> None:
         """Check every field named in ``_parameter_constraints``, in declaration order.

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from runners.cli_support import add_command, add_engine_arguments, engine_overrides
+from runners.cli_support import add_command, add_engine_arguments, override_engine
 from simulator.errors import HearloopInputError
 
 COMMAND = """
@@ -78,13 +78,12 @@ def _fleet(args: argparse.Namespace) -> int:
             raise HearloopInputError("--out cannot be combined with --resume (the run directory is RUN_DIR)")
         spec = load_spec(args.spec) if args.spec is not None else None
         run, spec, jobs = open_run(args.resume, spec)
+        override_engine(spec, args)
     else:
         spec = load_spec(args.spec)
-        engine_overrides(args, spec.engine.kind)  # a refused engine option fails before the cohort is drawn
+        override_engine(spec, args)  # a refused engine option fails before the cohort is drawn
         run, jobs = create_run(spec, args.out, progress=not args.no_progress)
-    engine = make_engine(spec, **engine_overrides(args, spec.engine.kind))
-    if args.retries is not None:
-        spec.engine.retries = args.retries
+    engine = make_engine(spec)
     print(f"fleet: {len(jobs)} jobs on the {engine.name} engine -> {run.path}", file=sys.stderr)
     try:
         summary = execute_run(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from runners.cli_support import add_command, add_engine_arguments, engine_overrides
+from runners.cli_support import add_command, add_engine_arguments, override_engine
 from simulator.errors import HearloopInputError
 
 COMMAND = """
@@ -56,9 +56,8 @@ def _regress(args: argparse.Namespace) -> int:
     if args.update and args.out is not None:
         raise HearloopInputError("--update writes the baseline (--baseline); --out applies to a comparison run")
     spec = load_spec(args.spec)
-    if args.retries is not None:
-        spec.engine.retries = args.retries
-    engine = make_engine(spec, **engine_overrides(args, spec.engine.kind))
+    override_engine(spec, args)
+    engine = make_engine(spec)
     if args.update:
         path = update_baseline(spec, args.baseline, engine=engine, progress=args.progress)
         print(f"baseline of {args.spec} written to {path}")

@@ -25,9 +25,21 @@ from typing import Any
 
 import tomllib
 
-from runners.fleet.toml_fields import at_least, choice, entry, parse_section, type_name, unit_interval
+from runners.fleet.spec_checks import (
+    AUDIOMETRY_FREQ_HZ,
+    RESPONSE_RATE,
+    RUN_NAME,
+    SD_DB,
+    SEED,
+    TOLERANCE,
+    check_cohort,
+    check_freqs,
+)
+from runners.fleet.toml_fields import entry, parse_section, section_fields, type_name
 from simulator.errors import MissingFileError, SpecError
 from simulator.severity import STRATA
+from simulator.validated_config import Interval, Options
+from simulator.validation import SOUND_LEVEL_DB_SPL
 
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "assets" / "fleet-default.toml"
 """The default spec written out with every key (generated; ``hearloop fleet`` with no arguments runs it)."""
@@ -47,31 +59,35 @@ STRATUM_NAMES: tuple[str, ...] = tuple(STRATA)
 
 @dataclasses.dataclass
 class RunSection:
-    name: str = entry("default-cohort", doc="run name; the run directory is <out_dir>/<name>-<timestamp>")
-    seed: int = entry(0, doc="master seed: every job's seeds derive from (seed, listener index)")
+    name: str = entry("default-cohort", RUN_NAME, "run name; the run directory is <out_dir>/<name>-<timestamp>")
+    seed: int = entry(0, SEED, "master seed: every job's seeds derive from (seed, listener index)")
     out_dir: str = entry("runs/fleet", doc="parent directory of run directories")
 
 
 @dataclasses.dataclass
 class ModelSection:
     path: str = entry("", doc='checkpoint directory, relative to the spec file; "" = the bundled nu-ICNet')
-    device: str = entry("cpu", choice("cpu", "cuda", "auto"), "torch device of the workers: cpu | cuda | auto")
-    threads: int = entry(1, at_least(1), "torch threads per worker (fixed, so every engine computes the same numbers)")
+    device: str = entry("cpu", Options(("cpu", "cuda", "auto")), "torch device of the workers: cpu | cuda | auto")
+    threads: int = entry(
+        1, Interval(int, 1, 256), "torch threads per worker (fixed, so every engine computes the same numbers)"
+    )
 
 
 @dataclasses.dataclass
 class CohortSection:
-    n: int = entry(8, at_least(1), "listeners drawn from the model's population of learned nu (not with 'file')")
-    seed: int = entry(0, doc="seed of the cohort draw (listeners.sample_cohort)")
+    n: int = entry(
+        8, Interval(int, 1, None), "listeners drawn from the model's population of learned nu (not with 'file')"
+    )
+    seed: int = entry(0, SEED, "seed of the cohort draw (listeners.sample_cohort)")
     strata: dict[str, int] = entry(
         {},
         doc="listeners per severity stratum instead, e.g. { NH = 2, mild = 2, moderate = 2, severe = 2 } "
         "(NH, slight, mild, moderate, severe; sets n); slower: candidates are screened by neurometric PTA",
     )
     file: str = entry("", doc='an explicit cohort TOML (listeners.save_cohort), relative to the spec file; "" = draw')
-    sigma_db: float = entry(5.0, at_least(0.0), "tone-response noise of the virtual listeners (psychometric SD, dB)")
-    lapse_rate: float = entry(0.02, unit_interval, "probability of a missed tone that was heard (0-1)")
-    false_alarm_rate: float = entry(0.01, unit_interval, "probability of a yes to an inaudible tone (0-1)")
+    sigma_db: float = entry(5.0, SD_DB, "tone-response noise of the virtual listeners (psychometric SD, dB)")
+    lapse_rate: float = entry(0.02, RESPONSE_RATE, "probability of a missed tone that was heard")
+    false_alarm_rate: float = entry(0.01, RESPONSE_RATE, "probability of a yes to an inaudible tone")
 
 
 @dataclasses.dataclass
@@ -81,19 +97,27 @@ class PipelineSection:
     )
     prescribe_from: str = entry(
         "estimate",
-        choice("estimate", "truth"),
+        Options(("estimate", "truth")),
         "estimate (the measured audiogram) | truth (the neurometric audiogram)",
     )
 
 
 @dataclasses.dataclass
 class AudiometrySection:
-    method: str = entry("gppta", choice("gppta", "hw"), "gppta (GP-PTA) | hw (modified Hughson-Westlake)")
+    method: str = entry("gppta", Options(("gppta", "hw")), "gppta (GP-PTA) | hw (modified Hughson-Westlake)")
     max_trials: int = entry(
-        40, at_least(1), "trial cap per listener (a session stopped by it is flagged in the report)"
+        40, Interval(int, 1, 1000), "trial cap per listener (a session stopped by it is flagged in the report)"
     )
-    target_sd: float = entry(3.0, at_least(0.0), "gppta: stop when the posterior SD is below this everywhere (dB)")
-    freqs_hz: list[float] = entry([250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0], doc="audiogram frequencies (Hz)")
+    target_sd: float = entry(
+        3.0,
+        Interval(float, 0.0, None, closed="neither"),
+        "gppta: stop when the posterior SD is below this everywhere (dB; a large value stops at the 8-trial minimum)",
+    )
+    freqs_hz: list[float] = entry(
+        [250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0],
+        AUDIOMETRY_FREQ_HZ,
+        "audiogram frequencies (Hz); with a prescription they span 500-2000 Hz (NAL-R's three-frequency average)",
+    )
 
 
 @dataclasses.dataclass
@@ -104,11 +128,15 @@ class StrategiesSection:
 @dataclasses.dataclass
 class HITLSection:
     strategy: str = entry(
-        "wdrc", choice(*KNOWN_STRATEGIES[:3]), "strategy fine-tuned by the session: nalr | multiband | wdrc"
+        "wdrc", Options(KNOWN_STRATEGIES[:3]), "strategy fine-tuned by the session: nalr | multiband | wdrc"
     )
-    mode: str = entry("pairwise", choice("pairwise", "rating"), "pairwise (PairwiseGP + EUBO) | rating (0-100 ratings)")
+    mode: str = entry(
+        "pairwise", Options(("pairwise", "rating")), "pairwise (PairwiseGP + EUBO) | rating (0-100 ratings)"
+    )
     budget: int = entry(
-        20, at_least(1), "comparisons / ratings per listener (published anchors for preference fitting: 10-25)"
+        20,
+        Interval(int, 1, 1000),
+        "comparisons / ratings per listener (published anchors for preference fitting: 10-25)",
     )
     tune: str = entry(
         "bands:3",
@@ -116,16 +144,18 @@ class HITLSection:
         "'all' or comma-separated parameter names",
     )
     radius: float = entry(
-        0.5, at_least(0.0), "search half-width around the prescription (normalised units, box [-1, 1])"
+        0.5,
+        Interval(float, 0.0, 2.0, closed="right"),
+        "search half-width around the prescription (normalised units, box [-1, 1])",
     )
     oracle_restarts: int = entry(
-        2, at_least(1), "starts of the gradient-descent oracle (the prescription + Sobol points)"
+        2, Interval(int, 1, 100), "starts of the gradient-descent oracle (the prescription + Sobol points)"
     )
-    oracle_steps: int = entry(25, at_least(0), "Adam steps per oracle start")
+    oracle_steps: int = entry(25, Interval(int, 0, 10000), "Adam steps per oracle start")
     n_sounds: int = entry(
-        1, at_least(1), "tuning sounds the listener judges (the [sounds] classes, drawn with sound_seed)"
+        1, Interval(int, 1, 1000), "tuning sounds the listener judges (the [sounds] classes, drawn with sound_seed)"
     )
-    sound_seed: int = entry(1, doc="must differ from [sounds] seed: tuning and evaluation sounds are disjoint")
+    sound_seed: int = entry(1, SEED, "must differ from [sounds] seed: tuning and evaluation sounds are disjoint")
 
 
 @dataclasses.dataclass
@@ -133,16 +163,16 @@ class SoundsSection:
     classes: list[str] = entry(
         ["speech", "speech_in_noise"], doc="synthetic corpus classes: speech, speech_in_noise, music, ripple, tone"
     )
-    n_per_class: int = entry(1, at_least(1), "sounds per class")
-    duration_s: float = entry(0.5, at_least(0.05), "duration of every sound (s)")
-    level_db_spl: float = entry(65.0, doc="presentation level (dB SPL)")
-    seed: int = entry(0, doc="corpus seed")
+    n_per_class: int = entry(1, Interval(int, 1, 1000), "sounds per class")
+    duration_s: float = entry(0.5, Interval(float, 0.05, 60.0), "duration of every sound (s)")
+    level_db_spl: float = entry(65.0, SOUND_LEVEL_DB_SPL, "presentation level (dB SPL)")
+    seed: int = entry(0, SEED, "corpus seed")
 
 
 @dataclasses.dataclass
 class EvaluationSection:
     distance: str = entry(
-        "l1", choice(*DISTANCES), "l1 | l2 | kl: the HITL objective and the reported fidelity restored"
+        "l1", Options(DISTANCES), "l1 | l2 | kl: the HITL objective and the reported fidelity restored"
     )
     extra_distances: list[str] = entry(
         ["kl"], doc="also reported (metrics fidelity_restored_kl, ...); a default entry equal to distance is dropped"
@@ -151,12 +181,14 @@ class EvaluationSection:
 
 @dataclasses.dataclass
 class EngineSection:
-    kind: str = entry("local", choice("local", "ray"), "local (in-process / process pool) | ray")
-    workers: int = entry(2, at_least(0), "local: processes (0 = in-process); ray: actors")
+    kind: str = entry("local", Options(("local", "ray")), "local (in-process / process pool) | ray")
+    workers: int = entry(2, Interval(int, 0, 1024), "local: processes (0 = in-process); ray: actors")
     address: str = entry("", doc='ray: join this cluster (e.g. "auto"); "" starts a local one')
-    num_cpus: float = entry(1.0, at_least(0.0), "ray: CPUs per actor")
-    num_gpus: float = entry(0.0, at_least(0.0), "ray: GPUs per actor (> 0 puts the model on the GPU)")
-    retries: int = entry(2, at_least(0), "retries of a failed job (on a fresh worker) before failures.json lists it")
+    num_cpus: float = entry(1.0, Interval(float, 0.0, 1024.0), "ray: CPUs per actor")
+    num_gpus: float = entry(0.0, Interval(float, 0.0, 64.0), "ray: GPUs per actor (> 0 puts the model on the GPU)")
+    retries: int = entry(
+        2, Interval(int, 0, 100), "retries of a failed job (on a fresh worker) before failures.json lists it"
+    )
 
 
 @dataclasses.dataclass
@@ -227,7 +259,7 @@ def _check_tune(strategy: str, tune: str) -> None:
         raise SpecError(f"spec.hitl.tune: {err}") from err
 
 
-def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | None) -> None:
+def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | None, stored: bool = False) -> None:
     """Cross-field rules (each error names the key)."""
     steps = spec.pipeline.steps
     for i, step in enumerate(steps):
@@ -263,34 +295,9 @@ def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | 
         raise SpecError("spec.hitl.sound_seed: must differ from spec.sounds.seed (tuning sounds are never evaluated)")
     if "hitl" in steps:
         _check_tune(spec.hitl.strategy, spec.hitl.tune)
-    for i, f in enumerate(spec.audiometry.freqs_hz):
-        if not 125.0 <= f <= 12000.0:
-            raise SpecError(f"spec.audiometry.freqs_hz[{i}]: {f} Hz is outside 125..12000 Hz")
-    if not spec.audiometry.freqs_hz:
-        raise SpecError("spec.audiometry.freqs_hz: needs at least one frequency")
-    strata = spec.cohort.strata
-    for key, count in strata.items():
-        if key not in STRATUM_NAMES:
-            raise SpecError(f"spec.cohort.strata.{key}: unknown stratum ({', '.join(STRATUM_NAMES)})")
-        if count < 0:
-            raise SpecError(f"spec.cohort.strata.{key}: must be >= 0, got {count}")
-    cohort_given = given.get("cohort", {})
-    if spec.cohort.file:
-        clash = [k for k in ("n", "strata", "seed") if k in cohort_given]
-        if clash:
-            raise SpecError(f"spec.cohort.{clash[0]}: cannot be combined with spec.cohort.file")
-        path = Path(spec.cohort.file)
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        if not path.is_file():
-            raise SpecError(f"spec.cohort.file: cohort file {str(path)!r} does not exist")
-        spec.cohort.file = str(path.resolve())
-    elif strata and sum(strata.values()) != spec.cohort.n:
-        if "n" in cohort_given:
-            raise SpecError(
-                f"spec.cohort.strata: counts sum to {sum(strata.values())} but spec.cohort.n = {spec.cohort.n}"
-            )
-        spec.cohort.n = sum(strata.values())
+    check_freqs(spec)
+    if not stored:
+        check_cohort(spec, given.get("cohort", {}), base_dir)
     if spec.model.path:
         path = Path(spec.model.path)
         if not path.is_absolute() and base_dir is not None:
@@ -299,13 +306,18 @@ def _check_consistency(spec: FleetSpec, given: dict[str, Any], base_dir: Path | 
             raise SpecError(f"spec.model.path: {str(path)!r} is not a checkpoint directory (no config.json)")
         spec.model.path = str(path.resolve())
     for metric, tol in spec.regress.tolerances.items():
-        for key in tol:
+        for key, value in tol.items():
             if key not in ("abs", "rel"):
                 raise SpecError(f"spec.regress.tolerances.{metric}.{key}: unknown key (known: abs, rel)")
+            if value not in TOLERANCE:
+                raise SpecError(f"spec.regress.tolerances.{metric}.{key}: must be {TOLERANCE}, got {value!r}")
 
 
-def parse_spec(data: dict[str, Any], base_dir: str | Path | None = None) -> FleetSpec:
-    """Validate a spec given as a nested dict (parsed TOML). Relative paths resolve against ``base_dir``."""
+def parse_spec(data: dict[str, Any], base_dir: str | Path | None = None, *, stored: bool = False) -> FleetSpec:
+    """Validate a spec given as a nested dict (parsed TOML). Relative paths resolve against ``base_dir``.
+
+    ``stored``: the spec as a run manifest records it (every key written out, the cohort already drawn into the
+    manifest's jobs), so the cohort keys a file excludes may all be present and the cohort file need not exist."""
     if not isinstance(data, dict):
         raise SpecError(f"spec: expected table, got {type_name(data)}")
     fields = {f.name: f for f in dataclasses.fields(FleetSpec)}
@@ -316,7 +328,7 @@ def parse_spec(data: dict[str, Any], base_dir: str | Path | None = None) -> Flee
             raise SpecError(f"spec.{key}: unknown section (known: {', '.join(fields)})")
         sections[key] = parse_section(hints[key], value, f"spec.{key}")
     spec = FleetSpec(**sections)
-    _check_consistency(spec, data, Path(base_dir) if base_dir is not None else None)
+    _check_consistency(spec, data, Path(base_dir) if base_dir is not None else None, stored)
     return spec
 
 
@@ -348,3 +360,8 @@ def spec_from_toml(text: str, base_dir: str | Path | None = None) -> FleetSpec:
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"spec: not valid TOML: {err}") from err
     return parse_spec(data, base_dir=base_dir)
+
+
+def key_constraint(section: str, key: str) -> Any:
+    """The values spec key ``[section] key`` accepts (a :mod:`simulator.validated_config` constraint, or None)."""
+    return section_fields(FleetSpec)[section][key].metadata.get("constraint")

@@ -18,6 +18,7 @@ from typing import Any
 
 from runners.fleet.spec import DEFAULT_SPEC_PATH, FleetSpec
 from simulator.atomic_io import atomic_write_text
+from simulator.validated_config import Interval
 
 __all__ = ["default_spec_toml", "describe_fields", "spec_fields", "toml_value"]
 
@@ -49,15 +50,24 @@ def _type_text(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint)) if typing.get_origin(hint) is None else str(hint)
 
 
+def _meaning(doc: str, constraint: Any, default: Any) -> str:
+    """A key's one-line meaning, with the range a numeric key (or every item of a numeric array) accepts appended."""
+    if not isinstance(constraint, Interval):
+        return doc
+    return f"{doc}; {'each ' if isinstance(default, list) else ''}{constraint}"
+
+
 def spec_fields() -> Iterator[tuple[str, str, str, Any, str]]:
-    """Every spec key, in file order: ``(section, key, type, default, meaning)``."""
+    """Every spec key, in file order: ``(section, key, type, default, meaning)``; a numeric key's meaning ends with the
+    range it accepts (e.g. ``presentation level (dB SPL); a number in [0, 120]``), checked when a spec is parsed."""
     hints = typing.get_type_hints(FleetSpec)
     for section in dataclasses.fields(FleetSpec):
         cls = hints[section.name]
         field_hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            yield section.name, f.name, _type_text(field_hints[f.name]), default, f.metadata.get("doc", "")
+            meaning = _meaning(f.metadata.get("doc", ""), f.metadata.get("constraint"), default)
+            yield section.name, f.name, _type_text(field_hints[f.name]), default, meaning
 
 
 def describe_fields() -> str:

@@ -1,5 +1,7 @@
-"""Strict TOML-to-dataclass fields of fleet specs: a field helper with a value check and a one-line meaning, and the
-type coercion that names the key path of every error (``spec.engine.workers: expected int, got str``).
+"""Strict TOML-to-dataclass fields of fleet specs: a field helper with the values a key accepts (a declarative
+constraint of :mod:`simulator.validated_config`) and a one-line meaning, and the type coercion and range check that
+name the key path of every error (``spec.engine.workers: expected int, got str``, ``spec.run.seed: must be an integer
+in [0, inf), got -1``).
 """
 
 from __future__ import annotations
@@ -10,35 +12,33 @@ import typing
 from typing import Any
 
 from simulator.errors import SpecError
+from simulator.validated_config import Constraint, Interval, Options, Pattern
 
-__all__ = ["at_least", "choice", "entry", "parse_section", "type_name", "unit_interval"]
-
-
-def choice(*options: str):
-    def check(value: Any) -> str | None:
-        return None if value in options else f"expected one of {', '.join(map(repr, options))}, got {value!r}"
-
-    return check
+__all__ = ["entry", "parse_section", "section_fields", "type_name"]
 
 
-def at_least(low: float):
-    def check(value: Any) -> str | None:
-        return None if value >= low else f"must be >= {low}, got {value!r}"
-
-    return check
-
-
-def unit_interval(value: Any) -> str | None:
-    return None if 0.0 <= value <= 1.0 else f"must lie in [0, 1], got {value!r}"
-
-
-def entry(default: Any, check=None, doc: str = "") -> Any:
-    """A spec key (dataclass field) with a default, an optional value check and a one-line meaning."""
+def entry(default: Any, constraint: Constraint | None = None, doc: str = "") -> Any:
+    """A spec key (dataclass field) with a default, the values it accepts (a declarative constraint of
+    :mod:`simulator.validated_config`; for an array, every item) and a one-line meaning."""
     factory = (lambda d=default: type(d)(d)) if isinstance(default, (list, dict)) else None
-    meta = {"check": check, "doc": doc}
+    meta = {"constraint": constraint, "doc": doc}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def _check(value: Any, constraint: Constraint | None, path: str) -> None:
+    if constraint is None:
+        return
+    if isinstance(value, list) and isinstance(constraint, (Interval, Pattern)):
+        for i, item in enumerate(value):
+            _check(item, constraint, f"{path}[{i}]")
+        return
+    if value in constraint:
+        return
+    if isinstance(constraint, Options):
+        raise SpecError(f"{path}: expected one of {', '.join(map(repr, constraint.values))}, got {value!r}")
+    raise SpecError(f"{path}: must be {constraint}, got {value!r}")
 
 
 def type_name(value: Any) -> str:
@@ -89,9 +89,12 @@ def parse_section(cls: type, data: Any, path: str) -> Any:
         if key not in fields:
             raise SpecError(f"{path}.{key}: unknown key (known: {', '.join(fields)})")
         value = coerce(value, hints[key], f"{path}.{key}")
-        check = fields[key].metadata.get("check")
-        problem = check(value) if check is not None else None
-        if problem:
-            raise SpecError(f"{path}.{key}: {problem}")
+        _check(value, fields[key].metadata.get("constraint"), f"{path}.{key}")
         values[key] = value
     return cls(**values)
+
+
+def section_fields(cls: type) -> dict[str, dict[str, dataclasses.Field]]:
+    """``{section: {key: field}}`` of a spec dataclass whose fields are section dataclasses."""
+    hints = typing.get_type_hints(cls)
+    return {s.name: {f.name: f for f in dataclasses.fields(hints[s.name])} for s in dataclasses.fields(cls)}

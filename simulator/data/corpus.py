@@ -13,9 +13,8 @@ can be downloaded here, so every class is synthesised from a seed:
 - tones: pure-tone pips (5 ms cosine ramps) at 250-8000 Hz; a pip train spans its sound level down to 40 dB below it;
 - silence: digital zeros (spontaneous activity only).
 
-Levels are dB SPL re 20 uPa (1 Pa RMS = 94 dB SPL). For every class except ``tone`` and ``silence`` the RMS of the
-whole sound equals ``level_db_spl``; for ``tone`` it is the steady-state RMS of the loudest pip (each pip is listed in
-``meta``).
+Levels are dB SPL re 20 uPa (1 Pa RMS = 94 dB SPL): the RMS of the whole sound equals ``level_db_spl``, except for
+``tone`` (the steady-state RMS of the loudest pip; each pip is listed in ``meta``) and ``silence``.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from scipy import signal
 from simulator.constants import SAMPLE_RATE, db_spl_to_pa_rms
 from simulator.data.recording_types import SOUND_CLASSES
 from simulator.errors import HearloopInputError
+from simulator.validation import SOUND_LEVEL_DB_SPL, check_number
 
 TONE_FREQS_HZ: tuple[float, ...] = (250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0)
 """Pip frequencies of the ``tone`` class with ``tone_frequencies="audiometric"`` (Hz)."""
@@ -329,8 +329,9 @@ def synthesise(
     level_db_spl: float,
     tone_frequencies: str = "audiometric",
 ) -> Sound:
-    """Synthesise one sound of ``sound_class`` (see :data:`SOUND_CLASSES`); the name is left empty.
-    ``tone_frequencies`` (:data:`TONE_FREQUENCY_MODES`) sets how ``tone`` pips choose their frequencies."""
+    """Synthesise one sound of ``sound_class`` (see :data:`SOUND_CLASSES`) at a level in ``SOUND_LEVEL_DB_SPL``; the
+    name is left empty. ``tone_frequencies`` (:data:`TONE_FREQUENCY_MODES`) sets how ``tone`` pips choose theirs."""
+    check_number(level_db_spl, SOUND_LEVEL_DB_SPL, "level_db_spl (dB SPL)")
     rng = np.random.default_rng(rng)
     meta: dict[str, Any] = {}
     if sound_class == "speech":
