@@ -48,6 +48,10 @@ class Audiogram:
     n_trials: int
     trials: list[Trial] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    below_range: list[bool] = field(default_factory=list)
+    """Per frequency: the estimate lies below the tested range (under ``level_range_db_hl[0]``, the quietest tone
+    presented): the listener heard everything, so the true threshold is only known to be at most that level. Derived
+    from the thresholds when not given."""
 
     def __post_init__(self) -> None:
         n = len(self.freqs_hz)
@@ -55,6 +59,10 @@ class Audiogram:
             if len(getattr(self, name)) != n:
                 raise AudiometryInputError(f"Audiogram.{name} has {len(getattr(self, name))} entries, expected {n}")
         self.level_range_db_hl = (float(self.level_range_db_hl[0]), float(self.level_range_db_hl[1]))
+        if not self.below_range:
+            self.below_range = [t < self.level_range_db_hl[0] for t in self.threshold_db_hl]
+        if len(self.below_range) != n:
+            raise AudiometryInputError(f"Audiogram.below_range has {len(self.below_range)} entries, expected {n}")
         self.trials = [t if isinstance(t, Trial) else Trial(**t) for t in self.trials]
 
     def as_dict(self) -> dict[float, float]:
@@ -62,9 +70,12 @@ class Audiogram:
         return dict(zip(self.freqs_hz, self.threshold_db_hl, strict=True))
 
     def display_value(self, i: int) -> str:
-        """Threshold at index i as a clinician reads it: '35.0', or '> 120' for no response at the maximum."""
+        """Threshold at index i as a clinician reads it: '35.0', '> 120' for no response at the maximum, or '< -10' for
+        an estimate below the tested range (every tone heard)."""
         if self.no_response[i]:
             return f"> {self.level_range_db_hl[1]:g}"
+        if self.below_range[i]:
+            return f"< {self.level_range_db_hl[0]:g}"
         return f"{self.threshold_db_hl[i]:.1f}"
 
     def to_json(self, path: str | Path | None = None) -> str:

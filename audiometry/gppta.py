@@ -27,9 +27,31 @@ from audiometry.laplace import LaplaceState, find_mode, predict
 from audiometry.likelihood import ProbitLikelihood
 from audiometry.prior import LinearMean, se_kernel
 from audiometry.procedure import Procedure
-from audiometry.warp import STANDARD_FREQS_HZ, bark_to_hz, check_freq_range, check_freqs, check_level_range, hz_to_bark
+from audiometry.warp import (
+    STANDARD_FREQS_HZ,
+    bark_to_hz,
+    check_freq,
+    check_freq_range,
+    check_freqs,
+    check_level_range,
+    hz_to_bark,
+)
 
 SigmaSpec = float | Callable[[np.ndarray], np.ndarray]
+
+
+def _check_settings(**settings: float) -> None:
+    """Integer counts and positive finite steps of :class:`GPPTA`, each error naming its argument."""
+    lows = {"max_trials": 1, "n_grid": 2, "max_repeats": 1}
+    for name, low in lows.items():
+        value = settings[name]
+        if isinstance(value, bool) or not float(value).is_integer() or value < low:
+            raise AudiometryInputError(f"{name} must be an integer >= {low}, got {value!r}")
+    step, offset_sd = settings["level_step"], settings["offset_sd"]
+    if not (np.isfinite(step) and step > 0):
+        raise AudiometryInputError(f"level_step must be a finite number of dB > 0, got {step!r}")
+    if not (np.isfinite(offset_sd) and offset_sd >= 0):
+        raise AudiometryInputError(f"offset_sd must be a finite number of dB >= 0, got {offset_sd!r}")
 
 
 class GPPTA(Procedure):
@@ -96,8 +118,8 @@ class GPPTA(Procedure):
     ) -> None:
         super().__init__(check_level_range(level_range))
         self.freq_range = check_freq_range(freq_range)
-        if int(max_trials) < 1 or int(n_grid) < 2 or int(max_repeats) < 1 or level_step <= 0 or offset_sd < 0:
-            raise AudiometryInputError("need max_trials >= 1, n_grid >= 2, max_repeats >= 1, level_step > 0")
+        _check_settings(max_trials=max_trials, n_grid=n_grid, max_repeats=max_repeats, level_step=level_step,
+                        offset_sd=offset_sd)  # fmt: skip
         if selection not in ("auto", "fast", "full"):
             raise AudiometryInputError(f"selection must be 'auto', 'fast' or 'full', got {selection!r}")
         if target_sd is not None and not target_sd > 0:
@@ -290,7 +312,7 @@ class GPPTA(Procedure):
 
     def add_observation(self, freq_hz: float, level_db_hl: float, heard: bool) -> Trial:
         """Add a trial the agent did not choose (earlier data, a clinician's tone); validated, no pending needed."""
-        freq = float(check_freqs(freq_hz, "freq_hz")[0])
+        freq = check_freq(freq_hz)
         trial = self._log(freq, self.check_level(level_db_hl), self.check_heard(heard), clamped=False)
         self._add(trial, None)
         return trial

@@ -21,7 +21,7 @@ import numpy as np
 
 from audiometry.audiogram import Trial
 from audiometry.errors import AudiometryInputError, AudiometryStateError
-from audiometry.warp import check_freqs
+from audiometry.warp import check_freq
 
 
 class Procedure:
@@ -39,12 +39,14 @@ class Procedure:
         return None if self._pending is None else self._pending[:2]
 
     def check_level(self, level_db_hl: float) -> float:
+        if isinstance(level_db_hl, bool) or np.ndim(level_db_hl) != 0:
+            raise AudiometryInputError(f"level_db_hl must be one level in dB HL (a number), got {level_db_hl!r}")
         level = float(level_db_hl)
         lo, hi = self.level_range
         if not np.isfinite(level):
-            raise AudiometryInputError(f"level must be finite, got {level_db_hl}")
+            raise AudiometryInputError(f"level_db_hl must be finite, got {level_db_hl}")
         if not lo - 1e-9 <= level <= hi + 1e-9:
-            raise AudiometryInputError(f"level {level:g} dB HL is outside the safe range [{lo:g}, {hi:g}] dB HL")
+            raise AudiometryInputError(f"level_db_hl {level:g} dB HL is outside the safe range [{lo:g}, {hi:g}] dB HL")
         return level
 
     @staticmethod
@@ -59,7 +61,7 @@ class Procedure:
 
     def _accept(self, freq_hz: float, level_db_hl: float, heard: object) -> Trial:
         """Validate an answer to the pending stimulus and append it to the trial log."""
-        freq = float(check_freqs(freq_hz, "freq_hz")[0])
+        freq = check_freq(freq_hz)
         level = self.check_level(level_db_hl)
         heard_b = self.check_heard(heard)
         if self._pending is None:

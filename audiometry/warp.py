@@ -21,6 +21,16 @@ from simulator.frequencies import AUDIOGRAM_FREQS_HZ
 STANDARD_FREQS_HZ: tuple[float, ...] = tuple(float(f) for f in AUDIOGRAM_FREQS_HZ)
 
 
+MAX_PRESENTATION_DB_HL: float = 120.0
+"""Absolute ceiling of every presented tone (dB HL), whatever ``level_range`` a caller asks for: the top of the
+air-conduction hearing-level range of a clinical (Type 1) audiometer, IEC 60645-1:2017 / ANSI S3.6-2018, 120 dB HL
+at 0.5-4 kHz. Tones beyond it risk acoustic trauma and no clinical audiometer can present them."""
+
+MIN_PRESENTATION_DB_HL: float = -10.0
+"""Absolute floor of presented tones (dB HL): the lowest hearing level of clinical audiometers (IEC 60645-1 /
+ANSI S3.6); a threshold estimated below it lies outside the tested range and is flagged (``Audiogram.below_range``)."""
+
+
 def hz_to_bark(freq_hz: np.ndarray | float) -> np.ndarray:
     """Warp frequency (Hz, any shape) to Bark, eq. (3): z = 6 asinh(f / 600)."""
     return 6.0 * np.arcsinh(np.asarray(freq_hz, dtype=float) / 600.0)
@@ -51,9 +61,26 @@ def check_freq_range(freq_range: tuple[float, float]) -> tuple[float, float]:
     return lo, hi
 
 
+def check_freq(freq_hz: object, name: str = "freq_hz") -> float:
+    """Validate ONE frequency (a number, finite and > 0 Hz); a list or array is refused, never cut to its first item."""
+    if isinstance(freq_hz, bool) or np.ndim(freq_hz) != 0:
+        raise AudiometryInputError(f"{name} must be one frequency in Hz (a number), got {freq_hz!r}")
+    return float(check_freqs(freq_hz, name)[0])
+
+
 def check_level_range(level_range: tuple[float, float]) -> tuple[float, float]:
-    """Validate a (min, max) safe presentation range in dB HL."""
-    lo, hi = (float(v) for v in level_range)
+    """Validate a (min, max) safe presentation range in dB HL: finite, min < max, and inside the absolute limits
+    [:data:`MIN_PRESENTATION_DB_HL`, :data:`MAX_PRESENTATION_DB_HL`] that no procedure may exceed."""
+    try:
+        lo, hi = (float(v) for v in level_range)
+    except (TypeError, ValueError) as err:
+        raise AudiometryInputError(f"level_range must be a (min, max) pair of dB HL, got {level_range!r}") from err
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise AudiometryInputError(f"level_range must be finite (min, max) dB HL with min < max, got {level_range}")
+    if lo < MIN_PRESENTATION_DB_HL or hi > MAX_PRESENTATION_DB_HL:
+        raise AudiometryInputError(
+            f"level_range {level_range} leaves the absolute presentation limits [{MIN_PRESENTATION_DB_HL:g}, "
+            f"{MAX_PRESENTATION_DB_HL:g}] dB HL (the hearing-level range of a clinical Type 1 audiometer, "
+            "IEC 60645-1 / ANSI S3.6); no tone is ever presented outside them"
+        )
     return lo, hi

@@ -36,7 +36,8 @@ __all__ = ["COHORT_FORMAT", "COHORT_VERSION", "load_cohort", "save_cohort"]
 
 COHORT_FORMAT = "hearloop-cohort"
 COHORT_VERSION = 1
-_LISTENER_KEYS = {"id", "nu", "hours", "sigma_db", "lapse_rate", "false_alarm_rate"}
+_NUMBER_KEYS = ("hours", "sigma_db", "lapse_rate", "false_alarm_rate")
+_LISTENER_KEYS = {"id", "nu", *_NUMBER_KEYS}
 
 
 def save_cohort(path: str | os.PathLike, listeners: Sequence[VirtualListener]) -> Path:
@@ -63,7 +64,8 @@ def load_cohort(path: str | os.PathLike, model: nn.Module | None = None) -> list
 
     Raises:
         FileNotFoundError: no such file.
-        SpecError: malformed file, naming the key (unknown key, wrong type, D that does not match the model).
+        SpecError: malformed file, naming the key (unknown key, wrong type, a repeated listener id, D that does not
+            match the model); checked before the model is loaded.
     """
     path = Path(path)
     if not path.is_file():
@@ -77,6 +79,11 @@ def load_cohort(path: str | os.PathLike, model: nn.Module | None = None) -> list
     entries = doc.get("listener")
     if not isinstance(entries, list) or not entries:
         raise SpecError(f"{path}: 'listener' must be a non-empty array of tables")
+    checked = [_checked_entry(path, i, entry) for i, entry in enumerate(entries)]
+    ids = [entry["id"] for entry in checked]
+    for i, listener_id in enumerate(ids):
+        if listener_id in ids[:i]:
+            raise SpecError(f"{path}: listener[{i}].id: {listener_id!r} repeats listener[{ids.index(listener_id)}].id")
     if model is None:
         import simulator
 
@@ -85,15 +92,32 @@ def load_cohort(path: str | os.PathLike, model: nn.Module | None = None) -> list
         raise SpecError(f"{path}: n_params = {doc.get('n_params')} but the model has D = {model.n_params}")
     ref = nh_reference(model)
     listeners = []
-    for i, entry in enumerate(entries):
-        unknown = set(entry) - _LISTENER_KEYS
-        if unknown:
-            raise SpecError(f"{path}: listener[{i}]: unknown key(s) {sorted(unknown)}")
-        if not isinstance(entry.get("id"), str) or not isinstance(entry.get("nu"), list):
-            raise SpecError(f"{path}: listener[{i}]: 'id' (string) and 'nu' (array) are required")
-        kwargs = {k: float(entry[k]) for k in ("hours", "sigma_db", "lapse_rate", "false_alarm_rate") if k in entry}
+    for i, entry in enumerate(checked):
+        kwargs = {k: entry[k] for k in _NUMBER_KEYS if k in entry}
         try:
             listeners.append(VirtualListener(entry["id"], entry["nu"], model, reference=ref, **kwargs))
         except ValueError as err:
             raise SpecError(f"{path}: listener[{i}] ({entry['id']}): {err}") from err
     return listeners
+
+
+def _checked_entry(path: Path, i: int, entry: object) -> dict:
+    """One ``[[listener]]`` table with its keys and value types checked (each error names ``listener[i].key``)."""
+    if not isinstance(entry, dict):
+        raise SpecError(f"{path}: listener[{i}]: expected a table, got {type(entry).__name__}")
+    unknown = set(entry) - _LISTENER_KEYS
+    if unknown:
+        raise SpecError(f"{path}: listener[{i}]: unknown key(s) {sorted(unknown)}")
+    if not isinstance(entry.get("id"), str):
+        raise SpecError(f"{path}: listener[{i}].id: a string is required, got {entry.get('id')!r}")
+    nu = entry.get("nu")
+    if not isinstance(nu, list) or not all(_is_number(v) for v in nu):
+        raise SpecError(f"{path}: listener[{i}].nu: an array of numbers is required, got {nu!r}")
+    for key in _NUMBER_KEYS:
+        if key in entry and not _is_number(entry[key]):
+            raise SpecError(f"{path}: listener[{i}].{key}: expected a number, got {entry[key]!r}")
+    return {**entry, **{k: float(entry[k]) for k in _NUMBER_KEYS if k in entry}}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

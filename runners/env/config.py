@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 from runners.env.reward import REWARDS
 from simulator.data.recording_types import SOUND_CLASSES
 from simulator.errors import HearloopInputError
-from simulator.validated_config import Interval, Options, ValidatedConfig
+from simulator.validated_config import Interval, Options, Pair, ValidatedConfig
+from simulator.validation import SOUND_LEVEL_DB_SPL
 
 PRESENTATIONS: tuple[str, ...] = ("aided", "matched")
 """What the listener hears: the aid's output, or the aid's output at matched loudness (``runners.env.hearing``)."""
@@ -50,7 +51,8 @@ class EnvConfig(ValidatedConfig):
             ``"improvement"`` (the benefit's change this step); bounded, see :mod:`runners.env.reward`.
         max_steps: fitting budget: the episode is truncated after this many steps (``gymnasium.make`` also applies
             the registered ``max_episode_steps`` = 30; pass ``max_episode_steps`` there for another budget).
-        target_fidelity: terminate once fidelity restored reaches this (None: never terminate, only truncate).
+        target_fidelity: terminate once fidelity restored reaches this (a finite number <= 1, where 1 is the normal-
+            hearing response; None: never terminate, only truncate).
         loudness_weight: weight w of the comfort term: the reward loses w x the listener's discomfort (0 inside its
             comfort range, 1 at its uncomfortable level; ``compensation.ComfortRange``). 0 switches it off.
         presentation: what the listener hears, one of :data:`PRESENTATIONS`: ``"aided"`` (default: the aid's output)
@@ -61,7 +63,8 @@ class EnvConfig(ValidatedConfig):
         sound_classes: corpus classes to draw from.
         n_per_class: corpus sounds per class.
         corpus_seed: seed of the synthesised corpus (``simulator.data.corpus.make_corpus``).
-        level_range_db_spl: presentation levels of the corpus, dB SPL.
+        level_range_db_spl: presentation levels of the corpus, dB SPL: (low, high) with low <= high, each in
+            :data:`simulator.validation.SOUND_LEVEL_DB_SPL` (0-120 dB SPL).
         cohort_size: listeners in the seeded cohort episodes draw from (``listeners.sample_cohort``).
         cohort_seed: seed of that cohort.
         strata: optional severity strata of the cohort, e.g. ``{"mild": 4, "moderate": 4}`` (sums to cohort_size).
@@ -108,6 +111,8 @@ class EnvConfig(ValidatedConfig):
         "presentation": [Options(PRESENTATIONS)],
         "include_nh": [Options((True, False))],
         "disk_cache": [Options((True, False))],
+        "target_fidelity": [None, Interval(float, None, 1.0)],
+        "level_range_db_spl": [Pair(SOUND_LEVEL_DB_SPL)],
         "render_mode": [None, Options(("rgb_array",))],
     }
 
@@ -148,9 +153,9 @@ class EnvConfig(ValidatedConfig):
 
     def __post_init__(self) -> None:
         self.sound_classes = tuple(self.sound_classes)
-        self.level_range_db_spl = (float(self.level_range_db_spl[0]), float(self.level_range_db_spl[1]))
         self.strategy_kwargs = dict(self.strategy_kwargs or {})
         self.validate()
+        self.level_range_db_spl = (float(self.level_range_db_spl[0]), float(self.level_range_db_spl[1]))
 
     def validate(self) -> None:
         """Raise :class:`HearloopInputError` naming the first bad option (declared constraints first)."""
@@ -166,11 +171,6 @@ class EnvConfig(ValidatedConfig):
             raise HearloopInputError(
                 f"env option n_sounds={self.n_sounds} exceeds the corpus size "
                 f"{self.n_per_class} x {len(self.sound_classes)} classes"
-            )
-        lo, hi = self.level_range_db_spl
-        if not lo <= hi:
-            raise HearloopInputError(
-                f"env option level_range_db_spl must be (low, high), got {self.level_range_db_spl}"
             )
         if self.listeners is not None and len(self.listeners) == 0:
             raise HearloopInputError("env option listeners must not be empty")

@@ -31,7 +31,10 @@ from simulator.constants import REF_PRESSURE_PA
 from simulator.errors import HearloopInputError
 from simulator.frequencies import AUDIOGRAM_FREQS_HZ
 
-__all__ = ["CHUNK", "CPU_CHUNK_ROWS", "EpisodeState", "FittingCore", "listener_key"]
+__all__ = ["CHUNK", "CPU_CHUNK_ROWS", "RESET_OPTIONS", "EpisodeState", "FittingCore", "listener_key"]
+
+RESET_OPTIONS: tuple[str, ...] = ("listener", "nu", "listener_id", "listener_index", "sounds", "theta")
+"""Keys ``reset(options=...)`` takes; any other key is an error (it would be silently ignored otherwise)."""
 
 CPU_CHUNK_ROWS: int = 4
 """Rows per strategy/model call of :meth:`FittingCore.evaluate` on CPU when ``eval_chunk_rows`` is None (measured:
@@ -234,6 +237,9 @@ class FittingCore:
         ``listener_index`` (into the cohort), ``sounds`` (corpus names or indices), ``theta`` (normalised start).
         """
         options = dict(options or {})
+        unknown = sorted(set(options) - set(RESET_OPTIONS), key=str)
+        if unknown:
+            raise HearloopInputError(f"reset options {unknown} are unknown (known: {', '.join(RESET_OPTIONS)})")
         listener = self._pick_listener(rng, options)
         key = listener_key(listener)
         nu = self._nu(listener)

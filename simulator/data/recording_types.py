@@ -14,6 +14,7 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +136,9 @@ class AnimalRecording:
         missing = [f for f in ABR_FREQS_HZ if f not in self.abr_thresholds_db]
         if missing:
             raise HearloopInputError(f"animal {self.animal_id!r}: ABR thresholds missing at {missing} Hz")
+        bad = {f: v for f, v in self.abr_thresholds_db.items() if not math.isfinite(v)}
+        if bad:
+            raise HearloopInputError(f"animal {self.animal_id!r}: abr_thresholds_db holds non-finite thresholds {bad}")
         names = [s.name for s in self.sounds]
         if len(set(names)) != len(names):
             raise HearloopInputError(f"animal {self.animal_id!r}: duplicate sound names")
