@@ -196,6 +196,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="retries of a failed job before it is reported (default: the spec's engine.retries)",
     )
+    g.add_argument(
+        "--timeout",
+        type=spec_option("engine", "timeout_s", float),
+        default=None,
+        metavar="SECONDS",
+        help="longest wait for a worker to start or a job to finish before the run stops with a named error "
+        "(default: the spec's engine.timeout_s)",
+    )
 
 
 def engine_overrides(args: argparse.Namespace, spec_kind: str) -> dict:
@@ -220,6 +228,7 @@ def engine_overrides(args: argparse.Namespace, spec_kind: str) -> dict:
         "num_cpus": args.num_cpus,
         "num_gpus": args.num_gpus,
         "retries": args.retries,
+        "timeout_s": args.timeout,
     }
 
 

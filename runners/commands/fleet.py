@@ -77,13 +77,20 @@ def _fleet(args: argparse.Namespace) -> int:
         if args.out is not None:
             raise HearloopInputError("--out cannot be combined with --resume (the run directory is RUN_DIR)")
         spec = load_spec(args.spec) if args.spec is not None else None
-        run, spec, jobs = open_run(args.resume, spec)
+        run, spec, jobs = open_run(args.resume, spec)  # the manifest checked against its digests
         override_engine(spec, args)
+        engine = make_engine(spec)
+        run.lock.acquire()  # another invocation writing this run is a named error
     else:
         spec = load_spec(args.spec)
         override_engine(spec, args)  # a refused engine option fails before the cohort is drawn
-        run, jobs = create_run(spec, args.out, progress=not args.no_progress)
-    engine = make_engine(spec)
+        engine = make_engine(spec)
+        engine.prepare()  # e.g. GPUs the Ray cluster lacks: refused before the run directory is written
+        try:
+            run, jobs = create_run(spec, args.out, progress=not args.no_progress)
+        except BaseException:
+            engine.stop()
+            raise
     print(f"fleet: {len(jobs)} jobs on the {engine.name} engine -> {run.path}", file=sys.stderr)
     try:
         summary = execute_run(
@@ -92,6 +99,15 @@ def _fleet(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; finish the run with: hearloop fleet --resume {run.path}", file=sys.stderr)
         return 130
+    finally:
+        engine.stop()
+        run.lock.release()
+    if summary.damaged:
+        print(
+            f"recomputed {len(summary.damaged)} damaged job files (kept beside them as *.damaged): "
+            + "; ".join(f"{job}: {why}" for job, why in summary.damaged.items()),
+            file=sys.stderr,
+        )
     print(
         f"{summary.n_finished}/{summary.n_jobs} jobs finished ({summary.n_computed} computed, {summary.n_skipped} "
         f"already done) in {summary.seconds:.1f} s; results: {run.path / 'results.parquet'}"

@@ -86,6 +86,10 @@ class Engine(abc.ABC):
 
     name = "engine"
 
+    def prepare(self) -> None:  # noqa: B027 (optional hook: most engines have nothing to check)
+        """Check, before any run directory is written, that the engine can run at all (e.g. that a Ray cluster has the
+        CPUs and GPUs its workers request); idempotent. The default checks nothing."""
+
     @abc.abstractmethod
     def start(self, factory: WorkerFactory, spec: Any) -> None:
         """Start the workers (each calls ``factory(spec)`` once)."""

@@ -189,6 +189,11 @@ class EngineSection:
     retries: int = entry(
         2, Interval(int, 0, 100), "retries of a failed job (on a fresh worker) before failures.json lists it"
     )
+    timeout_s: float = entry(
+        3600.0,
+        Interval(float, 0.0, None, closed="neither"),
+        "longest wait for a worker to start or a job to finish (s); past it the run stops with a named error",
+    )
 
 
 @dataclasses.dataclass

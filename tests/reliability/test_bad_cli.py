@@ -17,6 +17,8 @@ BAD_OPTIONS = [
     (["--num-gpus", "nan"], "--num-gpus"),
     (["--num-cpus", "-2"], "--num-cpus"),
     (["--num-cpus", "inf"], "--num-cpus"),
+    (["--timeout", "0"], "--timeout"),
+    (["--timeout", "-1"], "--timeout"),
 ]
 
 

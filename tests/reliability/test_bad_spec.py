@@ -79,6 +79,8 @@ BAD_SPECS = [
     ("[engine]\nnum_cpus = -1.0", "spec.engine.num_cpus"),
     ("[engine]\nnum_gpus = -1.0", "spec.engine.num_gpus"),
     ("[engine]\nnum_gpus = nan", "spec.engine.num_gpus"),
+    ("[engine]\ntimeout_s = 0", "spec.engine.timeout_s"),
+    ("[engine]\ntimeout_s = inf", "spec.engine.timeout_s"),
     ('[engine]\nkind = "slurm"', "spec.engine.kind"),
     # [regress]
     ("[regress]\ntolerances = {fidelity = {abs = -0.1}}", "spec.regress.tolerances.fidelity.abs"),
