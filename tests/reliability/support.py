@@ -1,5 +1,5 @@
-"""Helpers of the fault tests (no tests here): worker factories that count, wait or sleep, and a simulated read-only
-file system.
+"""Helpers of the fault tests (no tests here): a light fleet spec, worker factories that count, wait or sleep, and a
+simulated read-only file system.
 
 Tests may run as root, where ``chmod`` does not stop writes; :func:`read_only_tree` simulates a read-only file system
 under a folder instead (every write-mode ``os.open``, rename, replace, unlink and mkdir there raises ``EROFS``), which
@@ -16,6 +16,23 @@ import time
 from pathlib import Path
 
 from runners.fleet.pipeline import FleetWorker
+from tests.runners.fleet.support import tiny_spec_text
+
+LIGHT_PIPELINE = 'steps = ["audiometry", "prescription"]'
+"""The fault tests run the tiny fleet spec through audiometry and prescription only: the faults concern the run
+directory and the engines, not what a job computes, and every job still has seeded results to compare bit for bit."""
+
+
+def light_spec_text(model_dir: Path) -> str:
+    """TOML of the 3-listener tiny spec with :data:`LIGHT_PIPELINE`."""
+    return tiny_spec_text(model_dir, pipeline=LIGHT_PIPELINE)
+
+
+def light_spec(model_dir: Path):
+    from runners.fleet.spec import spec_from_toml
+
+    return spec_from_toml(light_spec_text(model_dir))
+
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 

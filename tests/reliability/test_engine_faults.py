@@ -18,17 +18,10 @@ from runners.fleet.pipeline import FleetWorker
 from runners.fleet.rundir import RunDir
 from runners.fleet.runner import resume_fleet, run_fleet
 from simulator.errors import HearloopInputError
-from tests.reliability.support import SleepyFactory
-from tests.runners.fleet.support import job_values, same_values, tiny_spec
+from tests.reliability.support import SleepyFactory, light_spec
+from tests.runners.fleet.support import job_values, same_values
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def reference(tiny_model_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "reference"
-    assert run_fleet(tiny_spec(tiny_model_dir), out, progress=False).ok
-    return out
 
 
 def _job_ids(run: Path) -> list[str]:
@@ -39,7 +32,7 @@ def test_a_sigkilled_pool_worker_costs_only_its_own_job(tiny_model_dir, referenc
     jobs = _job_ids(reference)
     out = tmp_path / "pool"
     killer = FaultyFactory(FleetWorker, kill={jobs[1]: 1})  # the worker holding job 1 dies on its first attempt
-    summary = run_fleet(tiny_spec(tiny_model_dir), out, factory=killer, engine=LocalEngine(workers=2), progress=False)
+    summary = run_fleet(light_spec(tiny_model_dir), out, factory=killer, engine=LocalEngine(workers=2), progress=False)
     assert summary.ok and summary.n_computed == 3
     run = RunDir(out)
     attempts = {j: run.job_meta(j)["attempt"] for j in jobs}
@@ -50,10 +43,10 @@ def test_a_sigkilled_pool_worker_costs_only_its_own_job(tiny_model_dir, referenc
 
 def test_a_job_that_never_finishes_stops_the_run_after_timeout_and_keeps_the_rest(tiny_model_dir, tmp_path):
     out = tmp_path / "stuck"
-    spec = tiny_spec(tiny_model_dir)
+    spec = light_spec(tiny_model_dir)
     jobs = ["0000-L000", "0001-L001", "0002-L002"]
-    with pytest.raises(EngineTimeoutError, match=rf"timeout_s = 8 s \(jobs in flight: {jobs[1]}\)"):
-        engine = LocalEngine(workers=1, timeout_s=8.0, start_timeout_s=600.0)
+    with pytest.raises(EngineTimeoutError, match=rf"timeout_s = 3 s \(jobs in flight: {jobs[1]}\)"):
+        engine = LocalEngine(workers=1, timeout_s=3.0, start_timeout_s=600.0)
         run_fleet(spec, out, factory=SleepyFactory(jobs[1]), engine=engine, progress=False)
     run = RunDir.open(out)
     assert run.finished(jobs) == {jobs[0]} and run.job_problem(jobs[0]) is None
@@ -72,7 +65,7 @@ class _BrokenFactory:
 def test_a_worker_that_cannot_be_built_is_named(tiny_model_dir, tmp_path):
     out = tmp_path / "broken"
     with pytest.raises(WorkerStartError, match="FileNotFoundError: no model at /nowhere"):
-        run_fleet(tiny_spec(tiny_model_dir), out, factory=_BrokenFactory(), engine=LocalEngine(workers=1),
+        run_fleet(light_spec(tiny_model_dir), out, factory=_BrokenFactory(), engine=LocalEngine(workers=1),
                   progress=False)  # fmt: skip
     assert RunDir.open(out).finished(_job_ids(out)) == set()
 

@@ -28,17 +28,10 @@ from runners.fleet.faults import FaultyFactory
 from runners.fleet.pipeline import FleetWorker
 from runners.fleet.rundir import RunDir
 from runners.fleet.runner import resume_fleet, run_fleet
-from tests.reliability.support import CountingFactory, read_only_tree
-from tests.runners.fleet.support import job_values, same_values, tiny_spec, tiny_spec_text
+from tests.reliability.support import CountingFactory, light_spec, light_spec_text, read_only_tree
+from tests.runners.fleet.support import job_values, same_values
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def reference(tiny_model_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "reference"
-    assert run_fleet(tiny_spec(tiny_model_dir), out, progress=False).ok
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +40,7 @@ def interrupted(tiny_model_dir, reference, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "interrupted"
     jobs = _job_ids(reference)
     with pytest.raises(KeyboardInterrupt):
-        run_fleet(tiny_spec(tiny_model_dir), out, factory=FaultyFactory(FleetWorker, interrupt={jobs[2]}),
+        run_fleet(light_spec(tiny_model_dir), out, factory=FaultyFactory(FleetWorker, interrupt={jobs[2]}),
                   progress=False)  # fmt: skip
     return out
 
@@ -75,7 +68,7 @@ def _cli(*args: str, cwd: Path = ROOT) -> subprocess.Popen:
 @pytest.mark.slow
 def test_two_fleets_into_one_directory_one_runs_the_other_is_named(tiny_model_dir, reference, tmp_path):
     spec = tmp_path / "tiny.toml"
-    spec.write_text(tiny_spec_text(tiny_model_dir))
+    spec.write_text(light_spec_text(tiny_model_dir))
     out = tmp_path / "shared"
     procs = [_cli("fleet", str(spec), "--out", str(out), "--no-progress", "--no-report") for _ in range(2)]
     results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
@@ -233,7 +226,7 @@ def test_a_full_disk_mid_run_is_named_and_keeps_the_finished_jobs(tiny_model_dir
     monkeypatch.setattr(rundir_module, "atomic_write_table", full_at_second_job)
     out = tmp_path / "full"
     with pytest.raises(RunDirectoryWriteError) as err:
-        run_fleet(tiny_spec(tiny_model_dir), out, progress=False)
+        run_fleet(light_spec(tiny_model_dir), out, progress=False)
     assert err.value.errno == errno.ENOSPC and f"{jobs[1]}.parquet" in str(err.value)
     run = RunDir.open(out)
     assert run.finished(jobs) == {jobs[0]} and run.job_problem(jobs[0]) is None

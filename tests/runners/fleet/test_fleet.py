@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 
 import pyarrow.parquet as pq
 import pytest
 import torch
 
 from runners.cli import main
-from runners.fleet.engine_local import LocalEngine
 from runners.fleet.faults import FaultyFactory
-from runners.fleet.jobs import ListenerRecord
 from runners.fleet.pipeline import FleetWorker
 from runners.fleet.report import write_report
 from runners.fleet.rundir import RunDir
@@ -179,19 +175,6 @@ def test_interrupt_then_resume_completes_without_recomputing_finished_jobs(model
     assert all(run.job_path(j).read_bytes() == before[j] for j in jobs[:2])  # finished jobs untouched
     assert same_values(job_values(out), job_values(reference_run))
     assert [i["status"] for i in run.manifest()["invocations"]] == ["interrupted", "finished"]
-
-
-def test_process_pool_survives_a_killed_worker_and_matches_in_process(model_dir, reference_run, tmp_path):
-    first = [ListenerRecord.from_dict(RunDir.open(reference_run).manifest()["jobs"][0]["listener"])]
-    out = tmp_path / "pool"
-    killer = FaultyFactory(FleetWorker, kill={"0000-L000": 1})  # the worker process dies mid-job on attempt 0
-    summary = run_fleet(tiny_spec(model_dir), out, listeners=first, factory=killer, engine=LocalEngine(workers=1),
-                        progress=False)  # fmt: skip
-    assert summary.ok and summary.failures == []
-    meta = RunDir(out).job_meta("0000-L000")
-    assert meta["attempt"] == 1 and meta["worker"] != f"{os.getpid()}@{socket.gethostname()}"
-    reference = {k: v for k, v in job_values(reference_run).items() if k[0] == "0000-L000"}
-    assert same_values(job_values(out), reference)
 
 
 def test_run_directory_refuses_to_overwrite_and_resume_checks_the_spec(model_dir, reference_run):

@@ -8,8 +8,6 @@ the whole module and is shut down at the end.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow.parquet as pq
 import pytest
 
@@ -34,18 +32,6 @@ def ray_session():
     ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def model_dir(tiny_model_dir) -> Path:
-    return tiny_model_dir
-
-
-@pytest.fixture(scope="module")
-def local_run(model_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "local"
-    assert run_fleet(tiny_spec(model_dir), out, progress=False).ok
-    return out
-
-
 def test_the_local_cluster_is_bound_to_localhost(ray_session):
     nodes = [n for n in ray.nodes() if n["Alive"]]
     assert [n["NodeManagerAddress"] for n in nodes] == ["127.0.0.1"]
@@ -53,10 +39,10 @@ def test_the_local_cluster_is_bound_to_localhost(ray_session):
 
 
 def test_ray_engine_gives_the_local_engine_results_and_survives_a_killed_worker(
-    ray_session, model_dir, local_run, tmp_path
+    ray_session, model_dir, reference_run, tmp_path
 ):
     spec = tiny_spec(model_dir)
-    jobs = [j["id"] for j in RunDir.open(local_run).manifest()["jobs"]]
+    jobs = [j["id"] for j in RunDir.open(reference_run).manifest()["jobs"]]
     # the actor running job 1 is SIGKILLed mid-job on its first attempt; the engine replaces it and retries the job
     factory = FaultyFactory(FleetWorker, kill={jobs[1]: 1})
     engine = RayEngine(workers=2)
@@ -70,7 +56,7 @@ def test_ray_engine_gives_the_local_engine_results_and_survives_a_killed_worker(
     table = pq.read_table(out / "results.parquet")
     assert sorted(table.column("job").unique().to_pylist()) == sorted(jobs)
     # ... and bit-identical to the local engine's
-    assert same_values(job_values(out), job_values(local_run))
+    assert same_values(job_values(out), job_values(reference_run))
     assert ray.is_initialized()  # the engine used the session it found and left it running
 
 
@@ -100,8 +86,8 @@ def test_cli_num_gpus_on_a_cluster_without_gpus_is_a_named_error(ray_session, mo
 def test_a_stuck_ray_job_stops_the_run_after_timeout_and_keeps_the_rest(ray_session, model_dir, tmp_path):
     jobs = ["0000-L000", "0001-L001", "0002-L002"]
     out = tmp_path / "stuck"
-    engine = RayEngine(workers=1, timeout_s=5.0, start_timeout_s=600.0)
-    with pytest.raises(EngineTimeoutError, match=rf"timeout_s = 5 s \(jobs in flight: {jobs[1]}\)"):
+    engine = RayEngine(workers=1, timeout_s=4.0, start_timeout_s=600.0)
+    with pytest.raises(EngineTimeoutError, match=rf"timeout_s = 4 s \(jobs in flight: {jobs[1]}\)"):
         run_fleet(tiny_spec(model_dir), out, factory=SleepyFactory(jobs[1]), engine=engine, progress=False)
     assert RunDir.open(out).finished(jobs) == {jobs[0]}
     summary = resume_fleet(out, factory=SleepyFactory("none"), engine=RayEngine(workers=1), progress=False)
