@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -39,9 +40,13 @@ def interrupted(tiny_model_dir, reference, tmp_path_factory) -> Path:
     """A run whose third job was interrupted (Ctrl-C): two finished job files, one missing."""
     out = tmp_path_factory.mktemp("runs") / "interrupted"
     jobs = _job_ids(reference)
-    with pytest.raises(KeyboardInterrupt):
-        run_fleet(light_spec(tiny_model_dir), out, factory=FaultyFactory(FleetWorker, interrupt={jobs[2]}),
-                  progress=False)  # fmt: skip
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever an earlier test left installed
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_fleet(light_spec(tiny_model_dir), out, factory=FaultyFactory(FleetWorker, interrupt={jobs[2]}),
+                      progress=False)  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, handler)
     return out
 
 
