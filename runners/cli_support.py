@@ -136,22 +136,34 @@ def warn_if_stale(dnn, model_path, model) -> None:
         print(f"warning: {message}", file=sys.stderr)
 
 
-def spec_option(section: str, key: str, kind: type) -> Callable[[str], Any]:
-    """An argparse ``type=`` for an option that overrides the spec key ``[section] key``: the text is read as ``kind``
-    and checked against that key's documented range while the command line is parsed, so a bad value is an error
-    naming the option before anything runs or is written (``argument --workers: must be an integer in [0, 1024]``)."""
+def ranged(kind: type, constraint: Any, what: str = "") -> Callable[[str], Any]:
+    """An argparse ``type=`` that reads the text as ``kind`` and checks it against ``constraint`` (a
+    :mod:`simulator.validated_config` constraint, e.g. ``Interval(int, 1, 256)``) while the command line is parsed, so
+    a bad value is an error naming the option (exit 2) before anything runs or is written
+    (``argument --workers: must be an integer in [1, 256], got 0``); ``what`` is appended to the message."""
 
     def parse(text: str) -> Any:
-        from runners.fleet.spec import key_constraint
-
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
-        constraint = key_constraint(section, key)
-        if constraint is not None and value not in constraint:
-            raise argparse.ArgumentTypeError(f"must be {constraint} (as spec.{section}.{key}), got {text}")
+        if value not in constraint:
+            raise argparse.ArgumentTypeError(f"must be {constraint}{what}, got {text}")
         return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def spec_option(section: str, key: str, kind: type) -> Callable[[str], Any]:
+    """An argparse ``type=`` for an option that overrides the spec key ``[section] key``: :func:`ranged` with that key's
+    documented range (``argument --workers: must be an integer in [0, 1024] (as spec.engine.workers), got -3``); the
+    spec module is imported only when the option is given."""
+
+    def parse(text: str) -> Any:
+        from runners.fleet.spec import key_constraint
+
+        return ranged(kind, key_constraint(section, key), f" (as spec.{section}.{key})")(text)
 
     parse.__name__ = kind.__name__
     return parse

@@ -15,8 +15,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from runners.cli_support import add_command
+from runners.cli_support import add_command, ranged
 from simulator.errors import HearloopInputError
+from simulator.validated_config import Interval
+
+SOUND_COUNT = Interval(int, 1, 1000)
+"""Sounds judged or held out (``--n-sounds``, ``--eval-sounds``): the range of the fleet spec's sound counts."""
 
 COMMAND = """
 human-in-the-loop Bayesian fitting of a hearing aid for a virtual listener
@@ -75,13 +79,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--audiometry-trials", type=int, default=40, help="GP-PTA trial budget (default: %(default)s)")
     parser.add_argument(
-        "--n-sounds", type=int, default=2, help="speech sounds the listener judges (default: %(default)s)"
+        "--n-sounds",
+        type=ranged(int, SOUND_COUNT),
+        default=2,
+        help="speech sounds the listener judges, 1-1000 (default: %(default)s)",
     )
     parser.add_argument(
         "--eval-sounds",
-        type=int,
+        type=ranged(int, SOUND_COUNT),
         default=2,
-        help="held-out sounds (speech, speech in noise) the fit is scored on, never judged in the session "
+        help="held-out sounds (speech, speech in noise) the fit is scored on, never judged in the session, 1-1000 "
         "(default: %(default)s)",
     )
     parser.add_argument(
@@ -179,8 +186,6 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.budget < 1:
         raise HearloopInputError(f"--budget must be a positive number of queries, got {args.budget}")
-    if args.n_sounds < 1 or args.eval_sounds < 1:
-        raise HearloopInputError(f"--n-sounds and --eval-sounds must be >= 1; got {args.n_sounds}, {args.eval_sounds}")
     model = simulator.load_model(args.model) if args.model is not None else simulator.load_model()
     strata = None if args.stratum == "any" else {args.stratum: 1}
     listener = listeners.sample_cohort(1, seed=args.listener_seed, model=model, strata=strata, progress=True)[0]

@@ -17,8 +17,12 @@ import time
 
 import numpy as np
 
-from runners.cli_support import add_command
+from runners.cli_support import add_command, ranged
 from simulator.errors import HearloopInputError
+from simulator.validated_config import Interval, Options
+
+MAX_WORKERS = 256
+"""Most simulating processes ``--workers`` may ask for."""
 
 RANGE_OPTIONS: tuple[tuple[str, tuple[float, float], str], ...] = (
     ("--level-range", (45.0, 90.0), "presentation levels of the training sounds, dB SPL"),
@@ -109,7 +113,7 @@ def _add_periphery_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--ihc-dominant",
-        type=int,
+        type=ranged(int, Interval(int, 0, None)),
         default=0,
         metavar="N",
         help="N of the HI animals (a seeded draw) get IHC-dominant losses: OHC share of the threshold shift 0.1-0.3 "
@@ -123,17 +127,25 @@ def _add_periphery_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--bez-sample-rate",
-        type=int,
+        type=_bez_sample_rate,
         default=None,
         help="BEZ2018 model sampling rate, Hz: 100000, 200000 or 500000 (only with --periphery bez2018; default: "
         "100000)",
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=ranged(int, Interval(int, 1, MAX_WORKERS)),
         default=1,
-        help="processes simulating sounds; the cohort is the same for any number (default: %(default)s)",
+        help=f"processes simulating sounds, 1-{MAX_WORKERS}; the cohort is the same for any number "
+        "(default: %(default)s)",
     )
+
+
+def _bez_sample_rate(text: str) -> int:
+    """``--bez-sample-rate``: one of the rates the BEZ2018 model supports (the model is imported only when given)."""
+    from simulator.virtual_ic.bez2018 import SUPPORTED_SAMPLE_RATES_HZ
+
+    return ranged(int, Options(tuple(SUPPORTED_SAMPLE_RATES_HZ)))(text)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -154,9 +166,7 @@ def _check(args: argparse.Namespace) -> None:
         raise HearloopInputError(f"--flat-from must be a finite PTA in dB HL, got {args.flat_from}")
     if args.test_per_class < 1:
         raise HearloopInputError(f"--test-per-class must be >= 1, got {args.test_per_class}")
-    if args.workers < 1:
-        raise HearloopInputError(f"--workers must be >= 1, got {args.workers}")
-    if not 0 <= args.ihc_dominant <= args.n_hi:
+    if args.ihc_dominant > args.n_hi:
         raise HearloopInputError(f"--ihc-dominant must lie in 0..--n-hi ({args.n_hi}), got {args.ihc_dominant}")
     if args.periphery != "bez2018" and (args.bez_species is not None or args.bez_sample_rate is not None):
         raise HearloopInputError("--bez-species and --bez-sample-rate only apply with --periphery bez2018")

@@ -33,3 +33,27 @@ def test_bad_engine_option_is_refused_at_parse_time_naming_it(command, option, n
     err = capsys.readouterr().err
     assert f"argument {name}:" in err, err
     assert not (tmp_path / "runs").exists()
+
+
+BAD_COMMAND_OPTIONS = [
+    (["synth", "--workers", "0"], "--workers"),
+    (["synth", "--workers", "100000"], "--workers"),
+    (["synth", "--workers", "two"], "--workers"),
+    (["synth", "--ihc-dominant", "-1"], "--ihc-dominant"),
+    (["synth", "--bez-sample-rate", "48000"], "--bez-sample-rate"),
+    (["synth", "--bez-sample-rate", "1e5"], "--bez-sample-rate"),
+    (["fit-aid", "--n-sounds", "0"], "--n-sounds"),
+    (["fit-aid", "--eval-sounds", "0"], "--eval-sounds"),
+    (["fit-aid", "--eval-sounds", "1000000"], "--eval-sounds"),
+]
+
+
+@pytest.mark.parametrize(("option", "name"), BAD_COMMAND_OPTIONS, ids=[" ".join(o) for o, _ in BAD_COMMAND_OPTIONS])
+def test_bad_synth_and_fit_aid_option_is_refused_at_parse_time_naming_it(option, name, tmp_path, capsys):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exited:
+        main([*option, "--out", str(out)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {name}:" in err, err
+    assert not out.exists()

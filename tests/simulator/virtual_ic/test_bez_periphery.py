@@ -138,7 +138,9 @@ def test_bad_requests_are_named_errors(tmp_path, monkeypatch):
     args = ["synth", "--out", str(out), "--n-nh", "0", "--n-hi", "1", "--hi-pta-range", "95", "95", "--quiet"]
     assert main([*args, "--train-seconds", "1", "--sound-seconds", "0.2", "--test-seconds", "0.2"]) == 2
     assert not out.exists()  # nothing written
-    assert main(["synth", "--out", str(out), "--bez-sample-rate", "48000", "--quiet"]) == 2
+    with pytest.raises(SystemExit) as exited:  # refused while the command line is parsed
+        main(["synth", "--out", str(out), "--bez-sample-rate", "48000", "--quiet"])
+    assert exited.value.code == 2
     assert not out.exists()
 
 
