@@ -23,7 +23,6 @@ References
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -156,9 +155,8 @@ class AnimalFile:
         if freqs.shape != thr.shape or freqs.ndim != 1:
             raise self._fail(f"abr/freqs_hz {freqs.shape} and abr/thresholds_db_spl {thr.shape} must be equal 1-D")
         self.abr_thresholds_db = {int(k): float(v) for k, v in zip(freqs[()], thr[()], strict=True)}
-        bad = {f: v for f, v in self.abr_thresholds_db.items() if not math.isfinite(v)}
-        if bad:
-            raise self._fail(f"abr/thresholds_db_spl holds non-finite thresholds {bad} (Hz: dB SPL)")
+        if not np.isfinite(thr[()]).all():
+            raise self._fail(f"abr/thresholds_db_spl holds non-finite thresholds {self.abr_thresholds_db} (Hz: dB SPL)")
         cf = self._dataset("channel_cf_hz", shape=(self.n_channels,)) if "channel_cf_hz" in self._f else None
         self.channel_cf_hz = None if cf is None else cf[()].astype(np.float64)
         self.ground_truth = None
