@@ -20,10 +20,12 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from torch import nn
+from tqdm.auto import tqdm
 
 from listeners.channel_refinement import likelihood_permutation
 from listeners.fit_objective import NuFitObjective, heldout_feve, recording_subset
@@ -92,6 +94,7 @@ def fit_animal(
     grad_method: str = "lbfgs",
     subset: AnimalRecording | None = None,
     realign: bool = True,
+    progress: bool = False,
 ) -> AnimalFit:
     """Fit nu to an (aligned) animal recording with the model frozen.
 
@@ -109,6 +112,8 @@ def fit_animal(
         grad_method: ``"lbfgs"`` or ``"adam"`` (:func:`listeners.gradient_fit.gradient_fit`).
         subset: the fitting data (e.g. from ``simulator.data.dataset.subset_recording``); default from ``animal``.
         realign: refine the channel alignment by maximum likelihood at the target nu (module docstring).
+        progress: a tqdm bar over the fit's phases (target, realignment, BO, gradient fit, held-out FEVE), each
+            naming itself while it runs (a fit of the bundled model takes minutes on a CPU).
 
     Returns:
         the :class:`AnimalFit`; its ``animal`` is the recording in the channel order used (re-aligned or as given).
@@ -120,27 +125,81 @@ def fit_animal(
     starts = np.vstack(
         [ref_nu, np.full(ref_nu.size, 0.5), rng.uniform(0.1, 0.9, (max(target_starts - 2, 0), ref_nu.size))]
     )
-    target = target_loss(objective, starts[:target_starts], steps=target_steps)
-    realigned = False
-    if realign:
-        perm = likelihood_permutation(model, data, target.nu)
-        if not np.array_equal(perm, np.arange(perm.size)):
-            new_data = apply_alignment(data, perm)
-            new_objective = NuFitObjective(model, new_data.sounds)
-            new_target = target_loss(new_objective, np.vstack([target.nu, starts[0]]), steps=target_steps)
-            if new_target.loss < target.loss - tol * abs(target.loss):
-                data, objective, target, realigned = new_data, new_objective, new_target, True
-                animal = apply_alignment(animal, perm)
-    reference_loss = float(objective.losses(ref_nu[None])[0])
-    bo = bo_fit(objective, n_init=n_init, max_evals=max_evals, target=target.loss, tol=tol, seed=seed)
-    grad = gradient_fit(
-        objective, ref_nu, steps=min(grad_steps, max_evals), target=target.loss, tol=tol, method=grad_method
-    )
-    feve = {}
-    for name, fit in (("bo", bo), ("gradient", grad), ("target", target)):
-        feve[name] = heldout_feve(model, animal, fit.nu)[0]
+    phases = _Phases(4 + bool(realign), f"fitting {animal.animal_id}", progress)
+    with phases:
+        objective.on_evaluate = phases.count
+        phases.start("target loss (multi-start L-BFGS)")
+        target = target_loss(objective, starts[:target_starts], steps=target_steps)
+        realigned = False
+        if realign:
+            phases.start("channel realignment")
+            found = _realigned(model, animal, data, target, starts[0], target_steps, tol, phases.count)
+            if found is not None:
+                animal, data, objective, target, realigned = *found, True
+        reference_loss = float(objective.losses(ref_nu[None])[0])
+        phases.start("Bayesian optimisation")
+        bo = bo_fit(objective, n_init=n_init, max_evals=max_evals, target=target.loss, tol=tol, seed=seed)
+        phases.start("gradient fit")
+        grad = gradient_fit(
+            objective, ref_nu, steps=min(grad_steps, max_evals), target=target.loss, tol=tol, method=grad_method
+        )
+        phases.start("held-out FEVE")
+        fits = {"bo": bo, "gradient": grad, "target": target}
+        feve = {name: heldout_feve(model, animal, fit.nu)[0] for name, fit in fits.items()}
+        objective.on_evaluate = None
     seconds = sum(s.audio.shape[0] for s in data.sounds) / SAMPLE_RATE
     return AnimalFit(
         animal.animal_id, animal.hearing_status, seconds, target, bo, grad, reference_loss, feve, objective,
         realigned, animal,
     )  # fmt: skip
+
+
+def _realigned(
+    model: nn.Module,
+    animal: AnimalRecording,
+    data: AnimalRecording,
+    target: FitResult,
+    ref_nu: np.ndarray,
+    target_steps: int,
+    tol: float,
+    on_evaluate: Callable[[int], None] | None = None,
+) -> tuple[AnimalRecording, AnimalRecording, NuFitObjective, FitResult] | None:
+    """The maximum-likelihood channel realignment at the target nu when it lowers the target loss by more than ``tol``
+    (relative): ``(animal, data, objective, target)`` realigned, else None (the given order stays)."""
+    perm = likelihood_permutation(model, data, target.nu)
+    if np.array_equal(perm, np.arange(perm.size)):
+        return None
+    new_data = apply_alignment(data, perm)
+    new_objective = NuFitObjective(model, new_data.sounds)
+    new_objective.on_evaluate = on_evaluate
+    new_target = target_loss(new_objective, np.vstack([target.nu, ref_nu]), steps=target_steps)
+    if new_target.loss < target.loss - tol * abs(target.loss):
+        return apply_alignment(animal, perm), new_data, new_objective, new_target
+    return None
+
+
+class _Phases:
+    """A tqdm bar over the phases of one fit; its postfix names the phase running and counts its loss evaluations
+    (one every few seconds with the bundled model on a CPU), so a phase of minutes still shows it is moving."""
+
+    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+        self.bar = tqdm(total=total, desc=desc, unit="phase", disable=not enabled)
+        self.name, self.evaluations = "", 0
+
+    def start(self, name: str) -> None:
+        if self.name:
+            self.bar.update()
+        self.name, self.evaluations = name, 0
+        self.bar.set_postfix_str(name)
+
+    def count(self, n: int) -> None:
+        self.evaluations += n
+        self.bar.set_postfix_str(f"{self.name}: {self.evaluations} loss evaluations")
+
+    def __enter__(self) -> _Phases:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.name and exc[0] is None:
+            self.bar.update()
+        self.bar.close()

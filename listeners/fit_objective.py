@@ -19,7 +19,7 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -69,7 +69,8 @@ class NuFitObjective:
 
     Calling the objective with ``nu`` (``B x D`` or ``D``, in [0, 1]) returns ``B`` losses (nats per channel-bin);
     it is differentiable with respect to ``nu`` when called with a tensor that requires grad. ``evaluations`` counts
-    the nu vectors evaluated so far.
+    the nu vectors evaluated so far; ``on_evaluate``, when set, is called with the number of nu vectors of every call
+    (progress display; :meth:`losses` included).
     """
 
     def __init__(
@@ -103,6 +104,7 @@ class NuFitObjective:
             raise HearloopInputError(f"channel_weights must be {model.n_channels} non-negative weights, not all zero")
         self.channel_weights = None if w is None else (w / w.sum()).to(model.device)
         self.evaluations = 0
+        self.on_evaluate: Callable[[int], None] | None = None
 
     def _one(self, nu: torch.Tensor) -> torch.Tensor:
         total = nu.new_zeros(())
@@ -126,7 +128,10 @@ class NuFitObjective:
         if not bool(torch.isfinite(nu_t).all()) or bool((nu_t < 0).any()) or bool((nu_t > 1).any()):
             raise HearloopInputError("nu must be finite and lie in [0, 1]")
         self.evaluations += nu_t.shape[0]
-        return torch.stack([self._one(row) for row in nu_t])
+        out = torch.stack([self._one(row) for row in nu_t])
+        if self.on_evaluate is not None:
+            self.on_evaluate(nu_t.shape[0])
+        return out
 
     def losses(self, nus: np.ndarray) -> np.ndarray:
         """Losses of ``B x D`` nu values as float64 numpy (no gradient; does not count as fitting evaluations)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from listeners.fit_objective import NuFitObjective
 
@@ -54,7 +55,11 @@ class LossSurface:
 
 
 def loss_surface(
-    objective: NuFitObjective, basis_nus: np.ndarray, extra_nus: np.ndarray | None = None, n_grid: int = 11
+    objective: NuFitObjective,
+    basis_nus: np.ndarray,
+    extra_nus: np.ndarray | None = None,
+    n_grid: int = 11,
+    progress: bool = False,
 ) -> LossSurface:
     """Map ``objective`` over the plane of the two principal components of ``basis_nus``.
 
@@ -63,6 +68,7 @@ def loss_surface(
         basis_nus: ``K x D`` nu defining the plane (the training animals' nu).
         extra_nus: ``N x D`` points the grid must cover (fitted points), besides ``basis_nus``.
         n_grid: grid points per axis.
+        progress: a tqdm bar over the grid's rows (``n_grid`` loss evaluations each).
     """
     centre, axes, ratio = principal_axes(basis_nus)
     pts = np.asarray(basis_nus) if extra_nus is None else np.vstack([basis_nus, np.atleast_2d(extra_nus)])
@@ -73,5 +79,6 @@ def loss_surface(
     b = np.linspace(lo[1] - pad[1], hi[1] + pad[1], n_grid)
     aa, bb = np.meshgrid(a, b)
     grid = np.clip(centre + aa.reshape(-1, 1) * axes[0] + bb.reshape(-1, 1) * axes[1], 0.0, 1.0)
-    loss = objective.losses(grid).reshape(aa.shape)
+    rows = tqdm(range(n_grid), desc="loss surface", unit="row", disable=not progress)
+    loss = np.stack([objective.losses(grid[i * n_grid : (i + 1) * n_grid]) for i in rows])
     return LossSurface(a, b, loss, centre, axes, ratio)

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 from torch import nn
+from tqdm.auto import tqdm
 
 from listeners.fit_objective import FIT_WINDOW_HOURS
 from simulator.data.alignment import align_channels, apply_alignment, model_signature
@@ -142,7 +143,15 @@ def reference_animal_params(kwargs: dict[str, Any], reference_id: str) -> Animal
     )
 
 
-def _fresh_animals(kwargs: dict[str, Any], n_nh: int, n_hi: int, seed: int, same_template: bool, session_h: float):
+def _fresh_animals(
+    kwargs: dict[str, Any],
+    n_nh: int,
+    n_hi: int,
+    seed: int,
+    same_template: bool,
+    session_h: float,
+    progress: bool = False,
+):
     """``generate_cohort``'s seeded streams with every animal/session stream from ``seed`` (ids ``U-NH01``, ...),
     on the training cohort's periphery; also the (sounds, splits) heard.
 
@@ -166,7 +175,10 @@ def _fresh_animals(kwargs: dict[str, Any], n_nh: int, n_hi: int, seed: int, same
     ids = range(len(specs))
     hours = [presentation_hours(np.random.default_rng([seed, 4, a]), len(sounds), session_h) for a in ids]
     keys, abr = [(seed, 5, a) for a in ids], [np.random.default_rng([seed, 6, a]) for a in ids]
-    return simulate_sessions(params, sounds, splits, hours, keys, abr), sounds, splits
+    animals = simulate_sessions(
+        params, sounds, splits, hours, keys, abr, progress=progress, desc="fresh animals: sounds"
+    )
+    return animals, sounds, splits
 
 
 def generate_unseen_animals(
@@ -177,6 +189,7 @@ def generate_unseen_animals(
     same_template: bool = True,
     align_max_hours: float | None = None,
     session_hours: float | None = FIT_WINDOW_HOURS,
+    progress: bool = False,
 ) -> list[AnimalRecording]:
     """Fresh virtual-IC animals for ``model``'s training population, aligned to its reference animal's channel order.
 
@@ -189,6 +202,8 @@ def generate_unseen_animals(
         align_max_hours: only align on sounds presented before this time (None: all shared sounds).
         session_hours: length (h) of the fresh animals' recording session, over which every training and test sound
             is presented once: by default the fitting window (module docstring); None: the training cohort's session.
+        progress: tqdm bars while the fresh animals and the reference animal hear the sounds and while the fresh
+            animals are aligned.
 
     Returns:
         ``n_nh + n_hi`` aligned :class:`AnimalRecording` (ids ``U-NH01..``, ``U-HI01..``) with ``ground_truth`` (whose
@@ -203,14 +218,21 @@ def generate_unseen_animals(
     if not (np.isfinite(session_h) and session_h > 0):
         raise HearloopInputError(f"session_hours must be a positive number of hours or None; got {session_hours}")
     ref_params = reference_animal_params(kwargs, _reference_id(model))
-    animals, sounds, splits = _fresh_animals(kwargs, n_nh, n_hi, int(seed), same_template, session_h)
+    animals, sounds, splits = _fresh_animals(kwargs, n_nh, n_hi, int(seed), same_template, session_h, progress)
     hours = np.linspace(0.0, 0.1, len(sounds))  # the reference heard them early in a session, before degradation
     reference = simulate_sessions(
-        [ref_params], sounds, splits, [hours], [(int(seed), 7, 0)], [np.random.default_rng([int(seed), 8])]
+        [ref_params],
+        sounds,
+        splits,
+        [hours],
+        [(int(seed), 7, 0)],
+        [np.random.default_rng([int(seed), 8])],
+        progress=progress,
+        desc="reference animal: sounds",
     )[0]
     signature = model_signature(getattr(model, "metadata", None))
     out = []
-    for animal in animals:
+    for animal in tqdm(animals, desc="aligning to the reference animal", disable=not progress):
         perm = align_channels(animal, reference, max_hours=align_max_hours, signature=signature)
         out.append(apply_alignment(animal, perm))
     return out

@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         from listeners.unseen import generate_unseen_animals
 
         n_hi = args.fresh - 1
-        animals = generate_unseen_animals(model, n_nh=1, n_hi=n_hi, seed=args.seed)
+        animals = generate_unseen_animals(model, n_nh=1, n_hi=n_hi, seed=args.seed, progress=True)
         pairs = [(a, recording_subset(a, args.seconds_per_sound, args.max_hours)) for a in animals]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             subset=subset,
             grad_method=args.grad_method,
+            progress=True,
         )
         fits.append(fit)
         bo_e = f"{fit.bo.evaluations}{'' if fit.bo.reached else '+'}"
@@ -169,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         fit = fits[0]
         basis = animal_nus(model)
         pts = np.vstack([fit.bo.points, fit.gradient.points, fit.target.nu[None]])
-        surface = loss_surface(fit.objective, basis, pts, n_grid=args.grid)
+        surface = loss_surface(fit.objective, basis, pts, n_grid=args.grid, progress=True)
         ids = [a["id"] for a in (model.metadata or {}).get("animals", [])] or [str(k) for k in range(len(basis))]
         path = plot_loss_surface(
             surface,

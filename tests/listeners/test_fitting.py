@@ -137,7 +137,7 @@ def test_reference_animal_is_regenerated_exactly():
         reference_animal_params(kwargs, "HI01")
 
 
-def test_principal_axes_and_loss_surface(setup):
+def test_principal_axes_and_loss_surface(setup, capsys):
     model, sounds = setup
     rng = np.random.default_rng(0)
     nus = 0.5 + np.outer(rng.normal(0, 0.2, 30), [1, 0, 0]) + np.outer(rng.normal(0, 0.05, 30), [0, 1, 0])
@@ -154,6 +154,12 @@ def test_principal_axes_and_loss_surface(setup):
     obj = NuFitObjective(model, sounds)
     surf = loss_surface(obj, nus, NU_TRUE[None], n_grid=4)
     assert surf.loss.shape == (4, 4) and np.isfinite(surf.loss).all()
+    assert "loss surface" not in capsys.readouterr().err
+    shown = loss_surface(obj, nus, NU_TRUE[None], n_grid=4, progress=True)  # row by row, the same map
+    assert np.array_equal(shown.loss, surf.loss) and "loss surface: 100%" in capsys.readouterr().err
+    aa, bb = np.meshgrid(surf.a, surf.b)  # loss[i, j] is the loss at (a[j], b[i])
+    at = np.clip(surf.centre + aa[2, 1] * surf.axes[0] + bb[2, 1] * surf.axes[1], 0.0, 1.0)
+    assert np.isclose(obj.losses(at[None])[0], surf.loss[2, 1])
     assert obj.evaluations == 0  # maps do not count as fitting evaluations
     xy = surf.project(NU_TRUE)[0]
     assert surf.a[0] <= xy[0] <= surf.a[-1] and surf.b[0] <= xy[1] <= surf.b[-1]
@@ -193,7 +199,7 @@ def tiny_cohort_model(**metadata):
     return model
 
 
-def test_unseen_animals_are_recorded_in_a_fitting_session_with_the_training_template():
+def test_unseen_animals_are_recorded_in_a_fitting_session_with_the_training_template(capsys):
     from listeners.fit_objective import FIT_WINDOW_HOURS
     from listeners.unseen import generate_unseen_animals
     from simulator.virtual_ic import sample_channel_template
@@ -206,7 +212,11 @@ def test_unseen_animals_are_recorded_in_a_fitting_session_with_the_training_temp
     assert {s.split for s in fresh[0].sounds} == {"train", "test"}
     whole = generate_unseen_animals(model, n_nh=1, n_hi=1, seed=77, session_hours=None)
     assert max(s.hours for a in whole for s in a.sounds) > FIT_WINDOW_HOURS  # the cohort's 10 h session
-    again = generate_unseen_animals(model, n_nh=1, n_hi=1, seed=77)
+    assert "fresh animals" not in capsys.readouterr().err
+    again = generate_unseen_animals(model, n_nh=1, n_hi=1, seed=77, progress=True)  # the same animals, with bars
+    err = capsys.readouterr().err
+    bars = ("fresh animals: sounds", "reference animal: sounds", "aligning to the reference animal")
+    assert all(f"{bar}: 100%" in err for bar in bars), err
     assert all(
         np.array_equal(x.counts, y.counts)
         for a, b in zip(fresh, again, strict=True)
@@ -263,7 +273,7 @@ def test_likelihood_alignment_undoes_a_planted_channel_shuffle(setup):
         likelihood_alignment_cost(model, wrong, NU_TRUE)
 
 
-def test_fit_animal_keeps_a_likelihood_realignment_only_when_it_clearly_helps(setup):
+def test_fit_animal_keeps_a_likelihood_realignment_only_when_it_clearly_helps(setup, capsys):
     from listeners.animal_fit import fit_animal
     from simulator.data.alignment import apply_alignment
 
@@ -281,11 +291,18 @@ def test_fit_animal_keeps_a_likelihood_realignment_only_when_it_clearly_helps(se
     saved = getattr(model, "metadata", None)
     model.metadata = {"animals": [{"id": "A0", "status": "NH"}, {"id": "A1", "status": "HI"}]}  # NH reference
     try:
-        fit = fit_animal(model, shuffled, **kw)
+        fit = fit_animal(model, shuffled, progress=True, **kw)
+        err = capsys.readouterr().err
         plain = fit_animal(model, shuffled, realign=False, **kw)
         kept = fit_animal(model, animal, **kw)  # already aligned: nothing to gain, the given order stays
     finally:
         model.metadata = saved
+    assert "fitting A: 100%" in err and "5/5" in err  # every phase counted, each named while it ran
+    assert "target loss (multi-start L-BFGS): 15 loss evaluations" in err  # kw: 15 evaluations per target start
+    assert fit.objective.on_evaluate is None  # the returned objective no longer reports to the closed bar
+    for phase in ("target loss", "channel realignment", "Bayesian optimisation", "gradient fit", "held-out FEVE"):
+        assert phase in err, phase
+    assert "fitting A" not in capsys.readouterr().err  # no bar unless asked
     assert fit.realigned and fit.row()["realigned"]
     assert np.array_equal(fit.animal.sounds[-1].counts, test.counts)  # back in the model's channel order
     assert not plain.realigned and plain.target.loss > fit.target.loss
