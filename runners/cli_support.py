@@ -37,6 +37,23 @@ def parse_strata(text: str | None) -> dict[str, int] | None:
     return out
 
 
+def add_listener_arguments(
+    parser: argparse.ArgumentParser, *, animals: str, n_listeners: str, strata: str, cohort_seed: str
+) -> None:
+    """The options :func:`listener_choice` resolves: ``--listeners-from``, ``--n-listeners``, ``--strata``,
+    ``--cohort-seed`` (each defaults to None, so that a given one is known); the arguments are their help texts, which
+    state the command's defaults (``animals``: what ``--listeners-from animals`` takes)."""
+    parser.add_argument(
+        "--listeners-from",
+        choices=("cohort", "animals"),
+        default="cohort",
+        help=f"cohort: listeners sampled from the model's nu population; animals: {animals} (default: %(default)s)",
+    )
+    parser.add_argument("--n-listeners", type=int, default=None, help=n_listeners)
+    parser.add_argument("--strata", default=None, help=strata)
+    parser.add_argument("--cohort-seed", type=int, default=None, help=cohort_seed)
+
+
 def listener_choice(
     args: argparse.Namespace, *, default_n: int, default_seed: int, default_strata: str | None = None
 ) -> tuple[str, dict[str, int] | None, int, int]:

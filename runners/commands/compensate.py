@@ -12,7 +12,7 @@ import shlex
 import sys
 import time
 
-from runners.cli_support import add_command
+from runners.cli_support import add_command, add_listener_arguments
 
 COMMAND = """
 DNN hearing-aid compensator: train it through the frozen nu-ICNet
@@ -43,26 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "<run-dir>/final only)",
     )
     train.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
-    train.add_argument(
-        "--listeners-from",
-        choices=("cohort", "animals"),
-        default="cohort",
-        help="cohort: a listener population sampled from the model's nu density; animals: the model's "
-        "HI training animals (default: %(default)s)",
-    )
-    train.add_argument(
-        "--strata",
-        default=None,
-        help="training population per severity class instead of --n-listeners, e.g. "
+    add_listener_arguments(
+        train,
+        animals="the model's HI training animals",
+        n_listeners="population drawn from the model's nu density without strata (default: 32)",
+        strata="training population per severity class instead of --n-listeners, e.g. "
         "'NH=4,mild=8,moderate=12,severe=8' (default: none, no threshold search per candidate)",
+        cohort_seed="training population seed (default: 5001)",
     )
-    train.add_argument(
-        "--n-listeners",
-        type=int,
-        default=None,
-        help="population drawn from the model's nu density without strata (default: 32)",
-    )
-    train.add_argument("--cohort-seed", type=int, default=None, help="training population seed (default: 5001)")
     train.add_argument("--steps", type=int, default=1200, help="optimisation steps (default: %(default)s)")
     train.add_argument("--batch", type=int, default=8, help="(sound, listener) pairs per step (default: %(default)s)")
     train.add_argument(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from runners.cli_support import add_command
+from runners.cli_support import add_command, add_listener_arguments
 from simulator.errors import HearloopInputError
 
 COMMAND = """
@@ -39,29 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="DNN compensator of the dnn strategy: a bundled name or a directory (default: dnn-small)",
     )
-    parser.add_argument(
-        "--listeners-from",
-        choices=("cohort", "animals"),
-        default="cohort",
-        help="cohort: listeners sampled from the model's nu population; animals: the model's NH and HI "
-        "training animals with their ABR audiograms (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--n-listeners",
-        type=int,
-        default=None,
-        help="draw this many listeners without strata instead of --strata (default: the strata)",
-    )
-    parser.add_argument(
-        "--strata",
-        default=None,
-        help=f"listeners per severity class, e.g. 'NH=2,mild=2,moderate=4' (default: {DEFAULT_STRATA})",
-    )
-    parser.add_argument(
-        "--cohort-seed",
-        type=int,
-        default=None,
-        help="listener cohort seed, held out: not a training seed (default: 7001)",
+    add_listener_arguments(
+        parser,
+        animals="the model's NH and HI training animals with their ABR audiograms",
+        n_listeners="draw this many listeners without strata instead of --strata (default: the strata)",
+        strata=f"listeners per severity class, e.g. 'NH=2,mild=2,moderate=4' (default: {DEFAULT_STRATA})",
+        cohort_seed="listener cohort seed, held out: not a training seed (default: 7001)",
     )
     parser.add_argument(
         "--cohort-file",
