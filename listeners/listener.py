@@ -182,15 +182,16 @@ class VirtualListener:
 def prime_thresholds(listeners: Sequence[VirtualListener], freqs_hz: Sequence[float], progress: bool = False) -> None:
     """Compute the listeners' missing neurometric thresholds at ``freqs_hz`` in one batched bisection and cache them.
 
-    All listeners must share one model and protocol (as a cohort does); the values equal per-listener computation.
-    ``progress``: a tqdm bar over the bisection.
+    Listeners that share one model and equal protocol settings (as a cohort does, each listener holding its own
+    :class:`ToneProtocol`) are measured in one batch; the values equal per-listener computation. ``progress``: a tqdm
+    bar over the bisection.
     """
     freqs = sorted({float(f) for f in freqs_hz})
     todo = [lis for lis in listeners if any(f not in lis._spl_cache for f in freqs)]
     if not todo:
         return
     model, protocol = todo[0].model, todo[0].protocol
-    if any(lis.model is not model or lis.protocol is not protocol for lis in todo):
+    if any(lis.model is not model or lis.protocol != protocol for lis in todo):
         for lis in todo:
             lis.thresholds_db_spl(freqs)
         return

@@ -84,6 +84,17 @@ class ToneProtocol:
         self.n_samples = round((lead_s + tone_s + tail_s) * SAMPLE_RATE) // DOWNSAMPLE * DOWNSAMPLE
         self.window = slice(int(lead_s * SAMPLE_RATE) // DOWNSAMPLE, self.n_samples // DOWNSAMPLE)
 
+    def settings(self) -> tuple:
+        """The settings that fix the protocol's thresholds (two protocols with equal settings give equal values)."""
+        return (self.lead_s, self.tone_s, self.ramp_ms, self.tail_s, self.level_range_db_spl, self.iterations,
+                self.criterion)  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ToneProtocol) and self.settings() == other.settings()
+
+    def __hash__(self) -> int:
+        return hash(self.settings())
+
     def tones(self, freqs_hz: torch.Tensor, levels_db_spl: torch.Tensor) -> torch.Tensor:
         """Tones with ramps after ``lead_s`` of silence: ``F x samples`` Pa for ``F`` frequencies / levels."""
         t = torch.arange(self.n_samples, dtype=torch.float64) / SAMPLE_RATE - self.lead_s

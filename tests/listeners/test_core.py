@@ -168,6 +168,29 @@ def test_batched_priming_equals_per_listener_thresholds(model):
     assert np.allclose(np.concatenate(single), np.concatenate(batched), atol=1e-6)
 
 
+def test_priming_batches_listeners_whose_protocols_are_equal_objects(model, monkeypatch):
+    import listeners.listener as listener_module
+
+    calls = []
+    real = listener_module.neurometric_thresholds_db_spl
+
+    def counting(model, nu, freqs, protocol, progress=False):
+        calls.append(np.atleast_2d(nu).shape[0])
+        return real(model, nu, freqs, protocol, progress=progress)
+
+    monkeypatch.setattr(listener_module, "neurometric_thresholds_db_spl", counting)
+    settings = {"lead_s": 0.03, "tone_s": 0.06, "ramp_ms": 5.0, "tail_s": 0.01, "iterations": 10}  # FAST's
+    group = [VirtualListener(f"x{i}", np.full(6, 0.2 * i), model, protocol=ToneProtocol(**settings)) for i in range(3)]
+    assert group[0].protocol == group[1].protocol and group[0].protocol is not group[1].protocol
+    prime_thresholds(group, [1000.0])
+    assert calls == [3]  # one batched bisection, not one per listener
+    other = VirtualListener("y", np.full(6, 0.5), model, protocol=ToneProtocol(**{**settings, "iterations": 3}))
+    assert other.protocol != group[0].protocol
+    calls.clear()
+    prime_thresholds([other, VirtualListener("z", np.full(6, 0.5), model, protocol=FAST)], [1000.0])
+    assert len(calls) == 2  # unequal protocols: measured one by one
+
+
 def test_responder_follows_the_probit_psychometric_function(model):
     lis = VirtualListener("x", np.full(6, 0.5), model, sigma_db=5.0, lapse_rate=0.02, false_alarm_rate=0.01)
     lis._spl_cache[1000.0] = 40.0  # fix the threshold (the reference is None, so dB HL = 0 here)
