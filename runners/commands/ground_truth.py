@@ -1,0 +1,94 @@
+"""``hearloop ground-truth``: a strategy grid scored through the model and on the generator, and their agreement.
+
+hearloop ground-truth --out runs/ground-truth
+hearloop ground-truth --out runs/gt --training HI01,HI04 --fresh-hi 0 --per-class 1 --duration 0.5
+
+See :mod:`compensation.ground_truth` (the grid), :mod:`compensation.ground_truth_agreement` (the figures) and
+:mod:`runners.ground_truth` (training and fresh animals).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from runners.cli_support import add_command
+
+COMMAND = """
+strategy grid scored through the model and on the generator itself, with their agreement
+
+For the model's training animals (regenerated from its metadata) and fresh animals with BO-fitted nu, score unaided,
+flat gains -10..+50 dB re NAL-R's level, NAL-R, multiband, WDRC, the DNN (and a HITL setting per animal when given)
+with the neural-fidelity objective through the model and with the same objective on the virtual-IC generator.
+Writes results.parquet, per_condition.parquet, agreement.json (Pearson r, per-animal rank Spearman, best-strategy
+agreement per cohort and status), summary.md and ground_truth.png."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(subparsers, "ground-truth", run, COMMAND)
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
+    parser.add_argument("--strategies", default="unaided,nalr,multiband,wdrc,dnn",
+                        help="comma-separated strategies (unaided and nalr are always scored)")  # fmt: skip
+    parser.add_argument("--dnn", default="dnn-small", help="DNN compensator name or directory (default dnn-small)")
+    parser.add_argument("--training", default="HI",
+                        help="training animals: 'HI', 'NH,HI', 'none' or a list of ids (default HI)")  # fmt: skip
+    parser.add_argument("--fresh-nh", type=int, default=0, help="fresh NH animals (default 0)")
+    parser.add_argument("--fresh-hi", type=int, default=3, help="fresh HI animals (default 3)")
+    parser.add_argument("--fresh-seed", type=int, default=1000, help="seed of the fresh animals (!= cohort seed)")
+    parser.add_argument("--fit-evals", type=int, default=24, help="BO evaluations of a fresh animal's nu fit")
+    parser.add_argument("--hitl", default=None, help="JSON {'strategy': NAME, 'theta': {animal_id: [...]}}")
+    parser.add_argument("--sound-seed", type=int, default=9001, help="corpus seed (held out: != training)")
+    parser.add_argument("--per-class", type=int, default=1, help="sounds per class (speech, sin, music, ripple, tone)")
+    parser.add_argument("--duration", type=float, default=1.0, help="seconds per sound")
+    parser.add_argument("--levels", default="50,80", help="presentation level range, dB SPL (low,high)")
+    parser.add_argument("--distance", choices=("l1", "l2", "kl"), default="l1", help="objective distance")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _training_selection(text: str) -> tuple[tuple[str, ...], list[str] | None]:
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if items in (["none"], []):
+        return (), []
+    if set(items) <= {"NH", "HI"}:
+        return tuple(items), None
+    return (), items
+
+
+def run(args: argparse.Namespace) -> int:
+    from compensation.dnn_training import corpus_audio
+    from compensation.ground_truth import ground_truth_loop
+    from compensation.ground_truth_agreement import agreement, summary_markdown, write_loop_results
+    from compensation.registry import get_strategy
+    from runners.cli_support import warn_if_stale
+    from runners.ground_truth import fresh_loop_animals, load_hitl_settings, training_loop_animals
+    from simulator import load_model
+    from simulator.errors import HearloopInputError
+    from simulator.model.animals import nh_reference_nu
+
+    t0 = time.time()
+    lo, hi = (float(v) for v in args.levels.split(","))
+    names = list(dict.fromkeys(["unaided", "nalr", *(s.strip().lower() for s in args.strategies.split(",") if s)]))
+    strategies = {n: (get_strategy(n, pretrained=args.dnn) if n == "dnn" else get_strategy(n)) for n in names}
+    hitl = load_hitl_settings(args.hitl, strategies) if args.hitl else {}
+    statuses, ids = _training_selection(args.training)
+    model = load_model(args.model)
+    if "dnn" in strategies:
+        warn_if_stale(strategies["dnn"], args.model, model)
+    animals = training_loop_animals(model, statuses, ids) if (statuses or ids) else []
+    if args.fresh_nh or args.fresh_hi:
+        animals += fresh_loop_animals(model, args.fresh_nh, args.fresh_hi, args.fresh_seed, args.fit_evals,
+                                      progress=not args.quiet)  # fmt: skip
+    if not animals:
+        raise HearloopInputError("no animals: give --training and/or --fresh-nh/--fresh-hi")
+    for animal in animals:
+        animal.hitl = hitl.get(animal.listener.id)
+    audio, sound_names, classes = corpus_audio(args.sound_seed, args.per_class, args.duration, (lo, hi))
+    table = ground_truth_loop(model, animals, audio, sound_names, classes, strategies, nh_reference_nu(model),
+                              distance=args.distance, progress=not args.quiet)  # fmt: skip
+    config = {k: v for k, v in vars(args).items() if k != "handler"}
+    out = write_loop_results(table, args.out, plots=not args.no_plots, config=config)
+    print(summary_markdown(table, agreement(table)))
+    print(f"wrote {out}/results.parquet ({table.num_rows} rows), agreement.json in {time.time() - t0:.0f} s")
+    return 0
