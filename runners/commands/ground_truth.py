@@ -26,25 +26,48 @@ agreement per cohort and status), summary.md and ground_truth.png."""
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "ground-truth", run, COMMAND)
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, help="output directory (results, agreement.json, summary.md, plot)")
     parser.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
-    parser.add_argument("--strategies", default="unaided,nalr,multiband,wdrc,dnn",
-                        help="comma-separated strategies (unaided and nalr are always scored)")  # fmt: skip
-    parser.add_argument("--dnn", default="dnn-small", help="DNN compensator name or directory (default dnn-small)")
-    parser.add_argument("--training", default="HI",
-                        help="training animals: 'HI', 'NH,HI', 'none' or a list of ids (default HI)")  # fmt: skip
-    parser.add_argument("--fresh-nh", type=int, default=0, help="fresh NH animals (default 0)")
-    parser.add_argument("--fresh-hi", type=int, default=3, help="fresh HI animals (default 3)")
-    parser.add_argument("--fresh-seed", type=int, default=1000, help="seed of the fresh animals (!= cohort seed)")
-    parser.add_argument("--fit-evals", type=int, default=24, help="BO evaluations of a fresh animal's nu fit")
-    parser.add_argument("--hitl", default=None, help="JSON {'strategy': NAME, 'theta': {animal_id: [...]}}")
-    parser.add_argument("--sound-seed", type=int, default=9001, help="corpus seed (held out: != training)")
-    parser.add_argument("--per-class", type=int, default=1, help="sounds per class (speech, sin, music, ripple, tone)")
-    parser.add_argument("--duration", type=float, default=1.0, help="seconds per sound")
-    parser.add_argument("--levels", default="50,80", help="presentation level range, dB SPL (low,high)")
-    parser.add_argument("--distance", choices=("l1", "l2", "kl"), default="l1", help="objective distance")
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--strategies",
+        default="unaided,nalr,multiband,wdrc,dnn",
+        help="comma-separated strategies; unaided and nalr are always scored (default %(default)s)",
+    )
+    parser.add_argument("--dnn", default="dnn-small", help="DNN compensator name or directory (default %(default)s)")
+    parser.add_argument(
+        "--training",
+        default="HI",
+        help="training animals: 'HI', 'NH,HI', 'none' or a list of ids (default %(default)s)",
+    )
+    parser.add_argument("--fresh-nh", type=int, default=0, help="fresh NH animals (default: none)")
+    parser.add_argument("--fresh-hi", type=int, default=3, help="fresh HI animals (default %(default)s)")
+    parser.add_argument(
+        "--fresh-seed", type=int, default=1000, help="seed of the fresh animals, not the cohort's (default %(default)s)"
+    )
+    parser.add_argument(
+        "--fit-evals", type=int, default=24, help="BO evaluations of a fresh animal's nu fit (default %(default)s)"
+    )
+    parser.add_argument(
+        "--hitl", default=None, help="JSON {'strategy': NAME, 'theta': {animal_id: [...]}} (default: no HITL condition)"
+    )
+    parser.add_argument(
+        "--sound-seed", type=int, default=9001, help="corpus seed, held out from training (default %(default)s)"
+    )
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=1,
+        help="sounds per class: speech, sin, music, ripple, tone (default %(default)s)",
+    )
+    parser.add_argument("--duration", type=float, default=1.0, help="seconds per sound (default %(default)s)")
+    parser.add_argument(
+        "--levels", default="50,80", help="presentation level range, dB SPL, low,high (default %(default)s)"
+    )
+    parser.add_argument(
+        "--distance", choices=("l1", "l2", "kl"), default="l1", help="objective distance (default %(default)s)"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG (default: write it)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (default: show them)")
 
 
 def _training_selection(text: str) -> tuple[tuple[str, ...], list[str] | None]:
