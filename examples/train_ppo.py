@@ -6,18 +6,24 @@
 The task, chosen so that a small policy can learn it in minutes:
 
 * action: three gains, bass / mid / treble (``multiband`` strategy, 3 crossover bands at 259 Hz, 1.1 kHz and
-  4.8 kHz, -10..60 dB each), normalised to [-1, 1]; the episode starts at the NAL-R prescription;
+  4.8 kHz, -10..60 dB each), set as offsets from the listener's NAL-R prescription (``action_mode="from_start"``:
+  up to +-17.5 dB per band, so the zero action IS the prescription and the policy learns to fine-tune it);
 * observation: the listener's audiogram (its true neurometric one: ``audiometry="true"``, so no GP-PTA session is
   needed to build a cohort), the current gains, the per-CF-band and overall neural error of the current fit, elapsed;
-* reward: the neural benefit (D_u - D) / D_0 of the fit just set (:mod:`runners.env.reward`), heard at MATCHED
-  loudness (``presentation="matched"``: the aid's output is scaled so that the listener hears it as loud as normal
-  hearing hears the clean sound), so the agent can only win by spectral shape, never by volume;
-* episodes of 4 fitting steps on 2 corpus sounds of 0.5 s; a cohort of impaired training listeners (NH excluded).
+* reward: the neural benefit (D_u - D) / D_0 of the fit just set minus that of the prescription on the same sounds
+  (``reward="benefit_gain"``, :mod:`runners.env.reward`: it ranks fits exactly as the benefit does, without the
+  listener's and the sound batch's own level, which varies far more than the fits do), heard at MATCHED loudness
+  (``presentation="matched"``: the aid's output is scaled so that the listener hears it as loud as normal hearing
+  hears the clean sound), so the agent can only win by spectral shape, never by volume;
+* episodes of 4 fitting steps on 2 corpus sounds of 0.5 s; a cohort of impaired training listeners (NH excluded);
+  ``gamma = 0``: a step's reward depends on the gains just set alone, so each step is its own contextual bandit.
 
 Evaluation, on listeners drawn with another seed (impaired only) and on sounds of another corpus seed (held out
 too), every strategy heard at matched loudness: PPO (its fit after one deterministic episode), the NAL-R
 prescription, the volume control (the best single broadband gain under the listener's comfort limit; at matched
-loudness it is the clean sound at NH loudness) and random actions (8 per listener). It writes, under ``--out``:
+loudness it is the clean sound at NH loudness), random gains (8 per listener, uniform in the gain box) and random
+actions of the agent's own action space (8 per listener, uniform offsets from the prescription). It writes, under
+``--out``:
 ``seed<k>.json`` (per-listener scores, learning curve, timing), ``baselines.json``, ``summary.md`` (the table,
 mean +- sd over seeds) and ``learning_curve.png``.
 """
@@ -42,13 +48,15 @@ N_BANDS = 3
 ENV_OPTIONS: dict[str, Any] = {
     "strategy": "multiband",
     "strategy_kwargs": {"n_bands": N_BANDS},
-    "reward": "benefit",
+    "reward": "benefit_gain",
     "presentation": "matched",
     "audiometry": "true",
     "max_steps": 4,
     "n_sounds": 2,
     "sound_duration_s": 0.5,
     "start": "prescription",
+    "action_mode": "from_start",
+    "action_scale": 0.5,
 }
 """The training environment (module docstring)."""
 
@@ -107,8 +115,9 @@ def prescription(core, listener) -> torch.Tensor:
 
 
 def baselines(core, test: list, out: Path) -> list[dict[str, Any]]:
-    """Prescription, volume control (at matched loudness: the clean sound, 0 dB in every band, at NH loudness) and
-    random actions on every held-out listener; cached in ``baselines.json`` (they do not depend on the PPO seed)."""
+    """Prescription, volume control (at matched loudness: the clean sound, 0 dB in every band, at NH loudness), random
+    gains and random actions (offsets from the prescription) on every held-out listener; cached in
+    ``baselines.json`` (they do not depend on the PPO seed)."""
     path = out / "baselines.json"
     if path.is_file():
         return json.loads(path.read_text())["listeners"]
@@ -116,10 +125,13 @@ def baselines(core, test: list, out: Path) -> list[dict[str, Any]]:
     for i, lis in enumerate(test):
         rng = np.random.default_rng(1000 + i)
         random_u = torch.as_tensor(rng.uniform(-1, 1, (N_RANDOM, N_BANDS)), dtype=torch.float32)
+        theta0 = prescription(core, lis)
+        offsets = core.strategy.to_normalized(theta0) + ENV_OPTIONS["action_scale"] * random_u
         scores = {
-            "prescription": score(core, lis, prescription(core, lis)[None]),
+            "prescription": score(core, lis, theta0[None]),
             "volume_control": score(core, lis, torch.zeros(1, N_BANDS)),
             "random": score(core, lis, core.strategy.from_normalized(random_u)),
+            "random_offsets": score(core, lis, core.strategy.from_normalized(offsets.clamp(-1.0, 1.0))),
         }
         row = {"listener": lis.id, "stratum": core.data.stratum(lis, listener_key(lis))}
         for name, sc in scores.items():
@@ -154,7 +166,7 @@ def train(seed: int, train_set: list, model, args) -> tuple[Any, list[dict[str, 
     from runners.env.sb3_vec_env import make_sb3_vec_env
 
     curve: list[dict[str, float]] = []
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
 
     class Curve(BaseCallback):
         def _on_step(self) -> bool:
@@ -163,17 +175,19 @@ def train(seed: int, train_set: list, model, args) -> tuple[Any, list[dict[str, 
         def _on_rollout_end(self) -> None:
             rewards = self.model.rollout_buffer.rewards
             curve.append({"timesteps": self.num_timesteps, "mean_reward": float(np.mean(rewards)),
-                          "wall_s": time.perf_counter() - start})  # fmt: skip
-            print(f"seed {seed}: {self.num_timesteps} steps, mean step reward {curve[-1]['mean_reward']:.4f}, "
-                  f"{curve[-1]['wall_s']:.0f} s, load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                          "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start})  # fmt: skip
+            print(f"seed {seed}: {self.num_timesteps} steps, mean step reward {curve[-1]['mean_reward']:+.4f}, "
+                  f"{curve[-1]['cpu_s']:.0f} s CPU, {curve[-1]['wall_s']:.0f} s wall, load {os.getloadavg()[0]:.1f}",
+                  flush=True)  # fmt: skip
 
     venv = VecMonitor(make_sb3_vec_env(args.n_envs, **ENV_OPTIONS, model=model, listeners=train_set))
     agent = PPO(
-        "MlpPolicy", venv, n_steps=args.n_steps, batch_size=64, n_epochs=10, learning_rate=1e-3, gamma=0.5,
-        gae_lambda=0.9, policy_kwargs={"net_arch": [64, 64], "log_std_init": -1.0}, seed=seed, verbose=0,
+        "MlpPolicy", venv, n_steps=args.n_steps, batch_size=64, n_epochs=10, learning_rate=args.learning_rate,
+        gamma=args.gamma, gae_lambda=0.9, policy_kwargs={"net_arch": [64, 64], "log_std_init": -1.0}, seed=seed,
+        verbose=0,
     )  # fmt: skip
     agent.learn(args.timesteps, callback=Curve())
-    return agent, curve, time.perf_counter() - start
+    return agent, curve, {"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start}
 
 
 def run_seed(seed: int, model, train_set: list, test: list, core, args) -> dict[str, Any]:
@@ -183,15 +197,16 @@ def run_seed(seed: int, model, train_set: list, test: list, core, args) -> dict[
         return json.loads(path.read_text())
     torch.manual_seed(seed)
     load_before = os.getloadavg()
-    agent, curve, wall = train(seed, train_set, model, args)
+    agent, curve, took = train(seed, train_set, model, args)
     rows = []
     for lis in test:
         theta = ppo_fit(agent, core, model, lis)
         sc = score(core, lis, theta[None])
         rows.append({"listener": lis.id, "ppo": float(sc["benefit"][0]), "ppo_fr": float(sc["fr"][0]),
                      "gains_db": theta.tolist()})  # fmt: skip
-    result = {"seed": seed, "train_wall_s": wall, "load_before": load_before, "load_after": os.getloadavg(),
-              "curve": curve, "listeners": rows, "timesteps": args.timesteps}  # fmt: skip
+    result = {"seed": seed, "train_wall_s": took["wall_s"], "train_cpu_s": took["cpu_s"],
+              "load_before": load_before, "load_after": os.getloadavg(), "curve": curve, "listeners": rows,
+              "timesteps": args.timesteps}  # fmt: skip
     atomic_write_text(path, json.dumps(result, indent=1))
     return result
 
@@ -216,20 +231,22 @@ def summarise(runs: list[dict[str, Any]], base: list[dict[str, Any]], out: Path)
         f"| PPO (mean ± sd over seeds) | {_mean_sd(per_seed['ppo'])} | {_mean_sd(per_seed_fr)} | |",
     ]
     for name, label in (("prescription", "NAL-R prescription"), ("volume_control", "volume control"),
-                        ("random", f"random actions ({N_RANDOM} per listener)")):  # fmt: skip
+                        ("random", f"random gains ({N_RANDOM} per listener)"),
+                        ("random_offsets", f"random offsets from NAL-R ({N_RANDOM} per listener)")):  # fmt: skip
         value = float(np.mean([b[name] for b in base]))
         fr = float(np.mean([b[f"{name}_fr"] for b in base]))
         wins = [sum(r["ppo"] > b[name] for r, b in zip(run["listeners"], base, strict=True)) for run in runs]
         lines.append(f"| {label} | {value:+.4f} | {fr:+.4f} | {' / '.join(f'{w}/{n}' for w in wins)} |")
-    lines += ["", "| seed | PPO benefit | − prescription | − volume control | − random | train wall (s) | load |",
-              "|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
-    ref = {k: float(np.mean([b[k] for b in base])) for k in ("prescription", "volume_control", "random")}
+    lines += ["", "| seed | PPO benefit | − prescription | − volume control | − random gains | − random actions |"
+              " train CPU (s) | train wall (s) | load |", "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    names = ("prescription", "volume_control", "random", "random_offsets")
+    ref = {k: float(np.mean([b[k] for b in base])) for k in names}
     for run, value in zip(runs, per_seed["ppo"], strict=True):
         load = f"{run['load_before'][0]:.1f} → {run['load_after'][0]:.1f}"
-        lines.append(f"| {run['seed']} | {value:+.4f} | {value - ref['prescription']:+.4f} | "
-                     f"{value - ref['volume_control']:+.4f} | {value - ref['random']:+.4f} | "
+        diffs = " | ".join(f"{value - ref[k]:+.4f}" for k in names)
+        lines.append(f"| {run['seed']} | {value:+.4f} | {diffs} | {run.get('train_cpu_s', float('nan')):.0f} | "
                      f"{run['train_wall_s']:.0f} | {load} |")  # fmt: skip
-    for name in ("prescription", "volume_control"):
+    for name in names:
         diffs = [v - ref[name] for v in per_seed["ppo"]]
         lines.append(f"\nPPO − {name.replace('_', ' ')}: {_mean_sd(diffs)} (mean ± sd over seeds)")
     text = "\n".join(lines) + "\n"
@@ -268,6 +285,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--n-steps", type=int, default=64, help="PPO rollout length per sub-environment")
     parser.add_argument("--train-size", type=int, default=20, help="training cohort draw (NH listeners dropped)")
     parser.add_argument("--test-size", type=int, default=12, help="held-out cohort draw (NH listeners dropped)")
+    parser.add_argument("--gamma", type=float, default=0.0, help="PPO discount (0: each step its own bandit)")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="PPO learning rate")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
     parser.add_argument("--out", default="runs/train_ppo", help="output folder")
     parser.add_argument("--retrain", action="store_true", help="train seeds whose results are already written")
