@@ -3,7 +3,7 @@
 from compensation.benefit import benefit, response_scale
 from compensation.comfort import ComfortRange, ComfortRangeError, ListenerComfort, comfortable_levels, limit_to_comfort
 from compensation.comparison import VOLUME_CONTROL, Comparison, StrategyScores, compare_with_volume_control
-from compensation.dnn import DNNCompensator, DNNConfig
+from compensation.dnn import DNNCompensator, DNNConfig, DNNNuOracle
 from compensation.dnn_checkpoint import load_compensator, save_compensator
 from compensation.filterbank import CrossoverFilterbank
 from compensation.fir import GainTableFIR, fft_convolve
@@ -38,6 +38,7 @@ __all__ = [
     "CrossoverFilterbank",
     "DNNCompensator",
     "DNNConfig",
+    "DNNNuOracle",
     "GainTableFIR",
     "GroupMean",
     "ListenerComfort",

@@ -28,11 +28,14 @@ response to the clean sound needs (a 2.6 ms lag shifts the simulated neurogram b
 error no fitting can remove). The aligned output at sample n then uses input up to n + latency_samples, exactly as the
 zero-phase NAL-R/WDRC outputs do; ``compensate_delay=False`` gives the strictly causal, delayed output of a device.
 
-The conditioning vector is the strategy's theta: the listener's nu in [0, 1]^D (D = 6 by default), the "small set of
-control parameters" a fitting procedure (HITL, the Gymnasium environment) can adjust. :meth:`DNNCompensator.prescribe`
-accepts a nu directly, or an audiogram mapped to nu by a ridge regression fitted on the training listeners
-(``audiogram_map`` in the config; documented in :mod:`compensation.dnn_training`). At initialisation every gain is
-0 dB: the untrained compensator is the unaided condition (up to its latency).
+Conditioning (:mod:`compensation.dnn_conditioning`). The conditioning vector is the strategy's theta, the "small set
+of control parameters" a fitting procedure (HITL, the Gymnasium environment) can adjust. By default
+(``conditioning="audiogram"``) it is what a clinic measures: the audiogram, thresholds in dB HL at 250-8000 Hz, so the
+compensator is prescribed from an audiogram like NAL-R and WDRC. With ``conditioning="nu"`` it is the listener's nu in
+[0, 1]^D, which only the simulator knows: :class:`DNNNuOracle`, an upper bound on listener-specific processing, never a
+fitting a clinic could make; it can also be prescribed from an audiogram through a ridge map to nu fitted on the
+training listeners (``audiogram_map``). At initialisation every gain is 0 dB: the untrained compensator is the unaided
+condition (up to its latency).
 
 References
 
@@ -53,6 +56,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from compensation.dnn_conditioning import (
+    CONDITIONINGS,
+    audiogram_theta,
+    conditioning_input,
+    parameter_space,
+)
 from compensation.filterbank import CrossoverFilterbank
 from compensation.limiter import DEFAULT_MAX_OUTPUT_DB_SPL
 from compensation.nalr import interpolate_audiogram
@@ -61,9 +70,9 @@ from compensation.strategy import Strategy
 from simulator.constants import DOWNSAMPLE, REF_PRESSURE_PA, SAMPLE_RATE
 from simulator.errors import HearloopInputError
 from simulator.frequencies import AUDIOGRAM_FREQS_HZ
-from simulator.validated_config import Interval, ValidatedConfig
+from simulator.validated_config import Interval, Options, ValidatedConfig
 
-__all__ = ["DNNCompensator", "DNNConfig"]
+__all__ = ["DNNCompensator", "DNNConfig", "DNNNuOracle", "compensator_class"]
 
 _LEVEL_FLOOR_DB = 0.0
 
@@ -76,7 +85,9 @@ class DNNConfig(ValidatedConfig):
     """Architecture of a :class:`DNNCompensator` (JSON-serialisable).
 
     Attributes:
-        n_cond: length D of the conditioning vector (nu).
+        conditioning: ``"audiogram"`` (theta = thresholds in dB HL at ``audiogram_freqs_hz``, what a clinic has) or
+            ``"nu"`` (theta = the listener's nu: the upper-bound :class:`DNNNuOracle`).
+        n_cond: length of the conditioning vector (the number of audiogram frequencies, or D).
         n_bands, f_low, f_high, numtaps: the causal crossover filterbank (numtaps odd; latency (numtaps-1)/2 samples).
         hidden: channels of the encoder/decoder convs.
         dilations: one residual causal conv layer per entry (kernel ``kernel``).
@@ -84,19 +95,21 @@ class DNNConfig(ValidatedConfig):
         cond_hidden: width of the conditioning embedding.
         gain_range_db: (low, high) bounds of every band gain, dB.
         level_offset_db, level_scale_db: frame levels are fed as (L - offset) / scale.
-        audiogram_freqs_hz: frequencies of the audiogram -> nu map.
-        audiogram_map: ``D x (F + 1)`` ridge weights (last column the intercept) mapping an audiogram (dB HL at
-            ``audiogram_freqs_hz``) to nu, or None when no map was fitted.
-        version: config schema version.
+        audiogram_freqs_hz: frequencies of the audiogram theta (or of the audiogram -> nu map).
+        audiogram_map: ``nu`` conditioning only: ``D x (F + 1)`` ridge weights (last column the intercept) mapping an
+            audiogram (dB HL at ``audiogram_freqs_hz``) to nu, or None when no map was fitted.
+        version: config schema version (2; version-1 configs predate ``conditioning`` and were all nu-conditioned).
     """
 
     _config_name: ClassVar[str] = "DNN compensator config"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **{name: _SIZE for name in ("n_cond", "n_bands", "hidden", "kernel", "cond_hidden")},
         "level_scale_db": [Interval(float, 0.0, None, closed="neither")],
+        "conditioning": [Options(CONDITIONINGS)],
     }
 
-    n_cond: int = 6
+    conditioning: str = "audiogram"
+    n_cond: int = len(AUDIOGRAM_FREQS_HZ)
     n_bands: int = 8
     f_low: float = 250.0
     f_high: float = 10000.0
@@ -110,7 +123,7 @@ class DNNConfig(ValidatedConfig):
     level_scale_db: float = 20.0
     audiogram_freqs_hz: tuple[float, ...] = tuple(float(f) for f in AUDIOGRAM_FREQS_HZ)
     audiogram_map: list[list[float]] | None = None
-    version: int = 1
+    version: int = 2
 
     def __post_init__(self) -> None:
         self.dilations = tuple(int(d) for d in self.dilations)
@@ -120,9 +133,16 @@ class DNNConfig(ValidatedConfig):
 
     def validate(self) -> None:
         """Raise HearloopInputError for an inconsistent config."""
-        if self.version != 1:
-            raise HearloopInputError(f"DNN compensator config version {self.version} is not supported (expected 1)")
+        if self.version != 2:
+            raise HearloopInputError(f"DNN compensator config version {self.version} is not supported (expected 2)")
         self.validate_parameters()
+        if self.conditioning == "audiogram" and self.n_cond != len(self.audiogram_freqs_hz):
+            raise HearloopInputError(
+                f"an audiogram-conditioned compensator has n_cond = {len(self.audiogram_freqs_hz)} (one per audiogram "
+                f"frequency), got {self.n_cond}"
+            )
+        if self.conditioning == "audiogram" and self.audiogram_map is not None:
+            raise HearloopInputError("audiogram_map (audiogram -> nu) belongs to nu-conditioned compensators only")
         if not self.dilations or any(d not in _SIZE[0] for d in self.dilations):
             raise HearloopInputError(
                 f"DNN compensator dilations must be one or more integers >= 1, got {self.dilations}"
@@ -140,6 +160,14 @@ class DNNConfig(ValidatedConfig):
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
         return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None = None, **overrides: Any) -> DNNConfig:
+        """As :meth:`ValidatedConfig.from_dict`; a version-1 config (before ``conditioning``) reads as ``"nu"``."""
+        values = dict(data or {})
+        if values.get("version") == 1 and "conditioning" not in values:
+            values.update(version=2, conditioning="nu")
+        return super().from_dict(values, **overrides)
 
 
 class CausalConv1d(nn.Conv1d):
@@ -170,7 +198,8 @@ class FiLMBlock(nn.Module):
 
 
 class DNNCompensator(Strategy):
-    """Listener-conditioned causal DNN hearing aid; theta = the conditioning vector (nu, ``D`` values in [0, 1]).
+    """Listener-conditioned causal DNN hearing aid; theta = the conditioning vector: the listener's audiogram (dB HL at
+    ``config.audiogram_freqs_hz``, the default) or its nu (:class:`DNNNuOracle`).
 
     Args:
         config: architecture (:class:`DNNConfig`); default sizes when None.
@@ -181,7 +210,6 @@ class DNNCompensator(Strategy):
     """
 
     name = "dnn"
-    prescribed_from = "nu"
 
     def __init__(
         self,
@@ -195,7 +223,7 @@ class DNNCompensator(Strategy):
         self.compensate_delay = bool(compensate_delay)
         cfg = config if isinstance(config, DNNConfig) else DNNConfig.from_dict(config or {})
         self.config = cfg
-        self._set_parameter_space([f"nu_{i}" for i in range(cfg.n_cond)], [0.0] * cfg.n_cond, [1.0] * cfg.n_cond)
+        self._set_parameter_space(*parameter_space(cfg.conditioning, cfg.n_cond, cfg.audiogram_freqs_hz))
         self.filterbank = CrossoverFilterbank(cfg.n_bands, cfg.f_low, cfg.f_high, cfg.numtaps, self.sample_rate)
         k, h, c = cfg.n_bands, cfg.hidden, cfg.cond_hidden
         self.cond_net = nn.Sequential(nn.Linear(cfg.n_cond, c), nn.PReLU(), nn.Linear(c, c), nn.PReLU())
@@ -209,6 +237,11 @@ class DNNCompensator(Strategy):
         lo, hi = cfg.gain_range_db
         self._gain_lo, self._gain_span = lo, hi - lo
         self._zero_logit = math.log(-lo / hi)  # sigmoid(logit) = -lo / (hi - lo): 0 dB at initialisation
+
+    @property
+    def prescribed_from(self) -> str:  # type: ignore[override]
+        """``"audiogram"`` or ``"nu"``: what this compensator is conditioned on (``config.conditioning``)."""
+        return self.config.conditioning
 
     @property
     def latency_samples(self) -> int:
@@ -231,7 +264,7 @@ class DNNCompensator(Strategy):
 
         Args:
             audio: ``batch x N`` Pa with N a multiple of 32.
-            theta: ``batch x D`` conditioning in [0, 1].
+            theta: ``batch x n_cond`` conditioning (dB HL, or nu in [0, 1]).
 
         Returns:
             (gains ``batch x K x (frames + 2)`` dB -- two leading static frames then one per input frame --,
@@ -239,7 +272,7 @@ class DNNCompensator(Strategy):
         """
         taps = self.filterbank.taps.flip(-1).unsqueeze(1)  # K x 1 x numtaps (conv1d correlates)
         bands = nn.functional.conv1d(nn.functional.pad(audio.unsqueeze(1), (taps.shape[-1] - 1, 0)), taps)
-        emb = self.cond_net(theta)
+        emb = self.cond_net(conditioning_input(theta, self.config.conditioning))
         h = self.inp(self.frame_levels(bands, audio))
         for block in self.blocks:
             h = block(h, emb)
@@ -269,6 +302,8 @@ class DNNCompensator(Strategy):
         Raises:
             HearloopInputError: if this compensator has no audiogram map (pass nu to :meth:`prescribe` instead).
         """
+        if self.config.conditioning != "nu":
+            raise HearloopInputError("audiogram_to_nu belongs to nu-conditioned compensators")
         if self.config.audiogram_map is None:
             raise HearloopInputError(
                 "this DNN compensator has no audiogram->nu map (it was not trained with audiograms); "
@@ -280,7 +315,22 @@ class DNNCompensator(Strategy):
         return torch.tensor(np.clip(nu, 0.0, 1.0), dtype=torch.float32)
 
     def prescribe(self, audiogram: Mapping[int | float, float] | Sequence[float] | np.ndarray | torch.Tensor):
-        """theta0 (``D``): the listener's nu given directly, or mapped from an audiogram ``{freq_hz: dB HL}``."""
+        """theta0 (``n_cond``).
+
+        Audiogram-conditioned: the audiogram ``{freq_hz: dB HL}`` as a clinic reports it (clipped into the audiometer's
+        range, interpolated at ``audiogram_freqs_hz``). Nu-conditioned: the listener's nu given directly, or mapped
+        from an audiogram by the ridge map.
+
+        Raises:
+            HearloopInputError: an audiogram-conditioned compensator given anything but an audiogram mapping.
+        """
+        if self.config.conditioning == "audiogram":
+            if not isinstance(audiogram, Mapping):
+                raise HearloopInputError(
+                    "an audiogram-conditioned DNN compensator is prescribed from an audiogram {freq_hz: dB HL}, "
+                    f"not a {type(audiogram).__name__}"
+                )
+            return self._clip_to_bounds(audiogram_theta(audiogram, self.config.audiogram_freqs_hz))
         if isinstance(audiogram, Mapping):
             return self._clip_to_bounds(self.audiogram_to_nu(audiogram))
         nu, _ = self._as_batch(audiogram, "nu")
@@ -289,6 +339,30 @@ class DNNCompensator(Strategy):
 
     def extra_repr(self) -> str:
         return (
-            f"{super().extra_repr()}, bands={self.config.n_bands}, latency_samples={self.latency_samples}, "
-            f"compensate_delay={self.compensate_delay}"
+            f"{super().extra_repr()}, conditioning={self.config.conditioning!r}, bands={self.config.n_bands}, "
+            f"latency_samples={self.latency_samples}, compensate_delay={self.compensate_delay}"
         )
+
+
+class DNNNuOracle(DNNCompensator):
+    """The nu-conditioned DNN compensator: an UPPER BOUND, not a fitting a clinic could make.
+
+    Conditioned on the listener's nu, which only the simulator knows (a clinic has the audiogram); it shows what
+    listener-specific processing could reach with perfect knowledge of the listener. Registered as
+    ``dnn_nu_oracle`` and labelled so in every table.
+    """
+
+    name = "dnn_nu_oracle"
+
+    def __init__(self, config: DNNConfig | Mapping[str, Any] | None = None, **kwargs: Any):
+        if not isinstance(config, DNNConfig):
+            config = DNNConfig.from_dict({"conditioning": "nu", "n_cond": 6, **dict(config or {})})
+        if config.conditioning != "nu":
+            raise HearloopInputError(f"DNNNuOracle is nu-conditioned; got conditioning {config.conditioning!r}")
+        super().__init__(config, **kwargs)
+
+
+def compensator_class(config: DNNConfig) -> type[DNNCompensator]:
+    """The strategy class of a compensator config: :class:`DNNNuOracle` for nu conditioning, else
+    :class:`DNNCompensator`."""
+    return DNNNuOracle if config.conditioning == "nu" else DNNCompensator

@@ -6,7 +6,9 @@ and a ``config.json`` with their SHA-256; nothing is unpickled), of format ``"he
 numbers. Loading checks the JSON keys and format version, the config, the SHA-256 of the weights, that the safetensors
 file parses, and that tensor names and shapes equal those of a freshly built compensator; any failure raises
 :class:`simulator.errors.CheckpointError` naming the problem. Bundled compensators live in
-``compensation/assets/<name>/`` and load by name: ``load_compensator("dnn-small")``.
+``compensation/assets/<name>/`` and load by name: ``load_compensator("dnn-small")`` (audiogram-conditioned, the
+``dnn`` strategy) and ``load_compensator("dnn-nu-oracle-small")`` (nu-conditioned, the upper-bound
+``dnn_nu_oracle`` strategy); a nu-conditioned checkpoint loads as :class:`compensation.dnn.DNNNuOracle`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import torch
 
-from compensation.dnn import DNNCompensator, DNNConfig
+from compensation.dnn import DNNCompensator, DNNConfig, compensator_class
 from simulator.model.checkpoint import weights_fingerprint
 from simulator.model.checkpoint_io import (
     CheckpointFormat,
@@ -31,7 +33,7 @@ __all__ = ["ASSETS_DIR", "BUNDLED_COMPENSATORS", "load_compensator", "save_compe
 
 COMPENSATOR_FORMAT = CheckpointFormat("hearloop-compensator", 1, "compensator")
 ASSETS_DIR: Path = Path(__file__).resolve().parent / "assets"
-BUNDLED_COMPENSATORS: tuple[str, ...] = ("dnn-small",)
+BUNDLED_COMPENSATORS: tuple[str, ...] = ("dnn-small", "dnn-nu-oracle-small")
 """Names loadable with :func:`load_compensator` from :data:`ASSETS_DIR`."""
 
 
@@ -45,7 +47,7 @@ def save_compensator(
 def resolve_compensator_dir(name_or_path: str | os.PathLike) -> Path:
     """A bundled name (``"dnn-small"``) -> its asset directory; anything else is taken as a checkpoint directory."""
     bundled = ASSETS_DIR / str(name_or_path) if str(name_or_path) in BUNDLED_COMPENSATORS else None
-    hint = "train it with `hearloop compensate train --out compensation/assets/dnn-small`"
+    hint = "train it with `bash scripts/train_compensators.sh` (see README, Compensation)"
     missing = f"no compensator named {str(name_or_path)!r}: not one of {list(BUNDLED_COMPENSATORS)} and not a directory"
     return bundled_or_folder(name_or_path, bundled, COMPENSATOR_FORMAT, hint, missing)
 
@@ -70,7 +72,7 @@ def load_compensator(
     """
     directory = resolve_compensator_dir(name_or_path)
     config, metadata, digest = read_compensator_config(directory)
-    model = load_weights(directory, COMPENSATOR_FORMAT, digest, DNNCompensator(config, **strategy_kwargs))
+    model = load_weights(directory, COMPENSATOR_FORMAT, digest, compensator_class(config)(config, **strategy_kwargs))
     model.metadata = metadata
     return model.to(device).eval()
 

@@ -1,35 +1,26 @@
 """Training the DNN compensator through the frozen nu-ICNet over a population of listeners.
 
 Closed-loop training in the manner of Drakopoulos & Verhulst (2023, IEEE/ACM TASLP 31:2395-2409), with nu-ICNet as the
-frozen auditory model: for a batch of (clean sound s, listener nu) pairs,
-
-    target   = NH reference response to s                       (compensation.objective, no grad)
-    aided    = DNN(s; nu)                                        (compensation.dnn)
-    matched  = aided scaled to L_ref = L_Aeq(NAL-R(s; audiogram))  (compensation.loudness.match_loudness)
-    loss     = mean_pairs D(matched) / max(D(unaided), f * Dbar_unaided(nu))
-               + w * mean_pairs ((|L_Aeq(aided) - L_ref| - tol)_+ / 10 dB)^2
-
-The first term is the mean of (one minus) fidelity restored per (sound, listener) pair at the loudness of the
-prescribed NAL-R fitting -- the quantity the evaluation reports the median of -- so the network learns where to put the
-gain rather than how much overall gain to add, and every pair weighs the same whatever its level or the listener's
-severity. The denominator is floored at ``f = unaided_floor`` times the listener's mean unaided distance Dbar over a
-fixed sample of training segments, so near-silent segments or listeners very close to the NH reference (D(unaided)
-near 0) cannot dominate the gradient. (A first version divided by Dbar alone: with the final nu-ICNet, whose sampled
-listeners are mostly near-NH, the level spread of D(unaided) across segments made a few pairs dominate and the run
-did not improve validation FR.) The second term, the loudness penalty, ties the network's own output level to NAL-R's,
-so it cannot win by blasting. Adam with cosine learning-rate decay and gradient clipping.
+frozen auditory model: for a batch of (clean sound s, listener k) pairs the compensator, conditioned on what a clinic
+has (the listener's audiogram, with a fresh measurement error each step; or its nu for the upper-bound variant),
+processes s; the loss (:mod:`compensation.dnn_losses`) is one minus fidelity restored at matched loudness (the output
+heard as loud as normal hearing hears s, so the network can only win by how it shapes sound), plus a loudness term that
+sets its own output to normal loudness under the listener's comfort limit, plus optionally the NH token decoder's
+cross-entropy on compensated speech tokens (neural selectivity). Adam with cosine learning-rate decay and gradient
+clipping.
 
 Data: a pool of non-overlapping ``segment_samples`` crops of a seeded training corpus
 (:func:`simulator.data.corpus.make_corpus`, silence excluded) whose NH targets are computed once and cached; each step
 draws ``batch`` (crop, listener) pairs. A fixed validation set of pairs from a different corpus seed is scored every
-``eval_every`` steps (median fidelity restored at matched loudness is logged) and the best weights are kept.
-Held-out sounds and listeners for reporting come from yet other seeds (:mod:`compensation.strategy_evaluation`).
+``eval_every`` steps with the listeners' true audiograms (median fidelity restored at matched loudness is logged) and
+the best weights are kept. Held-out sounds and listeners for reporting come from yet other seeds
+(:mod:`compensation.strategy_evaluation`).
 
 Resumable: every ``checkpoint_every`` steps the run directory gets ``last/`` (weights + config, safetensors),
-``optimizer.safetensors`` (Adam moments) and ``state.json`` (step, history, best score); batches are drawn from
-``numpy.random.default_rng([seed, step])`` so a resumed run continues with the same batches as an uninterrupted one.
-After training an audiogram -> nu ridge map (nu ~ W [HL/100; 1], ridge 1e-2) is fitted on the training listeners and
-stored in the config, so the compensator can also be prescribed from an audiogram.
+``optimizer.safetensors`` (Adam moments) and ``state.json`` (step, history, best score); batches, audiogram
+measurements and tokens are drawn from generators seeded by ``[seed, step]``, so a resumed run continues with the same
+draws as an uninterrupted one. A nu-conditioned compensator also gets an audiogram -> nu ridge map (nu ~ W [HL/100; 1],
+ridge 1e-2) fitted on the training listeners, so it can be prescribed from an audiogram.
 """
 
 from __future__ import annotations
@@ -45,11 +36,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from compensation.dnn import DNNCompensator, DNNConfig
+from compensation.dnn import DNNCompensator, DNNConfig, compensator_class
 from compensation.dnn_checkpoint import load_compensator, save_compensator
-from compensation.loudness import a_weighted_level, loudness_penalty, match_loudness
+from compensation.dnn_conditioning import check_conditioning
+from compensation.dnn_losses import CompensatorLoss, LossTerms, TokenPool
 from compensation.nalr import interpolate_audiogram
-from compensation.nalr_strategy import NALRStrategy
 from compensation.objective import NeuralFidelityObjective, fidelity_restored
 from compensation.population import ListenerSpec, clinical_audiogram
 from simulator.atomic_io import atomic_write, atomic_write_text
@@ -62,14 +53,26 @@ TRAIN_CLASSES: tuple[str, ...] = ("speech", "speech_in_noise", "music", "ripple"
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Hyperparameters of :func:`train_compensator` (all recorded in the checkpoint metadata)."""
+    """Hyperparameters of :func:`train_compensator` (all recorded in the checkpoint metadata).
+
+    ``conditioning``: ``"audiogram"`` (default) or ``"nu"`` (the upper bound); ``audiogram_sd_db``: the measurement
+    error drawn into each training audiogram; ``loudness_weight``, ``loudness_tolerance_phon``: eq. (2) of
+    :mod:`compensation.dnn_losses`; ``selectivity_weight`` (0: off), ``selectivity_tokens`` per step and
+    ``token_seed``: eq. (3).
+    """
 
     steps: int = 1200
     batch: int = 8
     segment_samples: int = 4096
     lr: float = 2e-3
+    conditioning: str = "audiogram"
+    audiogram_sd_db: float = 5.0
     loudness_weight: float = 1.0
-    loudness_tolerance_db: float = 1.0
+    loudness_tolerance_phon: float = 2.0
+    selectivity_weight: float = 0.0
+    selectivity_tokens: int = 4
+    selectivity_every: int = 1
+    token_seed: int = 3103
     distance: str = "l1"
     seed: int = 0
     sound_seed: int = 101
@@ -88,8 +91,11 @@ class TrainConfig:
         self.level_range_db_spl = tuple(float(v) for v in self.level_range_db_spl)
         if self.steps < 1 or self.batch < 1 or self.segment_samples < 1024:
             raise HearloopInputError("steps and batch must be >= 1 and segment_samples >= 1024")
-        if not (self.lr > 0 and self.loudness_weight >= 0):
-            raise HearloopInputError("lr must be > 0 and loudness_weight >= 0")
+        if not (self.lr > 0 and self.loudness_weight >= 0 and self.selectivity_weight >= 0):
+            raise HearloopInputError("lr must be > 0, loudness_weight and selectivity_weight >= 0")
+        if self.audiogram_sd_db < 0 or self.selectivity_tokens < 1 or self.selectivity_every < 1:
+            raise HearloopInputError("audiogram_sd_db must be >= 0, selectivity_tokens and selectivity_every >= 1")
+        check_conditioning(self.conditioning)
 
 
 def corpus_audio(
@@ -116,14 +122,21 @@ def fit_audiogram_map(listeners: Sequence[ListenerSpec], freqs_hz: Sequence[floa
 
 
 class _Run:
-    """Everything shared by the steps: segment pools with cached NH targets, listeners, NAL-R thetas, objective."""
+    """Everything shared by the steps: segment pools with cached NH targets, the loss terms, the normalisers."""
 
-    def __init__(self, model, listeners, reference_nu, cfg: TrainConfig):
+    def __init__(self, model, listeners, reference_nu, cfg: TrainConfig, freqs_hz):
         self.cfg = cfg
         self.objective = NeuralFidelityObjective(model, reference_nu, distance=cfg.distance)
-        self.nalr = NALRStrategy()
-        self.nus = torch.as_tensor(np.stack([lis.nu for lis in listeners]), dtype=torch.float32)
-        self.nalr_theta = torch.stack([self.nalr.prescribe(clinical_audiogram(lis.audiogram)) for lis in listeners])
+        tokens = None
+        if cfg.selectivity_weight > 0:
+            from compensation.selectivity import SelectivityObjective
+
+            tokens = TokenPool(SelectivityObjective(model, reference_nu), cfg.token_seed)
+        self.loss = CompensatorLoss(
+            self.objective, listeners, cfg.conditioning, freqs_hz, tolerance_phon=cfg.loudness_tolerance_phon,
+            audiogram_sd_db=cfg.audiogram_sd_db, tokens=tokens,
+        )  # fmt: skip
+        self.nus = self.loss.nus
         train, _, _ = corpus_audio(cfg.sound_seed, cfg.sounds_per_class, cfg.sound_duration_s, cfg.level_range_db_spl)
         val, _, _ = corpus_audio(
             cfg.val_sound_seed, cfg.val_sounds_per_class, cfg.sound_duration_s, cfg.level_range_db_spl
@@ -158,19 +171,14 @@ class _Run:
             clean = pool[idx]
             return self.objective(clean, clean, self.nus[who], target=targets[idx])
 
-    def losses(self, dnn: DNNCompensator, idx: torch.Tensor, who: torch.Tensor, val: bool = False):
-        """Per-pair (``batch``) distance at matched loudness, its floored unaided normaliser, and loudness penalty."""
+    def losses(self, dnn: DNNCompensator, idx, who, val: bool = False, generator=None) -> LossTerms:
+        """Eqs. (1)-(2) of :mod:`compensation.dnn_losses` for pairs (pool ``idx``, listener ``who``); ``generator``
+        draws the audiogram measurement (None: the true audiograms, as for validation)."""
         pool, targets = (self.val_pool, self.val_targets) if val else (self.pool, self.targets)
-        clean, nu = pool[idx], self.nus[who]
         with torch.no_grad():
-            ref_db = a_weighted_level(self.nalr(clean, self.nalr_theta[who]))
             d_unaided = self.val_unaided if val else self._d_unaided(idx, who)
             norm = torch.maximum(d_unaided, self.cfg.unaided_floor * self.unaided_scale[who])
-        aided = dnn(clean, nu)
-        matched = dnn.limiter(match_loudness(aided, ref_db))
-        d_aided = self.objective(clean, matched, nu, target=targets[idx])
-        penalty = loudness_penalty(aided, ref_db, self.cfg.loudness_tolerance_db)
-        return d_aided, norm, penalty
+        return self.loss.fidelity_and_loudness(dnn, pool[idx], targets[idx], who, norm, generator)
 
 
 def _save_state(run_dir: Path, dnn, optimizer, state: dict[str, Any], metadata: dict[str, Any]) -> None:
@@ -221,14 +229,16 @@ def train_compensator(
         listeners: the training population (nu + audiogram each).
         reference_nu: ``D`` NH reference nu.
         out_dir: run directory (resumed from ``last/`` when it holds a run with the same configs and ``resume``).
-        config: :class:`TrainConfig`; dnn_config: :class:`DNNConfig` (n_cond is set to the model's D).
+        config: :class:`TrainConfig`; dnn_config: :class:`DNNConfig` (its conditioning is set from ``config`` and
+            n_cond to the number of audiogram frequencies, or to the model's D for nu).
         resume: continue an interrupted run found in ``out_dir``.
         progress: show a tqdm bar.
         stop_at: stop (checkpointed) once this many steps are done, e.g. to split a run over sessions; the
             schedule still follows ``config.steps``.
 
     Returns:
-        (best-validation compensator with the audiogram map filled in, state dict with the history).
+        (best-validation compensator -- with the audiogram map filled in when nu-conditioned --, state dict with the
+        history).
     """
     from tqdm import tqdm
 
@@ -238,12 +248,14 @@ def train_compensator(
         raise HearloopInputError("DNN training needs at least two listeners")
     for p in model.parameters():
         p.requires_grad_(False)
-    dcfg = dataclasses.replace(dnn_config or DNNConfig(), n_cond=int(model.n_params))
+    base = dnn_config or DNNConfig()
+    n_cond = int(model.n_params) if cfg.conditioning == "nu" else len(base.audiogram_freqs_hz)
+    dcfg = dataclasses.replace(base, conditioning=cfg.conditioning, n_cond=n_cond, audiogram_map=None)
     run_dir = Path(out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    run = _Run(model, listeners, reference_nu, cfg)
+    run = _Run(model, listeners, reference_nu, cfg, dcfg.audiogram_freqs_hz)
     torch.manual_seed(cfg.seed)
-    dnn = DNNCompensator(dcfg)
+    dnn = compensator_class(dcfg)(dcfg)
     optimizer = torch.optim.Adam([p for p in dnn.parameters() if p.requires_grad], lr=cfg.lr)
     provenance = {"train_config": dataclasses.asdict(cfg), "listeners": [lis.id for lis in listeners]}
     state = _resumed_state(run_dir, dnn, optimizer, provenance) if resume else _fresh_state(provenance)
@@ -260,8 +272,9 @@ def train_compensator(
             _save_state(run_dir, dnn, optimizer, state, {"step": state["step"]})
     bar.close()
     best = load_compensator(run_dir / "best")
-    best.config.audiogram_map = fit_audiogram_map(listeners, best.config.audiogram_freqs_hz)
-    best.config.validate()
+    if best.config.conditioning == "nu":
+        best.config.audiogram_map = fit_audiogram_map(listeners, best.config.audiogram_freqs_hz)
+        best.config.validate()
     return best.eval(), state
 
 
@@ -291,13 +304,16 @@ def _lr_at(cfg: TrainConfig, step: int) -> float:
 def _train_step(run: _Run, dnn: DNNCompensator, optimizer, cfg: TrainConfig, step: int) -> torch.Tensor:
     """One seeded optimisation step on a batch of (sound, listener) pairs; returns its loss."""
     rng = np.random.default_rng([cfg.seed, step])
+    generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
     idx = torch.as_tensor(rng.integers(0, len(run.pool), size=cfg.batch))
     who = torch.as_tensor(rng.integers(0, len(run.nus), size=cfg.batch))
     for group in optimizer.param_groups:
         group["lr"] = _lr_at(cfg, step)
     dnn.train()
-    d_aided, norm, penalty = run.losses(dnn, idx, who)
-    loss = (d_aided / norm).mean() + cfg.loudness_weight * penalty.mean()
+    terms = run.losses(dnn, idx, who, generator=generator)
+    if cfg.selectivity_weight > 0 and step % cfg.selectivity_every == 0:
+        terms.selectivity = run.loss.selectivity(dnn, who, step, cfg.selectivity_tokens, rng, generator)
+    loss = terms.total(cfg.loudness_weight, cfg.selectivity_weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(dnn.parameters(), cfg.grad_clip)
@@ -306,15 +322,15 @@ def _train_step(run: _Run, dnn: DNNCompensator, optimizer, cfg: TrainConfig, ste
 
 
 def _validate(run: _Run, dnn: DNNCompensator, cfg: TrainConfig, state: dict, train_loss: float, run_dir: Path) -> None:
-    """Score the validation pairs, append to the history and keep the best compensator in ``run_dir/best``."""
+    """Score the validation pairs (true audiograms), append to the history and keep the best compensator."""
     dnn.eval()
     with torch.no_grad():
-        d_val, norm_val, pen_val = run.losses(dnn, run.val_idx, run.val_who, val=True)
-    score = float((d_val / norm_val).mean() + cfg.loudness_weight * pen_val.mean())
+        terms = run.losses(dnn, run.val_idx, run.val_who, val=True)
+    score = float(terms.total(cfg.loudness_weight, 0.0))
     state["history"].append(
         {"step": state["step"], "train_loss": train_loss, "val_loss": score,
-         "val_median_fr": float(fidelity_restored(d_val, run.val_unaided).median()),
-         "val_penalty": float(pen_val.mean())}
+         "val_median_fr": float(fidelity_restored(terms.d_matched, run.val_unaided).median()),
+         "val_loudness": float(terms.loudness.mean())}
     )  # fmt: skip
     if state["best_val"] is None or score < state["best_val"]:
         state["best_val"], state["best_step"] = score, state["step"]

@@ -1,15 +1,17 @@
-"""Registry of hearing-aid strategies by name: ``get_strategy("unaided" | "nalr" | "multiband" | "wdrc" | "dnn")``.
+"""Registry of hearing-aid strategies by name: ``get_strategy("unaided" | "nalr" | "multiband" | "wdrc" | "dnn" |
+"dnn_nu_oracle")``.
 
-``get_strategy("dnn")`` loads the bundled pretrained DNN compensator (``compensation/assets/dnn-small``); pass
-``pretrained=<name or checkpoint directory>`` for another one, or ``pretrained=None`` (with an optional ``config``) for
-an untrained network.
+``get_strategy("dnn")`` loads the bundled pretrained audiogram-conditioned DNN compensator
+(``compensation/assets/dnn-small``), ``get_strategy("dnn_nu_oracle")`` the nu-conditioned one, an upper bound no clinic
+could fit (``compensation/assets/dnn-nu-oracle-small``); pass ``pretrained=<name or checkpoint directory>`` for another
+one, or ``pretrained=None`` (with an optional ``config``) for an untrained network.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from compensation.dnn import DNNCompensator
+from compensation.dnn import DNNCompensator, DNNNuOracle
 from compensation.multiband_gain import MultibandGain
 from compensation.nalr_strategy import NALRStrategy
 from compensation.strategy import Strategy
@@ -23,10 +25,12 @@ STRATEGIES: dict[str, type[Strategy]] = {
     MultibandGain.name: MultibandGain,
     WDRC.name: WDRC,
     DNNCompensator.name: DNNCompensator,
+    DNNNuOracle.name: DNNNuOracle,
 }
 """Strategy classes by name."""
 
 _UNSET = object()
+_BUNDLED: dict[str, str] = {DNNCompensator.name: "dnn-small", DNNNuOracle.name: "dnn-nu-oracle-small"}
 
 
 def get_strategy(name: str, **kwargs: Any) -> Strategy:
@@ -39,17 +43,23 @@ def get_strategy(name: str, **kwargs: Any) -> Strategy:
     key = str(name).strip().lower()
     if key not in STRATEGIES:
         raise HearloopInputError(f"unknown compensation strategy {name!r}; supported: {', '.join(sorted(STRATEGIES))}")
-    if key == DNNCompensator.name:
+    if key in _BUNDLED:
         pretrained = kwargs.pop("pretrained", _UNSET)
         if pretrained is _UNSET and "config" not in kwargs:
-            pretrained = "dnn-small"
+            pretrained = _BUNDLED[key]
         if pretrained not in (_UNSET, None):
             from compensation.dnn_checkpoint import load_compensator
 
             try:
-                return load_compensator(pretrained, **kwargs)
+                dnn = load_compensator(pretrained, **kwargs)
             except TypeError as err:
                 raise HearloopInputError(f"bad arguments for strategy {key!r}: {err}") from err
+            if dnn.name != key:
+                raise HearloopInputError(
+                    f"compensator {str(pretrained)!r} is conditioned on {dnn.prescribed_from}: it is strategy "
+                    f"{dnn.name!r}, not {key!r}"
+                )
+            return dnn
     try:
         return STRATEGIES[key](**kwargs)
     except TypeError as err:

@@ -4,7 +4,8 @@ For every listener (nu + audiogram), sound and strategy the aided sound is score
 (:mod:`compensation.objective`): D = distance between the NH reference's response to the clean sound and the listener's
 response to the aided sound, and fidelity restored FR = 1 - D(aided) / D(unaided). Fitting-formula strategies are
 prescribed from the listener's audiogram (NAL-R, Byrne & Dillon 1986; WDRC and multiband gain from the same insertion
-gains), the DNN compensator from the listener's nu.
+gains), the DNN compensator from the audiogram too (its nu-conditioned upper bound ``dnn_nu_oracle`` from the
+listener's nu).
 
 Matched output loudness. A strategy can raise FR by raising overall level (audibility), so the comparison that counts is
 at equal loudness: each aided output is rescaled by one broadband gain so that its A-weighted level L_Aeq

@@ -1,8 +1,10 @@
-"""``hearloop compensate train``: train the listener-conditioned DNN compensator through the frozen nu-ICNet.
+"""``hearloop compensate train``: train the DNN compensator through the frozen nu-ICNet.
 
-See :mod:`compensation.dnn_training` for the loss (neural fidelity at NAL-R's loudness + a loudness penalty) and
-:mod:`compensation.dnn` for the network. Runs resume from ``--run-dir``; ``--bundle`` writes the final compensator
-(best validation weights + audiogram map) where ``compensation.load_compensator`` can find it.
+See :mod:`compensation.dnn_losses` for the loss (neural fidelity at matched loudness, loudness under the comfort limit,
+optional selectivity) and :mod:`compensation.dnn` for the network. ``--conditioning audiogram`` (default) trains the
+compensator a clinic can fit, ``--conditioning nu`` the upper bound. Runs resume from ``--run-dir``; ``--bundle``
+writes the final compensator (best validation weights) where ``compensation.load_compensator`` can find it.
+``scripts/train_compensators.sh`` retrains the bundled (audiogram-conditioned) compensator with its recorded settings.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ Commands for the listener-conditioned DNN compensator (compensation.dnn)."""
 TRAIN = """
 train the DNN compensator over a sampled listener population
 
-Train compensation.dnn.DNNCompensator through the frozen nu-ICNet to minimise the neural-fidelity objective at
-NAL-R's output loudness plus a loudness penalty, over a seeded listener population and sound corpus. Seeded and
-resumable (safetensors checkpoints in --run-dir)."""
+Train compensation.dnn.DNNCompensator through the frozen nu-ICNet over a seeded listener population and sound corpus:
+the neural-fidelity objective at matched loudness (the output heard as loud as normal hearing hears the clean sound),
+a loudness term (normal loudness, under the listener's comfort limit) and optionally the NH token decoder's
+cross-entropy (neural selectivity). Conditioned on the listener's audiogram (default; what a clinic measures, with a
+measurement error drawn each step) or on its nu (the upper bound). Seeded and resumable (safetensors checkpoints in
+--run-dir)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,10 +65,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Adam learning rate at the start of the cosine decay (default: %(default)s)",
     )
     train.add_argument(
+        "--conditioning",
+        choices=("audiogram", "nu"),
+        default="audiogram",
+        help="audiogram: the measured audiogram, what a clinic has; nu: the listener's nu, the upper bound "
+        "(default: %(default)s)",
+    )
+    train.add_argument(
+        "--audiogram-sd",
+        type=float,
+        default=5.0,
+        help="audiogram measurement error drawn into each training audiogram, dB (default: %(default)s)",
+    )
+    train.add_argument(
         "--loudness-weight",
         type=float,
         default=1.0,
-        help="weight of the loudness penalty against the neural-fidelity loss (default: %(default)s)",
+        help="weight of the loudness term against the neural-fidelity loss (default: %(default)s)",
+    )
+    train.add_argument(
+        "--selectivity-weight",
+        type=float,
+        default=0.0,
+        help="weight of the NH token decoder's cross-entropy, neural selectivity (default: %(default)s: off)",
+    )
+    train.add_argument(
+        "--selectivity-every",
+        type=int,
+        default=1,
+        help="compute the selectivity term on every k-th step only, to save time (default: %(default)s: every step)",
     )
     train.add_argument("--seed", type=int, default=0, help="initialisation and batch seed (default: %(default)s)")
     train.add_argument("--sound-seed", type=int, default=101, help="training corpus seed (default: %(default)s)")
@@ -87,8 +117,11 @@ def run(args: argparse.Namespace) -> int:
     from compensation.dnn_training import TrainConfig, train_compensator
     from runners.cli_support import build_listeners, listener_choice
     from simulator import load_model
+    from simulator.errors import HearloopInputError
     from simulator.model.animals import nh_reference_nu
 
+    if args.selectivity_every != 1 and args.selectivity_weight == 0:
+        raise HearloopInputError("--selectivity-every applies to the selectivity term; give --selectivity-weight > 0")
     t0 = time.time()
     if args.threads:
         torch.set_num_threads(int(args.threads))
@@ -105,7 +138,11 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps,
         batch=args.batch,
         lr=args.lr,
+        conditioning=args.conditioning,
+        audiogram_sd_db=args.audiogram_sd,
         loudness_weight=args.loudness_weight,
+        selectivity_weight=args.selectivity_weight,
+        selectivity_every=args.selectivity_every,
         seed=args.seed,
         sound_seed=args.sound_seed,
     )

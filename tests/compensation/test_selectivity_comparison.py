@@ -1,4 +1,4 @@
-"""Selectivity against the volume knob (tiny model): matched loudness removes level, the baseline, per-token nu."""
+"""Selectivity against the volume knob, and the selectivity term of DNN compensator training (tiny model)."""
 
 import numpy as np
 import pytest
@@ -6,6 +6,10 @@ import torch
 
 from compensation.comfort import ListenerComfort
 from compensation.comparison import VOLUME_CONTROL
+from compensation.dnn import DNNConfig, DNNNuOracle
+from compensation.dnn_losses import CompensatorLoss, TokenPool
+from compensation.objective import NeuralFidelityObjective
+from compensation.population import ListenerSpec
 from compensation.selectivity import SelectivityConfig, SelectivityObjective
 from compensation.selectivity_comparison import compare_selectivity, nh_selectivity
 from simulator.errors import HearloopInputError
@@ -53,3 +57,24 @@ def test_selectivity_features_take_one_listener_per_token(selectivity):
     torch.testing.assert_close(per_token[0], selectivity.features(audio[:1], REF_NU, "vowel")[0])
     with pytest.raises(HearloopInputError, match="one per token"):
         selectivity.features(audio, nus[:2], "vowel")
+
+
+def test_the_training_selectivity_term_draws_held_out_tokens_and_has_a_gradient(tiny_model, selectivity):
+    cfg = selectivity.config
+    for seed in (cfg.train_seed, cfg.test_seed):
+        with pytest.raises(HearloopInputError, match="must differ"):
+            TokenPool(selectivity, seed)
+    pool = TokenPool(selectivity, 77, per_class=1)
+    rng = np.random.default_rng(0)
+    assert [pool.draw(step, 2, rng)[0] for step in range(3)] == ["vowel/quiet", "vowel/snr0", "vowel/quiet"]
+    listeners = [ListenerSpec("a", np.full(6, 0.3), AUDIOGRAM), ListenerSpec("b", HI_NU, AUDIOGRAM)]
+    objective = NeuralFidelityObjective(tiny_model, REF_NU)
+    config = DNNConfig(conditioning="nu", n_cond=6, hidden=8, dilations=(1, 2), cond_hidden=8)
+    loss = CompensatorLoss(objective, listeners, "nu", config.audiogram_freqs_hz, tokens=pool)
+    torch.manual_seed(0)
+    dnn = DNNNuOracle(config)
+    term = loss.selectivity(dnn, torch.tensor([0, 1]), 0, 3, np.random.default_rng(1), None)
+    assert term.dim() == 0 and bool(torch.isfinite(term)) and float(term.detach()) > 0
+    term.backward()
+    grads = [p.grad for p in dnn.parameters() if p.grad is not None]
+    assert grads and any(float(g.abs().sum()) > 0 for g in grads)

@@ -22,14 +22,14 @@ def _noise(batch: int, n: int, level_db_spl: float, seed: int = 0) -> torch.Tens
 
 
 def test_registry_builds_every_strategy_and_rejects_unknown_names():
-    # "dnn" (the learned compensator) is registered too; tests/compensation/test_dnn_compensator.py covers it
-    assert sorted(compensation.STRATEGIES) == sorted([*NAMES, "dnn"])
+    # the learned compensators are registered too; tests/compensation/test_dnn_compensator.py covers them
+    assert sorted(compensation.STRATEGIES) == sorted([*NAMES, "dnn", "dnn_nu_oracle"])
     for name in NAMES:
         strategy = get_strategy(name)
         assert strategy.name == name and isinstance(strategy, compensation.Strategy)
     assert [get_strategy(n).n_params for n in NAMES] == [0, 10, 8, 40]
     assert get_strategy("wdrc", n_bands=4).n_params == 20
-    with pytest.raises(ValueError, match="supported: dnn, multiband, nalr, unaided, wdrc"):
+    with pytest.raises(ValueError, match="supported: dnn, dnn_nu_oracle, multiband, nalr, unaided, wdrc"):
         get_strategy("nal-nl2")
     with pytest.raises(ValueError, match="bad arguments"):
         get_strategy("nalr", n_bands=3)
@@ -183,6 +183,10 @@ def test_a_strategy_declares_what_it_prescribes_from():
     nalr = get_strategy("nalr", numtaps=257)
     assert nalr.prescribed_from == "audiogram"
     assert torch.equal(nalr.prescribe_for(audiogram, nu), nalr.prescribe(audiogram))
-    dnn = get_strategy("dnn", pretrained=None, config=DNNConfig(hidden=8, dilations=(1, 2), cond_hidden=8))
-    assert dnn.prescribed_from == "nu"
-    assert torch.equal(dnn.prescribe_for(audiogram, nu), torch.full((6,), 0.3))  # the listener's nu, not a map
+    small = {"hidden": 8, "dilations": (1, 2), "cond_hidden": 8}
+    dnn = get_strategy("dnn", pretrained=None, config=DNNConfig(**small))
+    assert dnn.prescribed_from == "audiogram"  # what a clinic has, as NAL-R
+    assert torch.equal(dnn.prescribe_for(audiogram, nu), dnn.prescribe(audiogram))
+    oracle = get_strategy("dnn_nu_oracle", pretrained=None, config=small)
+    assert oracle.prescribed_from == "nu"
+    assert torch.equal(oracle.prescribe_for(audiogram, nu), torch.full((6,), 0.3))  # the listener's nu, not a map

@@ -26,6 +26,7 @@ REFUSED = [
         "--strata only apply",
     ),
     (["compensate", "train", "--run-dir", "{tmp}/x", "--strata", "NH=1", "--n-listeners", "4"], "not both"),
+    (["compensate", "train", "--run-dir", "{tmp}/x", "--selectivity-every", "4"], "--selectivity-every applies"),
     (["cohort", "--from-file", "{tmp}/c.toml", "--n", "3"], "only apply to sampling"),
     (["cohort", "--n", "3", "--strata", "NH=3"], "not both"),
     (["fit", "--fresh", "1", "--aligned"], "fresh animals are generated in the model's channel order"),
