@@ -22,8 +22,7 @@ the interface and ignored: the animal is the listener.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -35,9 +34,20 @@ from compensation.objective import DISTANCES
 from simulator.constants import MAX_COUNT
 from simulator.errors import HearloopInputError
 from simulator.validation import validate_audio
-from simulator.virtual_ic import AnimalParams, expected_response
+from simulator.virtual_ic import AnimalParams, expected_response, nh_twin
 
-__all__ = ["GeneratorFidelityObjective", "GeneratorGradientError", "nh_twin"]
+__all__ = [
+    "OBJECTIVES",
+    "GeneratorFidelityObjective",
+    "GeneratorGradientError",
+    "MissingGroundTruthError",
+    "generator_objective_for",
+    "nh_twin",
+    "require_ground_truth",
+]
+
+OBJECTIVES: tuple[str, ...] = ("model", "generator")
+"""Where fidelity is scored: through the nu-ICNet model (any listener) or on the virtual-IC generator (an animal)."""
 
 _KL_FLOOR = 1e-8
 
@@ -46,30 +56,32 @@ class GeneratorGradientError(HearloopInputError):
     """A gradient was asked of the generator objective (the virtual-IC generator is not differentiable)."""
 
 
-def _gammatone_nh_twin(params: AnimalParams) -> AnimalParams:
-    """NH twin for a generator whose periphery is shared by every animal (only the profile carries the loss)."""
-    from simulator.virtual_ic.hearing_profile import HearingProfile
-    from simulator.virtual_ic.periphery import N_CF
-
-    twin = copy.deepcopy(params)
-    twin.animal_id = f"{params.animal_id}-NH"
-    twin.profile = HearingProfile("NH", "normal", {"magnitude_db": 0.0}, np.zeros(N_CF), np.zeros(N_CF), 0.0, 0.0)
-    twin.degradation.gain_loss = 0.0
-    twin.degradation.drift_db = 0.0
-    return twin
+class MissingGroundTruthError(HearloopInputError):
+    """The generator objective was asked for a listener that carries no virtual-IC ground truth (``ground_truth``)."""
 
 
-def nh_twin(params: AnimalParams) -> AnimalParams:
-    """The animal with a normal cochlea and no central gain or degradation (same electrodes, units and periphery).
+def require_ground_truth(listeners: Sequence[Any]) -> None:
+    """Check that every listener carries a generator ground truth (a non-empty ``ground_truth`` mapping).
 
-    Uses the generator's own twin (``simulator.virtual_ic.fidelity.nh_twin``) where the generator provides one (a
-    periphery per animal must be rebuilt for the normal cochlea); otherwise the loss lives in the profile alone.
+    Only virtual-IC animals have one: training animals regenerated from a model's metadata
+    (``runners.ground_truth``) and fresh animals (``listeners.unseen``); a listener sampled from the model's nu
+    population is the model alone.
+
+    Raises:
+        MissingGroundTruthError: naming the first listener without one.
     """
-    try:
-        from simulator.virtual_ic.fidelity import nh_twin as generator_twin
-    except ImportError:
-        return _gammatone_nh_twin(params)
-    return generator_twin(params)
+    for listener in listeners:
+        if not isinstance(getattr(listener, "ground_truth", None), Mapping) or not listener.ground_truth:
+            raise MissingGroundTruthError(
+                f"listener {getattr(listener, 'id', '?')!r} carries no virtual-IC ground truth: the generator "
+                "objective scores an animal's own responses; use the model's training animals or fresh animals"
+            )
+
+
+def generator_objective_for(listener: Any, distance: str = "l1") -> GeneratorFidelityObjective:
+    """The generator objective of one listener that carries a ground truth (:func:`require_ground_truth`)."""
+    require_ground_truth([listener])
+    return GeneratorFidelityObjective(listener.ground_truth, distance=distance)  # type: ignore[arg-type]
 
 
 def binomial_pmf(p: np.ndarray) -> np.ndarray:
@@ -146,6 +158,10 @@ class GeneratorFidelityObjective:
         pred = self.response(aided, nu)
         if target.shape[1:] != pred.shape[1:] or target.shape[0] not in (1, pred.shape[0]):
             raise HearloopInputError(f"target shape {tuple(target.shape)} does not match response {tuple(pred.shape)}")
+        return self._per_channel(target, pred)
+
+    def _per_channel(self, target: Tensor, pred: Tensor) -> Tensor:
+        """``B x channels`` distances of two pmfs ``B x channels x bins x 5``, averaged over bins."""
         if self.distance == "kl":
             p = target.clamp_min(_KL_FLOOR)
             per_bin = (p * (p.log() - pred.clamp_min(_KL_FLOOR).log())).sum(-1)
@@ -154,6 +170,14 @@ class GeneratorFidelityObjective:
             diff = target @ counts - pred @ counts
             per_bin = diff.abs() if self.distance == "l1" else diff.square()
         return per_bin.mean(-1)
+
+    def response_scale(self, clean: Tensor, target: Tensor | None = None) -> Tensor:
+        """Response scale D_0 of each clean sound (``B``): the NH twin's distance from its own response to silence,
+        the generator's counterpart of :func:`compensation.benefit.response_scale` (``target``: cached
+        :meth:`target` of ``clean``)."""
+        target = self.target(clean) if target is None else target
+        silence = self._pmf(self.twin, torch.zeros_like(validate_audio(clean, name="clean")), 0.0)
+        return self._per_channel(target, silence) @ self.channel_weights
 
     def __call__(self, clean: Tensor, aided: Tensor, nu: Any = None, target: Tensor | None = None) -> Tensor:
         """Channel-weighted distance D, ``B`` values (arguments as :meth:`per_channel`)."""

@@ -60,12 +60,16 @@ class ListenerSpec:
         nu: ``D`` conditioning in [0, 1] (float64).
         audiogram: ``{freq_hz: dB HL}``, the audiogram the fitting formulas prescribe from.
         stratum: a class of :data:`simulator.severity.STRATA` (default: from the audiogram).
+        ground_truth: the virtual-IC animal the listener stands for (``AnimalRecording.ground_truth``), or None for a
+            listener that is the model alone; the generator objective
+            (:mod:`compensation.generator_objective`) needs one.
     """
 
     id: str
     nu: np.ndarray
     audiogram: dict[int, float]
     stratum: str = ""
+    ground_truth: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.nu = np.asarray(self.nu, dtype=np.float64).reshape(-1)
@@ -104,7 +108,8 @@ def as_listener_spec(listener: Any) -> ListenerSpec:
         return listener
     try:
         audiogram = listener.audiogram() if callable(listener.audiogram) else listener.audiogram
-        spec = ListenerSpec(str(listener.id), np.asarray(listener.nu, dtype=np.float64), dict(audiogram))
+        spec = ListenerSpec(str(listener.id), np.asarray(listener.nu, dtype=np.float64), dict(audiogram),
+                            ground_truth=getattr(listener, "ground_truth", None))  # fmt: skip
     except AttributeError as err:
         raise HearloopInputError(f"a listener needs id, nu and audiogram(); got {type(listener).__name__}") from err
     return spec

@@ -14,6 +14,11 @@ passed through the strategy's output limiter again. Both numbers are reported: `
 ``fr_matched``, with the raw output loudness ``loudness_db`` beside them. Silence is excluded by default (D(unaided)
 there reflects only spontaneous activity).
 
+Where it is scored (``objective``): through the nu-ICNet model (default; any listener), or on the virtual-IC generator
+itself for listeners that are virtual animals with a ground truth
+(:class:`~compensation.generator_objective.GeneratorFidelityObjective`: the animal's own responses against its NH
+twin's), so that a ranking from the model can be checked on the animals it stands for.
+
 Result: a pyarrow table with one row per (listener, sound, strategy); :func:`summarise` gives medians per severity
 stratum x strategy (x sound class), :func:`write_results` writes Parquet + Markdown (+ plots).
 """
@@ -28,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from compensation.generator_objective import OBJECTIVES, generator_objective_for, require_ground_truth
 from compensation.loudness import a_weighted_level, match_loudness
 from compensation.objective import NeuralFidelityObjective, fidelity_restored
 from compensation.population import ListenerSpec, clinical_audiogram
@@ -71,6 +77,7 @@ def evaluate_strategies(
     match_to: str = "nalr",
     batch_size: int = 8,
     progress: bool = True,
+    objective: str = "model",
 ):
     """Score every (listener, sound, strategy); returns a ``pyarrow.Table`` with :data:`COLUMNS`.
 
@@ -85,6 +92,13 @@ def evaluate_strategies(
         match_to: strategy whose output loudness the matched comparison uses.
         batch_size: sounds per model call.
         progress: tqdm bar over listeners.
+        objective: one of :data:`~compensation.generator_objective.OBJECTIVES`: ``"model"`` (the nu-ICNet at the
+            listener's nu against the NH reference nu) or ``"generator"`` (each listener's virtual-IC animal
+            against its NH twin, :class:`~compensation.generator_objective.GeneratorFidelityObjective`; every listener
+            must carry a ``ground_truth``). Prescriptions and loudness are the same on both.
+
+    Raises:
+        MissingGroundTruthError: ``objective="generator"`` and a listener without ground truth (before any work).
     """
     import pyarrow as pa
     from tqdm import tqdm
@@ -95,49 +109,69 @@ def evaluate_strategies(
         raise HearloopInputError("sounds must be S x samples with one name and one class per sound")
     if not listeners:
         raise HearloopInputError("no listeners to evaluate")
+    if objective not in OBJECTIVES:
+        raise HearloopInputError(f"unknown objective {objective!r}; supported: {', '.join(OBJECTIVES)}")
+    if objective == "generator":
+        require_ground_truth(listeners)
     strategies = dict(strategies)
     strategies.setdefault("unaided", get_strategy("unaided"))
     reference = strategies.get(match_to) or get_strategy(match_to)
-    objective = NeuralFidelityObjective(model, reference_nu, distance=distance)
     chunks = [slice(i, min(i + batch_size, sounds.shape[0])) for i in range(0, sounds.shape[0], batch_size)]
-    with torch.no_grad():
-        targets = [objective.target(sounds[c]) for c in chunks]
-        clean_db = a_weighted_level(sounds).tolist()
+    shared = None
+    if objective == "model":
+        model_objective = NeuralFidelityObjective(model, reference_nu, distance=distance)
+        with torch.no_grad():
+            shared = (model_objective, [model_objective.target(sounds[c]) for c in chunks])
+    clean_db = a_weighted_level(sounds).tolist()
     rows: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     for lis in tqdm(listeners, desc="evaluate strategies", disable=not progress):
-        nu = lis.nu_tensor()
+        if shared is None:
+            scorer = generator_objective_for(lis, distance=distance)
+            with torch.no_grad():
+                scored_by = (scorer, [scorer.target(sounds[c]) for c in chunks])
+        else:
+            scored_by = shared
         thetas = {name: _theta(s, lis) for name, s in strategies.items()}
         ref_theta = thetas[match_to] if match_to in strategies else _theta(reference, lis)
-        for chunk, target in zip(chunks, targets, strict=True):
-            clean = sounds[chunk]
-            with torch.no_grad():
-                d_unaided = objective(clean, strategies["unaided"](clean), nu, target=target)
-                ref_db = a_weighted_level(reference(clean, ref_theta))
-                for name, strategy in strategies.items():
-                    aided = strategy(clean, thetas[name])
-                    matched = strategy.limiter(match_loudness(aided, ref_db))
-                    d_aided = objective(clean, aided, nu, target=target)
-                    d_matched = objective(clean, matched, nu, target=target)
-                    values = {
-                        "loudness_db": a_weighted_level(aided),
-                        "matched_loudness_db": a_weighted_level(matched),
-                        "d_unaided": d_unaided,
-                        "d_aided": d_aided,
-                        "fr": fidelity_restored(d_aided, d_unaided),
-                        "d_matched": d_matched,
-                        "fr_matched": fidelity_restored(d_matched, d_unaided),
-                    }
-                    for j, s in enumerate(range(chunk.start, chunk.stop)):
-                        rows["listener"].append(lis.id)
-                        rows["stratum"].append(lis.stratum)
-                        rows["pta_db_hl"].append(lis.pta)
-                        rows["sound"].append(str(sound_names[s]))
-                        rows["sound_class"].append(str(sound_classes[s]))
-                        rows["strategy"].append(name)
-                        rows["clean_loudness_db"].append(clean_db[s])
-                        for key, v in values.items():
-                            rows[key].append(float(v[j]))
+        for chunk, target in zip(chunks, scored_by[1], strict=True):
+            values = _score_chunk(scored_by[0], sounds[chunk], target, lis, strategies, thetas, (reference, ref_theta))
+            for name, per_strategy in values.items():
+                for j, s in enumerate(range(chunk.start, chunk.stop)):
+                    rows["listener"].append(lis.id)
+                    rows["stratum"].append(lis.stratum)
+                    rows["pta_db_hl"].append(lis.pta)
+                    rows["sound"].append(str(sound_names[s]))
+                    rows["sound_class"].append(str(sound_classes[s]))
+                    rows["strategy"].append(name)
+                    rows["clean_loudness_db"].append(clean_db[s])
+                    for key, v in per_strategy.items():
+                        rows[key].append(float(v[j]))
     return pa.table(rows)
+
+
+def _score_chunk(objective, clean, target, lis, strategies, thetas, match) -> dict[str, dict[str, torch.Tensor]]:
+    """``{strategy: {column: B values}}`` for one listener and one chunk of sounds (``B x samples``)."""
+    reference, ref_theta = match
+    nu = lis.nu_tensor()
+    out = {}
+    with torch.no_grad():
+        d_unaided = objective(clean, strategies["unaided"](clean), nu, target=target)
+        ref_db = a_weighted_level(reference(clean, ref_theta))
+        for name, strategy in strategies.items():
+            aided = strategy(clean, thetas[name])
+            matched = strategy.limiter(match_loudness(aided, ref_db))
+            d_aided = objective(clean, aided, nu, target=target)
+            d_matched = objective(clean, matched, nu, target=target)
+            out[name] = {
+                "loudness_db": a_weighted_level(aided),
+                "matched_loudness_db": a_weighted_level(matched),
+                "d_unaided": d_unaided,
+                "d_aided": d_aided,
+                "fr": fidelity_restored(d_aided, d_unaided),
+                "d_matched": d_matched,
+                "fr_matched": fidelity_restored(d_matched, d_unaided),
+            }
+    return out
 
 
 def summarise(table, by: Sequence[str] = ("stratum", "strategy")) -> list[dict[str, Any]]:

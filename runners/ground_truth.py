@@ -28,7 +28,14 @@ from compensation.population import ListenerSpec
 from simulator.errors import HearloopInputError
 from simulator.frequencies import AUDIOGRAM_FREQS_HZ
 
-__all__ = ["TOKEN_CORPUS", "fresh_loop_animals", "load_hitl_settings", "training_loop_animals"]
+__all__ = [
+    "TOKEN_CORPUS",
+    "fresh_loop_animals",
+    "load_hitl_settings",
+    "training_ground_truths",
+    "training_listeners",
+    "training_loop_animals",
+]
 
 TOKEN_CORPUS: dict[str, float] = {"train_seconds": 0.1, "sound_duration_s": 0.1, "test_duration_s": 0.1,
                                   "n_test_per_class": 1}  # fmt: skip
@@ -42,6 +49,43 @@ def _listener(animal_id: str, nu: np.ndarray, recording) -> ListenerSpec:
     return ListenerSpec(animal_id, np.clip(nu, 0.0, 1.0), dict(zip(AUDIOGRAM_FREQS_HZ, loss.tolist(), strict=True)))
 
 
+def _training_cohort(model: nn.Module) -> list:
+    """The model's training cohort regenerated with the token corpus (its animals, in the metadata's order).
+
+    Raises:
+        CheckpointError: the metadata records no synthetic cohort.
+        HearloopInputError: a cohort whose animals do not match the metadata's training animals.
+    """
+    from listeners.unseen import cohort_kwargs
+    from simulator.virtual_ic import generate_cohort
+
+    kwargs = cohort_kwargs(model)
+    trained = [(str(a.get("id")), str(a.get("status"))) for a in (model.metadata or {}).get("animals", [])]
+    cohort = generate_cohort(**{**kwargs, **TOKEN_CORPUS}, progress=False)
+    if [(r.animal_id, r.hearing_status) for r in cohort] != trained:
+        raise HearloopInputError("the regenerated training cohort does not match the animals in the model's metadata")
+    return cohort
+
+
+def training_ground_truths(model: nn.Module) -> dict[str, dict]:
+    """``{animal_id: ground truth}`` of the model's training animals (regenerated; see the module docstring)."""
+    return {rec.animal_id: rec.ground_truth for rec in _training_cohort(model)}
+
+
+def training_listeners(model: nn.Module, statuses: Sequence[str] = ("HI",)) -> list:
+    """The model's training animals of ``statuses`` as ``listeners.VirtualListener`` objects: each at its learned nu,
+    with the NH reference of ``listeners.nh_reference(model)`` and its generator ``ground_truth`` (for objectives
+    scored on the generator, e.g. the fitting environment's ``objective="generator"``)."""
+    from listeners import VirtualListener, nh_reference
+    from simulator.model.animals import animal_nus
+
+    reference = nh_reference(model)
+    nus = animal_nus(model)
+    return [VirtualListener(rec.animal_id, np.clip(nus[k], 0.0, 1.0), model, reference=reference,
+                            ground_truth=rec.ground_truth)
+            for k, rec in enumerate(_training_cohort(model)) if rec.hearing_status in statuses]  # fmt: skip
+
+
 def training_loop_animals(
     model: nn.Module, statuses: Sequence[str] = ("HI",), animal_ids: Sequence[str] | None = None
 ) -> list[LoopAnimal]:
@@ -52,15 +96,10 @@ def training_loop_animals(
         HearloopInputError: an animal id the cohort does not have, or a cohort whose animals do not match the
             metadata's training animals.
     """
-    from listeners.unseen import cohort_kwargs
     from simulator.model.animals import animal_nus
-    from simulator.virtual_ic import generate_cohort
 
-    kwargs = cohort_kwargs(model)
-    trained = [(str(a.get("id")), str(a.get("status"))) for a in (model.metadata or {}).get("animals", [])]
-    cohort = generate_cohort(**{**kwargs, **TOKEN_CORPUS}, progress=False)
-    if [(r.animal_id, r.hearing_status) for r in cohort] != trained:
-        raise HearloopInputError("the regenerated training cohort does not match the animals in the model's metadata")
+    cohort = _training_cohort(model)
+    trained = [(rec.animal_id, rec.hearing_status) for rec in cohort]
     wanted = list(animal_ids) if animal_ids is not None else [i for i, s in trained if s in statuses]
     unknown = set(wanted) - {i for i, _ in trained}
     if unknown:

@@ -3,7 +3,9 @@
 Listeners come from ``listeners.sample_cohort`` (stratified, seeded; or a saved cohort file), each with its true
 neurometric audiogram, from which NAL-R / WDRC / multiband gain are prescribed; the DNN compensator gets the listener's
 nu. Sounds are a seeded synthetic corpus (:func:`simulator.data.corpus.make_corpus`) -- use seeds different from the
-DNN's training seeds for held-out results. See :mod:`compensation.strategy_evaluation` for the matched-loudness rule.
+DNN's training seeds for held-out results. ``--objective generator`` scores the model's training animals on the
+virtual-IC generator itself (their regenerated ground truth against their NH twins) instead of through the model.
+See :mod:`compensation.strategy_evaluation` for the matched-loudness rule.
 """
 
 from __future__ import annotations
@@ -73,6 +75,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--distance", choices=("l1", "l2", "kl"), default="l1", help="neural-fidelity distance (default: %(default)s)"
     )
     parser.add_argument(
+        "--objective",
+        choices=("model", "generator"),
+        default="model",
+        help="where fidelity is scored: model (nu-ICNet at each listener's nu) or generator (each training animal's "
+        "own virtual-IC responses against its NH twin; needs --listeners-from animals) (default: %(default)s)",
+    )
+    parser.add_argument(
         "--match-to",
         default="nalr",
         help="strategy whose A-weighted output level the matched comparison uses (default: %(default)s)",
@@ -85,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from compensation.dnn_training import corpus_audio
+    from compensation.generator_objective import MissingGroundTruthError
     from compensation.registry import get_strategy
     from compensation.strategy_evaluation import evaluate_strategies, summary_markdown, write_results
     from runners.cli_support import build_listeners, listener_choice, warn_if_stale
@@ -96,6 +106,11 @@ def run(args: argparse.Namespace) -> int:
     source, strata, n, seed = listener_choice(args, default_n=8, default_seed=7001, default_strata=DEFAULT_STRATA)
     if args.strict_strata and strata is None:
         raise HearloopInputError("--strict-strata applies to a cohort drawn by --strata only")
+    if args.objective == "generator" and source != "animals":
+        raise MissingGroundTruthError(
+            "--objective generator scores virtual-IC animals on their own responses; listeners sampled from the "
+            "model's nu population carry no ground truth: use --listeners-from animals"
+        )
     lo, hi = _levels(args.levels)
     names = [s.strip().lower() for s in args.strategies.split(",") if s.strip()]
     if args.dnn is not None and "dnn" not in names:
@@ -117,6 +132,12 @@ def run(args: argparse.Namespace) -> int:
         animal_statuses=("NH", "HI"),
         progress=not args.quiet,
     )
+    if args.objective == "generator":
+        from runners.ground_truth import training_ground_truths
+
+        truths = training_ground_truths(model)
+        for spec in specs:
+            spec.ground_truth = truths.get(spec.id)
     audio, sound_names, classes = corpus_audio(args.sound_seed, args.per_class, args.duration, (lo, hi))
     table = evaluate_strategies(
         model,
@@ -129,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         distance=args.distance,
         match_to=args.match_to,
         progress=not args.quiet,
+        objective=args.objective,
     )
     out = write_results(table, args.out, plots=not args.no_plots)
     print(summary_markdown(table))
