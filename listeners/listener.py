@@ -18,7 +18,8 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,6 +73,9 @@ class VirtualListener:
         reference: the NH reference listener that defines 0 dB HL (None: this listener is its own reference, as the
             NH reference itself is; ``listeners.nh_reference(model)`` is attached by ``sample_cohort``).
         protocol: tone-detection protocol of the neurometric thresholds.
+        ground_truth: the virtual-IC animal the listener stands for (``AnimalRecording.ground_truth``; e.g. a training
+            animal at its learned nu), or None (default) for a listener that is the model alone. Objectives scored
+            on the generator itself need one (``compensation.generator_objective``).
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class VirtualListener:
         false_alarm_rate: float = 0.01,
         reference: VirtualListener | None = None,
         protocol: ToneProtocol | None = None,
+        ground_truth: Mapping[str, Any] | None = None,
     ) -> None:
         if not str(id):
             raise HearloopInputError("a listener needs a non-empty id")
@@ -103,6 +108,7 @@ class VirtualListener:
         self.false_alarm_rate = float(false_alarm_rate)
         self.reference = reference
         self.protocol = protocol or ToneProtocol()
+        self.ground_truth = None if ground_truth is None else dict(ground_truth)
         self._spl_cache: dict[float, float] = {}
 
     def __repr__(self) -> str:

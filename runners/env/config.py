@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from compensation.generator_objective import OBJECTIVES, MissingGroundTruthError, require_ground_truth
 from runners.env.reward import REWARDS
 from simulator.data.recording_types import SOUND_CLASSES
 from simulator.errors import HearloopInputError
@@ -46,6 +47,11 @@ class EnvConfig(ValidatedConfig):
         strategy: compensation strategy name (``compensation.get_strategy``), one with parameters to fit.
         strategy_kwargs: keyword arguments of the strategy's constructor (e.g. ``{"n_bands": 6}``).
         distance: objective distance, ``"l1"``, ``"l2"`` or ``"kl"`` (``compensation.objective``).
+        objective: where fits are scored, ``"model"`` (default: the nu-ICNet at the listener's nu against the NH
+            reference) or ``"generator"`` (each listener's virtual-IC animal against its NH twin,
+            :mod:`runners.env.scoring`); the generator needs ``listeners`` that carry a ``ground_truth`` (e.g.
+            ``runners.ground_truth.training_listeners(model)``), and refuses others with
+            :class:`compensation.generator_objective.MissingGroundTruthError`.
         reward: one of :data:`runners.env.reward.REWARDS`: ``"benefit"`` (default: the neural benefit of the current
             fit on a listener-independent scale), ``"fidelity"`` (fidelity restored with a floored denominator) or
             ``"improvement"`` (the benefit's change this step); bounded, see :mod:`runners.env.reward`.
@@ -104,6 +110,7 @@ class EnvConfig(ValidatedConfig):
         "action_mode": [Options(ACTION_MODES)],
         "action_scale": [Interval(float, 0.0, 2.0, closed="right")],
         "distance": [Options(("l1", "l2", "kl"))],
+        "objective": [Options(OBJECTIVES)],
         **{name: _COUNT for name in ("max_steps", "n_sounds", "n_per_class", "n_bands", "audiometry_trials")},
         "eval_chunk_rows": [None, *_COUNT],
         "sound_duration_s": [Interval(float, 0.05, None, closed="neither")],
@@ -119,6 +126,7 @@ class EnvConfig(ValidatedConfig):
     strategy: str = "wdrc"
     strategy_kwargs: dict[str, Any] = field(default_factory=dict)
     distance: str = "l1"
+    objective: str = "model"
     reward: str = "benefit"
     max_steps: int = 30
     target_fidelity: float | None = None
@@ -174,3 +182,11 @@ class EnvConfig(ValidatedConfig):
             )
         if self.listeners is not None and len(self.listeners) == 0:
             raise HearloopInputError("env option listeners must not be empty")
+        if self.objective == "generator":
+            if self.listeners is None:
+                raise MissingGroundTruthError(
+                    "env option objective='generator' scores virtual-IC animals; a cohort sampled from the model's "
+                    "nu population carries no ground truth: pass listeners that do "
+                    "(runners.ground_truth.training_listeners)"
+                )
+            require_ground_truth(self.listeners)

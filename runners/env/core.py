@@ -24,10 +24,10 @@ import torch
 from compensation.population import clinical_audiogram
 from runners.env.bands import ChannelBands, estimate_channel_cf, make_bands
 from runners.env.config import EnvConfig
+from runners.env.evaluation import CPU_CHUNK_ROWS, db_spl, evaluate_episodes
 from runners.env.listener_data import CHUNK, ListenerData, listener_key
 from runners.env.resources import get_corpus, get_model, model_cache
-from runners.env.reward import FIDELITY_FLOOR
-from simulator.constants import REF_PRESSURE_PA
+from runners.env.scoring import GeneratorScoring, ModelScoring, Scoring, ground_truth_digest
 from simulator.errors import HearloopInputError
 from simulator.frequencies import AUDIOGRAM_FREQS_HZ
 
@@ -35,10 +35,6 @@ __all__ = ["CHUNK", "CPU_CHUNK_ROWS", "RESET_OPTIONS", "EpisodeState", "FittingC
 
 RESET_OPTIONS: tuple[str, ...] = ("listener", "nu", "listener_id", "listener_index", "sounds", "theta")
 """Keys ``reset(options=...)`` takes; any other key is an error (it would be silently ignored otherwise)."""
-
-CPU_CHUNK_ROWS: int = 4
-"""Rows per strategy/model call of :meth:`FittingCore.evaluate` on CPU when ``eval_chunk_rows`` is None (measured:
-full-rate activations of many rows at once overflow the caches; on CUDA one call over all rows is used)."""
 
 _ACTION_TOL = 1e-6
 
@@ -68,6 +64,7 @@ class EpisodeState:
     last: dict[str, Any] = field(default_factory=dict)
     first: dict[str, Any] = field(default_factory=dict)  # the evaluation of the starting parameters
     theta_start: np.ndarray | None = None  # P, the starting normalised parameters
+    scoring: Any = None  # the runners.env.scoring.Scoring its fits are scored with
 
 
 class FittingCore:
@@ -94,6 +91,7 @@ class FittingCore:
         self.ref_key = ref_key = tuple(np.round(self.objective.reference_nu.cpu().numpy().ravel(), 6).tolist())
         cf = self._cached(("channel_cf", ref_key), lambda: estimate_channel_cf(self.model, self.objective.reference_nu))
         self.bands: ChannelBands = make_bands(cf, self.channel_weights.cpu().numpy(), config.n_bands)
+        self.model_scoring = ModelScoring(self, self.objective, ref_key, self.bands)
         self.corpus_key = (
             int(config.corpus_seed),
             tuple(config.sound_classes),
@@ -107,7 +105,8 @@ class FittingCore:
         self.data = ListenerData(self)
         self.comfort = ComfortRange()
         self.comfort_limit_phon = float(self.comfort.phons()["upper"])
-        self.scales()  # NH targets and response scales of the corpus now, so that no reset pays for them
+        if config.objective == "model":
+            self.scales()  # NH targets and response scales of the corpus now, so that no reset pays for them
         self.limiter = OutputLimiter().to(self.model.device)
 
     # ------------------------------------------------------------------------------------------------------ caches
@@ -157,6 +156,26 @@ class FittingCore:
 
         return self._cached(("scales", self.ref_key, self.config.distance, self.corpus_key), compute)
 
+    def scoring(self, listener: Any, key: str | None = None) -> Scoring:
+        """What ``listener``'s fits are scored with (:mod:`runners.env.scoring`): the shared model objective, or with
+        ``objective="generator"`` the listener's own generator objective (cached per listener).
+
+        Raises:
+            MissingGroundTruthError: ``objective="generator"`` and a listener without a ground truth.
+        """
+        if self.config.objective == "model":
+            return self.model_scoring
+        from compensation.generator_objective import require_ground_truth
+
+        require_ground_truth([listener])
+        key = key or listener_key(listener)
+        cfg = self.config
+        digest = ground_truth_digest(listener.ground_truth)
+        return self._cached(
+            ("generator-scoring", key, digest, cfg.distance, self.corpus_key, cfg.n_bands),
+            lambda: GeneratorScoring(listener.ground_truth, self._corpus_audio(), cfg.distance, cfg.n_bands, key),
+        )
+
     def unaided(self, listener: Any, key: str | None = None) -> torch.Tensor:
         """The listener's unaided per-channel distances on every corpus sound: ``sounds x C`` (cached)."""
         return self.data.unaided(listener, key or listener_key(listener), self._nu(listener))
@@ -168,9 +187,11 @@ class FittingCore:
     def prefetch(self) -> None:
         """Fill every cache for the whole cohort (NH targets, response scales, unaided distances, audiograms), e.g.
         before training or timing, so that no episode start pays a model pass over the corpus or a GP-PTA session."""
-        self.scales()
+        if self.config.objective == "model":
+            self.scales()
         for listener in self.cohort:
             key = listener_key(listener)
+            self.scoring(listener, key).scales()
             self.unaided(listener, key)
             self.audiogram(listener, key)
             self.data.hearing_loss(listener, key)
@@ -243,10 +264,11 @@ class FittingCore:
         listener = self._pick_listener(rng, options)
         key = listener_key(listener)
         nu = self._nu(listener)
+        scoring = self.scoring(listener, key)
         idx = self._pick_sounds(rng, options)
         sel = torch.as_tensor(idx, device=self.model.device)
         unaided = self.unaided(listener, key)[sel]  # B x C
-        d_unaided_sound = unaided @ self.channel_weights
+        d_unaided_sound = unaided @ scoring.channel_weights.to(unaided)
         d_unaided = float(d_unaided_sound.mean())
         if not d_unaided > 1e-12:
             raise HearloopInputError(
@@ -262,17 +284,18 @@ class FittingCore:
             nu=nu,
             sound_idx=idx,
             clean=clean,
-            target=self.targets()[sel],
+            target=scoring.targets()[torch.as_tensor(idx)],
             d_unaided=d_unaided,
             d_unaided_sound=d_unaided_sound,
-            d_scale_sound=self.scales()[sel],
-            band_unaided=self.bands.pool(unaided.mean(0)).cpu().double().numpy(),
-            clean_loudness_db_spl=_db_spl(power),
+            d_scale_sound=scoring.scales()[torch.as_tensor(idx)].to(unaided),
+            band_unaided=scoring.bands.pool(unaided.mean(0)).cpu().double().numpy(),
+            clean_loudness_db_spl=db_spl(power),
             audiogram_mean=mean,
             audiogram_sd=sd,
             hearing_loss=self.data.hearing_loss(listener, key),
             stratum=self.data.stratum(listener, key),
             theta_u=theta_u,
+            scoring=scoring,
         )
 
     def _initial_theta(self, rng: np.random.Generator, options: dict[str, Any], mean: np.ndarray) -> np.ndarray:
@@ -320,7 +343,8 @@ class FittingCore:
     # -------------------------------------------------------------------------------------------------- evaluation
     def evaluate(self, states: list[EpisodeState], thetas_u: list[np.ndarray]) -> list[dict[str, Any]]:
         """Score normalised parameters for many episodes in one strategy call and one model call (or in chunks of
-        ``config.eval_chunk_rows`` sound rows, to bound memory).
+        ``config.eval_chunk_rows`` sound rows, to bound memory; one generator call per episode with
+        ``objective="generator"``): :func:`runners.env.evaluation.evaluate_episodes`.
 
         Returns, per episode (means over its sound batch): ``distance`` D (channel-weighted), ``fidelity_restored``
         1 - D / D_u, ``fidelity_floored`` 1 - D / max(D_u, FLOOR D_0), ``benefit`` mean (D_u - D) / D_0 (unclipped;
@@ -328,57 +352,4 @@ class FittingCore:
         hears), ``loudness_phon`` (its loudness level for the listener), ``discomfort`` (in [0, 1]) and ``theta``
         (physical units).
         """
-        from compensation.benefit import benefit
-        from compensation.objective import fidelity_restored
-        from runners.env.hearing import hear
-
-        b = self.config.n_sounds
-        device = self.model.device
-        u = torch.as_tensor(np.stack(thetas_u), dtype=torch.float32, device=device)
-        theta = self.strategy.from_normalized(u)  # N x P
-        clean = torch.cat([s.clean for s in states])
-        theta_rows = theta.repeat_interleave(b, dim=0)
-        nu = torch.cat([s.nu.expand(b, -1) for s in states])
-        target = torch.cat([s.target for s in states])
-        ohc = torch.cat([s.hearing_loss[0].expand(b, -1) for s in states])
-        ihc = torch.cat([s.hearing_loss[1].expand(b, -1) for s in states])
-        auto = clean.shape[0] if torch.device(self.model.device).type == "cuda" else CPU_CHUNK_ROWS
-        rows = self.config.eval_chunk_rows or auto
-        heard, per_channel = [], []
-        with torch.no_grad():
-            for sl in (slice(i, i + rows) for i in range(0, clean.shape[0], rows)):
-                aided = self.strategy(clean[sl], theta_rows[sl])
-                args = (ohc[sl], ihc[sl], self.config.presentation, self.comfort, self.limiter)
-                heard.append(hear(aided, clean[sl], *args))
-                per_channel.append(self.objective.per_channel(clean[sl], heard[-1].audio, nu[sl], target=target[sl]))
-        audio = torch.cat([h.audio for h in heard])  # N*B x samples
-        phon = torch.cat([h.loudness_phon for h in heard]).view(len(states), b).double().mean(-1)
-        discomfort = torch.cat([h.discomfort for h in heard]).view(len(states), b).double().mean(-1)
-        per_channel = torch.cat(per_channel)  # N*B x C
-        power = audio.double().square().mean(-1).view(len(states), b).mean(-1).cpu().numpy()
-        d_sound = (per_channel @ self.channel_weights).view(len(states), b).double()
-        bands = self.bands.pool(per_channel.view(len(states), b, -1).mean(1)).cpu().double().numpy()
-        out = []
-        for i, state in enumerate(states):
-            d_u, d_0 = state.d_unaided_sound.double(), state.d_scale_sound.double()
-            distance = float(d_sound[i].mean())
-            floor = max(state.d_unaided, FIDELITY_FLOOR * float(d_0.mean()))
-            out.append(
-                {
-                    "distance": distance,
-                    "fidelity_restored": float(fidelity_restored(distance, state.d_unaided)),
-                    "fidelity_floored": float(fidelity_restored(distance, floor)),
-                    "benefit": float(benefit(d_u, d_sound[i], d_0).mean()),
-                    "band_ratio": bands[i] / np.maximum(state.band_unaided, 1e-12),
-                    "loudness_db_spl": _db_spl(float(power[i])),
-                    "loudness_phon": float(phon[i]),
-                    "discomfort": float(discomfort[i]),
-                    "theta": theta[i].detach().cpu().numpy().astype(np.float64),
-                }
-            )
-        return out
-
-
-def _db_spl(mean_power_pa2: float) -> float:
-    """RMS level in dB SPL of a mean power in Pa^2 (floored at -100 dB SPL for silence)."""
-    return float(10.0 * np.log10(max(mean_power_pa2, 1e-20) / REF_PRESSURE_PA**2))
+        return evaluate_episodes(self, states, thetas_u)

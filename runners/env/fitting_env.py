@@ -107,7 +107,8 @@ class HearingAidFittingEnv(gym.Env):
 
     ``HearingAidFittingEnv(env_config=None, **kwargs)``: an RLlib-style ``env_config`` dict and/or keyword arguments
     (``gymnasium.make("hearloop/HearingAidFitting-v0", strategy="nalr", max_steps=20)``), see
-    :class:`runners.env.config.EnvConfig`: ``strategy``, ``strategy_kwargs``, ``distance``, ``reward``, ``max_steps``,
+    :class:`runners.env.config.EnvConfig`: ``strategy``, ``strategy_kwargs``, ``distance``, ``objective`` (``"model"``
+    or ``"generator"``: scored on each virtual animal itself), ``reward``, ``max_steps``,
     ``target_fidelity``, ``loudness_weight``, ``presentation``, ``n_sounds``, ``sound_duration_s``,
     ``sound_classes``, ``n_per_class``, ``corpus_seed``, ``level_range_db_spl``, ``cohort_size``, ``cohort_seed``,
     ``strata``, ``include_nh``, ``listeners``, ``audiometry``, ``audiometry_trials``, ``audiometry_seed``, ``n_bands``,

@@ -136,21 +136,23 @@ class ListenerData:
         return self.core.cache[memo]
 
     def unaided(self, listener: Any, key: str, nu: torch.Tensor) -> torch.Tensor:
-        """The listener's unaided per-channel distances on every corpus sound: ``sounds x C`` (model's device)."""
+        """The listener's unaided per-channel distances on every corpus sound: ``sounds x C`` (model's device), scored
+        as its fits are (``core.scoring``; the disk key records the reference, or the animal for the generator)."""
         core = self.core
+        scoring = core.scoring(listener, key)
 
         def compute() -> dict[str, Any]:
             audio = torch.as_tensor(np.array(core.corpus.audio), device=core.model.device)
             with torch.no_grad():
                 rows = [
-                    core.objective.per_channel(a, a, nu, target=t)
-                    for a, t in zip(audio.split(CHUNK), core.targets().split(CHUNK), strict=True)
+                    scoring.objective.per_channel(a, a, nu, target=t)
+                    for a, t in zip(audio.split(CHUNK), scoring.targets().split(CHUNK), strict=True)
                 ]
             return {"per_channel": torch.cat(rows).double().cpu().numpy()}
 
         fields = {
             **self._listener_fields(listener, key),
-            "reference": list(core.ref_key),
+            "reference": list(scoring.key),
             "distance": core.config.distance,
             "corpus": list(core.corpus_key),
         }

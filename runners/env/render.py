@@ -35,10 +35,10 @@ def neurogram_panels(core: FittingCore, state: EpisodeState) -> dict[str, np.nda
         aided = core.strategy(clean, theta)
         panels = {
             "NH target (clean)": expected_counts(state.target[:1]),
-            "listener, unaided": expected_counts(core.objective.response(clean, state.nu)),
-            "listener, aided": expected_counts(core.objective.response(aided, state.nu)),
+            "listener, unaided": expected_counts(state.scoring.objective.response(clean, state.nu)),
+            "listener, aided": expected_counts(state.scoring.objective.response(aided, state.nu)),
         }
-    order = torch.as_tensor(core.bands.order)
+    order = torch.as_tensor(state.scoring.bands.order)
     return {k: v[0][order].cpu().double().numpy() for k, v in panels.items()}
 
 
