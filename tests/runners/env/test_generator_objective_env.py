@@ -38,8 +38,8 @@ def _first_step(env, index: int, action: np.ndarray):
 
 
 def test_the_generator_objective_scores_each_animal_against_its_twin(small, animal_listeners):
-    generator = HearingAidFittingEnv(**small, listeners=animal_listeners, objective="generator")
-    model = HearingAidFittingEnv(**small, listeners=animal_listeners)
+    generator = HearingAidFittingEnv(**{**small, "listeners": animal_listeners}, objective="generator")
+    model = HearingAidFittingEnv(**{**small, "listeners": animal_listeners})
     action = np.linspace(-0.5, 0.8, generator.strategy.n_params).astype(np.float32)
     gen = [_first_step(generator, i, action) for i in (0, 1)]
     mod = [_first_step(model, i, action) for i in (0, 1)]
@@ -70,10 +70,10 @@ def test_a_listener_without_ground_truth_is_refused_before_any_work(small, anima
 
     monkeypatch.setattr("runners.env.core.FittingCore.__init__", no_work)
     with pytest.raises(MissingGroundTruthError, match="carries no virtual-IC ground truth"):
-        HearingAidFittingEnv(**small, listeners=[*animal_listeners, cohort[0]], objective="generator")
+        HearingAidFittingEnv(**{**small, "listeners": [*animal_listeners, cohort[0]]}, objective="generator")
     with pytest.raises(MissingGroundTruthError, match="carries no ground truth"):
         HearingAidFittingEnv(**{k: v for k, v in small.items() if k != "listeners"}, objective="generator")
     monkeypatch.undo()
-    env = HearingAidFittingEnv(**small, listeners=animal_listeners, objective="generator")
+    env = HearingAidFittingEnv(**{**small, "listeners": animal_listeners}, objective="generator")
     with pytest.raises(MissingGroundTruthError):  # a listener named at reset must be an animal as well
         env.reset(seed=0, options={"nu": NU})
