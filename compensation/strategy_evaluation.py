@@ -64,6 +64,18 @@ def _theta(strategy: Strategy, listener: ListenerSpec) -> torch.Tensor | None:
     return strategy.prescribe_for(clinical_audiogram(listener.audiogram), listener.nu)
 
 
+def _check_inputs(listeners, sounds, sound_names, sound_classes, objective: str) -> None:
+    """Named errors for :func:`evaluate_strategies`' inputs, raised before any work."""
+    if sounds.dim() != 2 or len(sound_names) != sounds.shape[0] or len(sound_classes) != sounds.shape[0]:
+        raise HearloopInputError("sounds must be S x samples with one name and one class per sound")
+    if not listeners:
+        raise HearloopInputError("no listeners to evaluate")
+    if objective not in OBJECTIVES:
+        raise HearloopInputError(f"unknown objective {objective!r}; supported: {', '.join(OBJECTIVES)}")
+    if objective == "generator":
+        require_ground_truth(listeners)
+
+
 def evaluate_strategies(
     model: torch.nn.Module,
     listeners: Sequence[ListenerSpec],
@@ -105,14 +117,7 @@ def evaluate_strategies(
 
     from compensation.registry import get_strategy
 
-    if sounds.dim() != 2 or len(sound_names) != sounds.shape[0] or len(sound_classes) != sounds.shape[0]:
-        raise HearloopInputError("sounds must be S x samples with one name and one class per sound")
-    if not listeners:
-        raise HearloopInputError("no listeners to evaluate")
-    if objective not in OBJECTIVES:
-        raise HearloopInputError(f"unknown objective {objective!r}; supported: {', '.join(OBJECTIVES)}")
-    if objective == "generator":
-        require_ground_truth(listeners)
+    _check_inputs(listeners, sounds, sound_names, sound_classes, objective)
     strategies = dict(strategies)
     strategies.setdefault("unaided", get_strategy("unaided"))
     reference = strategies.get(match_to) or get_strategy(match_to)
