@@ -14,15 +14,18 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from runners.cli_ranges import LISTENER_COUNT, SEED
 from simulator.errors import HearloopInputError
 from simulator.severity import STRATA
+from simulator.validated_config import Interval, Options, Pair
 
 
 def parse_strata(text: str | None) -> dict[str, int] | None:
     """``--strata "NH=2,mild=2,moderate=4"`` -> ``{"NH": 2, "mild": 2, "moderate": 4}``; empty or None -> None.
 
     Raises:
-        HearloopInputError: an item that is not ``NAME=COUNT`` with NAME one of the severity strata.
+        HearloopInputError: an item that is not ``NAME=COUNT`` with NAME one of the severity strata, or counts that do
+            not total 1-10000 listeners (``--n-listeners``' range).
     """
     if not text:
         return None
@@ -34,6 +37,8 @@ def parse_strata(text: str | None) -> dict[str, int] | None:
         out[name.strip()] = int(count)
     if not out:
         raise HearloopInputError("--strata is empty")
+    if sum(out.values()) not in LISTENER_COUNT:
+        raise HearloopInputError(f"--strata must total {range_text(LISTENER_COUNT)} listeners, got {sum(out.values())}")
     return out
 
 
@@ -49,9 +54,9 @@ def add_listener_arguments(
         default="cohort",
         help=f"cohort: listeners sampled from the model's nu population; animals: {animals} (default: %(default)s)",
     )
-    parser.add_argument("--n-listeners", type=int, default=None, help=n_listeners)
+    parser.add_argument("--n-listeners", type=ranged(int, LISTENER_COUNT), default=None, help=n_listeners)
     parser.add_argument("--strata", default=None, help=strata)
-    parser.add_argument("--cohort-seed", type=int, default=None, help=cohort_seed)
+    parser.add_argument("--cohort-seed", type=ranged(int, SEED), default=None, help=cohort_seed)
 
 
 def listener_choice(
@@ -157,7 +162,8 @@ def ranged(kind: type, constraint: Any, what: str = "") -> Callable[[str], Any]:
     """An argparse ``type=`` that reads the text as ``kind`` and checks it against ``constraint`` (a
     :mod:`simulator.validated_config` constraint, e.g. ``Interval(int, 1, 256)``) while the command line is parsed, so
     a bad value is an error naming the option (exit 2) before anything runs or is written
-    (``argument --workers: must be an integer in [1, 256], got 0``); ``what`` is appended to the message."""
+    (``argument --workers: must be an integer in [1, 256], got 0``); ``what`` is appended to the message. The
+    returned function keeps ``constraint`` (:func:`option_constraint`), whose :func:`range_text` the help states."""
 
     def parse(text: str) -> Any:
         try:
@@ -169,21 +175,80 @@ def ranged(kind: type, constraint: Any, what: str = "") -> Callable[[str], Any]:
         return value
 
     parse.__name__ = kind.__name__
+    parse.constraint = constraint  # type: ignore[attr-defined]
+    return parse
+
+
+def ranged_pair(constraint: Any, separator: str = ",") -> Callable[[str], tuple[float, float]]:
+    """An argparse ``type=`` for ``LOW,HIGH`` in one word (``--levels 50,80``): two numbers, each in ``constraint``'s
+    ``item`` (a :class:`~simulator.validated_config.Pair`), LOW <= HIGH, checked while the command line is parsed."""
+
+    def parse(text: str) -> tuple[float, float]:
+        try:
+            low, high = (float(v) for v in text.split(separator))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected LOW{separator}HIGH, got {text!r}") from None
+        if (low, high) not in constraint:
+            raise argparse.ArgumentTypeError(f"must be {constraint}, got {text}")
+        return low, high
+
+    parse.__name__ = "pair"
+    parse.constraint = constraint  # type: ignore[attr-defined]
     return parse
 
 
 def spec_option(section: str, key: str, kind: type) -> Callable[[str], Any]:
     """An argparse ``type=`` for an option that overrides the spec key ``[section] key``: :func:`ranged` with that key's
     documented range (``argument --workers: must be an integer in [0, 1024] (as spec.engine.workers), got -3``); the
-    spec module is imported only when the option is given."""
+    spec module is imported only when the option is given (or :func:`option_constraint` asks)."""
 
     def parse(text: str) -> Any:
-        from runners.fleet.spec import key_constraint
-
-        return ranged(kind, key_constraint(section, key), f" (as spec.{section}.{key})")(text)
+        return ranged(kind, _spec_constraint(section, key), f" (as spec.{section}.{key})")(text)
 
     parse.__name__ = kind.__name__
+    parse.spec_key = (section, key)  # type: ignore[attr-defined]
     return parse
+
+
+def _spec_constraint(section: str, key: str) -> Any:
+    from runners.fleet.spec import key_constraint
+
+    return key_constraint(section, key)
+
+
+def option_constraint(parse: Any) -> Any:
+    """The constraint an argparse ``type=`` made by :func:`ranged`, :func:`ranged_pair` or :func:`spec_option` checks;
+    None for any other type (``int``, ``float``, ``Path``, ...)."""
+    if hasattr(parse, "spec_key"):
+        return _spec_constraint(*parse.spec_key)
+    return getattr(parse, "constraint", None)
+
+
+def range_text(constraint: Any) -> str:
+    """How an option's help states its range: ``1-256``, ``-10 to 120``, ``>= 0``, ``> 0``, ``(0, 50]``,
+    ``100000, 200000 or 500000``, ``LOW <= HIGH, each 0-120`` (a :class:`~simulator.validated_config.Pair`), or
+    ``str(constraint)`` for any other constraint."""
+    if isinstance(constraint, Interval):
+        number = (lambda v: f"{int(v)}") if constraint.kind is int else (lambda v: f"{v:g}")
+        left_closed = constraint.closed in ("both", "left")
+        right_closed = constraint.closed in ("both", "right")
+        if constraint.right is None:
+            return f"{'>=' if left_closed else '>'} {number(constraint.left)}"
+        if constraint.left is None:
+            return f"{'<=' if right_closed else '<'} {number(constraint.right)}"
+        if left_closed and right_closed:
+            joint = "-" if constraint.left >= 0 else " to "
+            return f"{number(constraint.left)}{joint}{number(constraint.right)}"
+        return (
+            f"{'[' if left_closed else '('}{number(constraint.left)}, {number(constraint.right)}"
+            f"{']' if right_closed else ')'}"
+        )
+    if isinstance(constraint, Options):
+        *head, last = (str(v) for v in constraint.values)
+        return f"{', '.join(head)} or {last}" if head else last
+    if isinstance(constraint, Pair):
+        return f"LOW {'<' if constraint.strict else '<='} HIGH, each {range_text(constraint.item)}"
+    return str(constraint)
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -200,7 +265,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=spec_option("engine", "workers", int),
         default=None,
-        help="local: worker processes (0 = in-process); ray: actors (default: the spec's engine.workers)",
+        help="local: worker processes (0 = in-process); ray: actors; 0-1024 (default: the spec's engine.workers)",
     )
     g.add_argument(
         "--address",
@@ -211,26 +276,26 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "--num-cpus",
         type=spec_option("engine", "num_cpus", float),
         default=None,
-        help="ray: CPUs per actor (default: the spec's)",
+        help="ray: CPUs per actor, 0-1024 (default: the spec's)",
     )
     g.add_argument(
         "--num-gpus",
         type=spec_option("engine", "num_gpus", float),
         default=None,
-        help="ray: GPUs per actor; > 0 puts the model on the GPU (default: the spec's)",
+        help="ray: GPUs per actor, 0-64; > 0 puts the model on the GPU (default: the spec's)",
     )
     g.add_argument(
         "--retries",
         type=spec_option("engine", "retries", int),
         default=None,
-        help="retries of a failed job before it is reported (default: the spec's engine.retries)",
+        help="retries of a failed job before it is reported, 0-100 (default: the spec's engine.retries)",
     )
     g.add_argument(
         "--timeout",
         type=spec_option("engine", "timeout_s", float),
         default=None,
         metavar="SECONDS",
-        help="longest wait for a worker to start or a job to finish before the run stops with a named error "
+        help="longest wait for a worker to start or a job to finish before the run stops with a named error, s, > 0 "
         "(default: the spec's engine.timeout_s)",
     )
 

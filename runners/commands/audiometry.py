@@ -13,7 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from runners.cli_support import add_command
+from runners import cli_ranges as ranges
+from runners.cli_support import add_command, ranged
 from simulator.errors import HearloopInputError
 
 COMMAND = """
@@ -50,16 +51,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--quick", action="store_true", help="2 seeds per audiogram, about 2 min on 2 cores (default: off, 20 seeds)"
     )
-    bench.add_argument("--seeds", type=int, default=None, help="seeds per audiogram (default: 20, or 2 with --quick)")
-    bench.add_argument("--trials", type=int, default=None, help="trial budget per session (default: 100)")
     bench.add_argument(
-        "--random-listeners", type=int, default=0, help="also test this many random audiograms (default: %(default)s)"
+        "--seeds",
+        type=ranged(int, ranges.SOUND_COUNT),
+        default=None,
+        help="seeds per audiogram, 1-1000 (default: 20, or 2 with --quick)",
     )
     bench.add_argument(
-        "--lapse", type=float, default=0.02, help="simulated lapse rate, probability 0-1 (default: %(default)s)"
+        "--trials",
+        type=ranged(int, ranges.TRIALS),
+        default=None,
+        help="trial budget per session, 1-1000 (default: 100)",
     )
     bench.add_argument(
-        "--sigma", type=float, default=5.0, help="simulated response noise (psychometric SD), dB (default: %(default)s)"
+        "--random-listeners",
+        type=ranged(int, ranges.OPTIONAL_TRIALS),
+        default=0,
+        help="also test this many random audiograms, 0-1000 (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--lapse",
+        type=ranged(float, ranges.RESPONSE_RATE),
+        default=0.02,
+        help="simulated lapse rate, a probability in [0, 0.5) (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--sigma",
+        type=ranged(float, ranges.SD_DB),
+        default=5.0,
+        help="simulated response noise (psychometric SD), dB, in (0, 50] (default: %(default)s)",
     )
     bench.add_argument(
         "--out", type=Path, default=Path("runs/audiometry-bench"), help="output directory (default: %(default)s)"
@@ -85,32 +105,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="gppta",
         help="gppta (GP-PTA) or hw (modified Hughson-Westlake) (default: %(default)s)",
     )
-    run.add_argument("--trials", type=int, default=100, help="trial cap of the session (default: %(default)s)")
+    run.add_argument(
+        "--trials",
+        type=ranged(int, ranges.TRIALS),
+        default=100,
+        help="trial cap of the session, 1-1000 (default: %(default)s)",
+    )
     run.add_argument(
         "--target-sd",
-        type=float,
+        type=ranged(float, ranges.POSITIVE),
         default=None,
-        help="gppta only: stop when the posterior SD of the threshold is below this at every frequency, dB "
+        help="gppta only: stop when the posterior SD of the threshold is below this at every frequency, dB, > 0 "
         "(default: 3)",
     )
     run.add_argument(
         "--seed",
-        type=int,
+        type=ranged(int, ranges.SEED),
         default=0,
-        help="seed of the procedure, the simulated answers and --random (default: %(default)s)",
+        help="seed of the procedure, the simulated answers and --random, 0-4294967295 (default: %(default)s)",
     )
     run.add_argument(
         "--sigma",
-        type=float,
+        type=ranged(float, ranges.SD_DB),
         default=5.0,
-        help="response noise (psychometric SD), dB, of the simulated listener and of GP-PTA's model "
+        help="response noise (psychometric SD), dB, of the simulated listener and of GP-PTA's model, in (0, 50] "
         "(default: %(default)s)",
     )
     run.add_argument(
-        "--lapse", type=float, default=None, help="simulated listeners: lapse rate, probability 0-1 (default: 0.02)"
+        "--lapse",
+        type=ranged(float, ranges.RESPONSE_RATE),
+        default=None,
+        help="simulated listeners: lapse rate, a probability in [0, 0.5) (default: 0.02)",
     )
     run.add_argument(
-        "--max-level", type=float, default=120.0, help="highest level presented, dB HL (default: %(default)s)"
+        "--max-level",
+        type=ranged(float, ranges.MAX_LEVEL_DB_HL),
+        default=120.0,
+        help="highest level presented, dB HL, in (-10, 120]: above the audiometer's -10 dB HL floor "
+        "(default: %(default)s)",
     )
     run.add_argument(
         "--out",

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from runners.cli_support import add_command, parse_strata
+from runners import cli_ranges as ranges
+from runners.cli_support import add_command, parse_strata, ranged
 from simulator.errors import HearloopInputError
 from simulator.severity import STRATA
 
@@ -26,9 +27,14 @@ audiogram-fan plot."""
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "cohort", run, COMMAND)
     parser.add_argument(
-        "--n", type=int, default=None, help="number of listeners drawn without strata (default: 32; not with --strata)"
+        "--n",
+        type=ranged(int, ranges.LISTENER_COUNT),
+        default=None,
+        help="number of listeners drawn without strata, 1-10000 (default: 32; not with --strata)",
     )
-    parser.add_argument("--seed", type=int, default=None, help="sampling seed (default: 0)")
+    parser.add_argument(
+        "--seed", type=ranged(int, ranges.SEED), default=None, help="sampling seed, 0-4294967295 (default: 0)"
+    )
     parser.add_argument(
         "--strata",
         default=None,
@@ -45,10 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--save", default=None, help="also write the cohort to this TOML file (default: not saved)")
     parser.add_argument(
         "--audiometry",
-        type=int,
+        type=ranged(int, ranges.OPTIONAL_TRIALS),
         default=0,
         metavar="TRIALS",
-        help="also run GP-PTA on every listener with this trial budget; 0 = no (default: %(default)s)",
+        help="also run GP-PTA on every listener with this trial budget, 0-1000; 0 = no (default: %(default)s)",
     )
 
 

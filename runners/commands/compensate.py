@@ -14,7 +14,8 @@ import shlex
 import sys
 import time
 
-from runners.cli_support import add_command, add_listener_arguments
+from runners import cli_ranges as ranges
+from runners.cli_support import add_command, add_listener_arguments, ranged
 
 COMMAND = """
 DNN hearing-aid compensator: train it through the frozen nu-ICNet
@@ -51,18 +52,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_listener_arguments(
         train,
         animals="the model's HI training animals",
-        n_listeners="population drawn from the model's nu density without strata (default: 32)",
+        n_listeners="population drawn from the model's nu density without strata, 1-10000 (default: 32)",
         strata="training population per severity class instead of --n-listeners, e.g. "
         "'NH=4,mild=8,moderate=12,severe=8' (default: none, no threshold search per candidate)",
-        cohort_seed="training population seed (default: 5001)",
+        cohort_seed="training population seed, 0-4294967295 (default: 5001)",
     )
-    train.add_argument("--steps", type=int, default=1200, help="optimisation steps (default: %(default)s)")
-    train.add_argument("--batch", type=int, default=8, help="(sound, listener) pairs per step (default: %(default)s)")
+    train.add_argument(
+        "--steps",
+        type=ranged(int, ranges.STEPS),
+        default=1200,
+        help="optimisation steps, 1-1000000 (default: %(default)s)",
+    )
+    train.add_argument(
+        "--batch",
+        type=ranged(int, ranges.BATCH),
+        default=8,
+        help="(sound, listener) pairs per step, 1-4096 (default: %(default)s)",
+    )
     train.add_argument(
         "--lr",
-        type=float,
+        type=ranged(float, ranges.LEARNING_RATE),
         default=2e-3,
-        help="Adam learning rate at the start of the cosine decay (default: %(default)s)",
+        help="Adam learning rate at the start of the cosine decay, in (0, 1] (default: %(default)s)",
     )
     train.add_argument(
         "--conditioning",
@@ -73,37 +84,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument(
         "--audiogram-sd",
-        type=float,
+        type=ranged(float, ranges.AUDIOGRAM_SD_DB),
         default=5.0,
-        help="audiogram measurement error drawn into each training audiogram, dB (default: %(default)s)",
+        help="audiogram measurement error drawn into each training audiogram, dB, 0-50 (0: the true audiogram; "
+        "default: %(default)s)",
     )
     train.add_argument(
         "--loudness-weight",
-        type=float,
+        type=ranged(float, ranges.WEIGHT),
         default=1.0,
-        help="weight of the loudness term against the neural-fidelity loss (default: %(default)s)",
+        help="weight of the loudness term against the neural-fidelity loss, >= 0 (default: %(default)s)",
     )
     train.add_argument(
         "--selectivity-weight",
-        type=float,
+        type=ranged(float, ranges.WEIGHT),
         default=0.0,
-        help="weight of the NH token decoder's cross-entropy, neural selectivity (default: %(default)s: off)",
+        help="weight of the NH token decoder's cross-entropy, neural selectivity, >= 0 (default: %(default)s: off)",
     )
     train.add_argument(
         "--selectivity-every",
-        type=int,
+        type=ranged(int, ranges.STEPS),
         default=1,
-        help="compute the selectivity term on every k-th step only, to save time (default: %(default)s: every step)",
+        help="compute the selectivity term on every k-th step only, to save time, 1-1000000 "
+        "(default: %(default)s: every step)",
     )
-    train.add_argument("--seed", type=int, default=0, help="initialisation and batch seed (default: %(default)s)")
-    train.add_argument("--sound-seed", type=int, default=101, help="training corpus seed (default: %(default)s)")
+    train.add_argument(
+        "--seed",
+        type=ranged(int, ranges.SEED),
+        default=0,
+        help="initialisation and batch seed, 0-4294967295 (default: %(default)s)",
+    )
+    train.add_argument(
+        "--sound-seed",
+        type=ranged(int, ranges.SEED),
+        default=101,
+        help="training corpus seed, 0-4294967295 (default: %(default)s)",
+    )
     train.add_argument(
         "--stop-at",
-        type=int,
+        type=ranged(int, ranges.STEPS),
         default=None,
-        help="stop (checkpointed, resumable) after this many steps (default: run all --steps)",
+        help="stop (checkpointed, resumable) after this many steps, 1-1000000 (default: run all --steps)",
     )
-    train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    train.add_argument(
+        "--threads",
+        type=ranged(int, ranges.THREADS),
+        default=None,
+        help="torch CPU threads, 1-256 (default: torch's choice)",
+    )
     train.add_argument(
         "--no-resume", action="store_true", help="start afresh even if --run-dir holds a run (default: resume)"
     )

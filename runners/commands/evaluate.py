@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import argparse
 
-from runners.cli_support import add_command
+from runners import cli_ranges as ranges
+from runners.cli_support import add_command, ranged
 from simulator.errors import HearloopInputError
 
 COMMAND = """
@@ -41,7 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="nu-ICNet-6 checkpoint to evaluate, e.g. the bundled one (default: the run's nuicnet6)",
     )
     parser.add_argument("--out", default="runs/eval", help="report directory (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads",
+        type=ranged(int, ranges.THREADS),
+        default=None,
+        help="torch CPU threads, 1-256 (default: torch's choice)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars (default: bars)")
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from runners.cli_support import add_command, add_listener_arguments
+from runners import cli_ranges as ranges
+from runners.cli_support import add_command, add_listener_arguments, ranged, ranged_pair
 from simulator.errors import HearloopInputError
 
 COMMAND = """
@@ -44,9 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_listener_arguments(
         parser,
         animals="the model's NH and HI training animals with their ABR audiograms",
-        n_listeners="draw this many listeners without strata instead of --strata (default: the strata)",
+        n_listeners="draw this many listeners without strata instead of --strata, 1-10000 (default: the strata)",
         strata=f"listeners per severity class, e.g. 'NH=2,mild=2,moderate=4' (default: {DEFAULT_STRATA})",
-        cohort_seed="listener cohort seed, held out: not a training seed (default: 7001)",
+        cohort_seed="listener cohort seed, held out: not a training seed, 0-4294967295 (default: 7001)",
     )
     parser.add_argument(
         "--cohort-file",
@@ -59,17 +60,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fail if the strata cannot be filled (default: warn and draw without strata)",
     )
     parser.add_argument(
-        "--sound-seed", type=int, default=9001, help="corpus seed, held out: not a training seed (default: %(default)s)"
+        "--sound-seed",
+        type=ranged(int, ranges.SEED),
+        default=9001,
+        help="corpus seed, held out: not a training seed, 0-4294967295 (default: %(default)s)",
     )
     parser.add_argument(
         "--per-class",
-        type=int,
+        type=ranged(int, ranges.SOUND_COUNT),
         default=3,
-        help="sounds per class: speech, speech in noise, music, ripple, tone (default: %(default)s)",
+        help="sounds per class: speech, speech in noise, music, ripple, tone; 1-1000 (default: %(default)s)",
     )
-    parser.add_argument("--duration", type=float, default=1.0, help="seconds per sound (default: %(default)s)")
     parser.add_argument(
-        "--levels", default="50,80", help="presentation levels drawn from LOW,HIGH, dB SPL (default: %(default)s)"
+        "--duration",
+        type=ranged(float, ranges.SOUND_SECONDS),
+        default=1.0,
+        help="seconds per sound, 0.05-60 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--levels",
+        type=ranged_pair(ranges.LEVEL_PAIR_DB_SPL),
+        default="50,80",
+        help="presentation levels drawn from LOW,HIGH, dB SPL, LOW <= HIGH, each 0-120 (default: %(default)s)",
     )
     parser.add_argument(
         "--distance", choices=("l1", "l2", "kl"), default="l1", help="neural-fidelity distance (default: %(default)s)"
@@ -111,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             "--objective generator scores virtual-IC animals on their own responses; listeners sampled from the "
             "model's nu population carry no ground truth: use --listeners-from animals"
         )
-    lo, hi = _levels(args.levels)
+    lo, hi = args.levels
     names = [s.strip().lower() for s in args.strategies.split(",") if s.strip()]
     if args.dnn is not None and "dnn" not in names:
         raise HearloopInputError("--dnn names the DNN compensator, but dnn is not among --strategies")
@@ -156,14 +168,3 @@ def run(args: argparse.Namespace) -> int:
     print(summary_markdown(table))
     print(f"wrote {out}/results.parquet ({table.num_rows} rows) and summary.md in {time.time() - t0:.0f} s")
     return 0
-
-
-def _levels(text: str) -> tuple[float, float]:
-    """``--levels LOW,HIGH`` (dB SPL)."""
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError as err:
-        raise HearloopInputError(f"--levels expects LOW,HIGH in dB SPL, e.g. 50,80; got {text!r}") from err
-    if not lo <= hi:
-        raise HearloopInputError(f"--levels: LOW must not exceed HIGH, got {text!r}")
-    return lo, hi

@@ -19,7 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
-from runners.cli_support import add_command
+from runners import cli_ranges as ranges
+from runners.cli_support import add_command, ranged
 from simulator.atomic_io import atomic_write_text
 from simulator.errors import HearloopInputError
 
@@ -37,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--animal", help="animal recording file (HDF5) to fit (this or --fresh is required)")
     src.add_argument(
         "--fresh",
-        type=int,
+        type=ranged(int, ranges.FRESH_ANIMALS),
         metavar="N",
-        help="generate N fresh unseen animals, 1 NH then HI (this or --animal is required)",
+        help="generate N fresh unseen animals, 1 NH then HI, 1-100 (this or --animal is required)",
     )
     parser.add_argument(
         "--reference",
@@ -51,16 +52,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--aligned", action="store_true", help="--animal is already in the model's channel order (default: align it)"
     )
     parser.add_argument(
-        "--seed", type=int, default=1000, help="seed of the fresh animals and of the fits (default: %(default)s)"
+        "--seed",
+        type=ranged(int, ranges.SEED),
+        default=1000,
+        help="seed of the fresh animals and of the fits, 0-4294967295 (default: %(default)s)",
     )
     parser.add_argument(
         "--n-init",
-        type=int,
+        type=ranged(int, ranges.SOBOL_STARTS),
         default=8,
-        choices=(4, 8, 16),
-        help="Sobol start points of the Bayesian optimisation (default: %(default)s)",
+        help="Sobol start points of the Bayesian optimisation, 4, 8 or 16 (default: %(default)s)",
     )
-    parser.add_argument("--max-evals", type=int, default=40, help="loss evaluations per fit (default: %(default)s)")
+    parser.add_argument(
+        "--max-evals",
+        type=ranged(int, ranges.EVALUATIONS),
+        default=40,
+        help="loss evaluations per fit, 1-1000 (default: %(default)s)",
+    )
     parser.add_argument(
         "--grad-method",
         default="lbfgs",
@@ -69,18 +77,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--seconds-per-sound",
-        type=float,
+        type=ranged(float, ranges.AUDIO_SECONDS),
         default=15.0,
-        help="fitting data per training sound, s (default: %(default)s)",
+        help="fitting data per training sound, s, in (0, 86400] (default: %(default)s)",
     )
     parser.add_argument(
         "--max-hours",
-        type=float,
+        type=ranged(float, ranges.HOURS),
         default=2.0,
-        help="fit on sounds presented in the first this-many recording hours, h (default: %(default)s)",
+        help="fit on sounds presented in the first this-many recording hours, h, in (0, 1000] (default: %(default)s)",
     )
     parser.add_argument(
-        "--grid", type=int, default=9, help="loss-surface grid points per axis; 0 = no plot (default: %(default)s)"
+        "--grid",
+        type=ranged(int, ranges.GRID_POINTS),
+        default=9,
+        help="loss-surface grid points per axis, 0-100; 0 = no plot, 1 is refused (default: %(default)s)",
     )
     parser.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
     parser.add_argument("--out", default="runs/fit", help="output directory (default: %(default)s)")
@@ -118,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.reference and args.aligned:
         raise HearloopInputError("give --reference (align the animal to it) or --aligned (already aligned), not both")
+    if args.grid == 1:
+        raise HearloopInputError("--grid 1 is one point, not a surface: give 2-100 points per axis, or 0 for no plot")
     if args.max_evals < args.n_init:
         raise HearloopInputError(f"--max-evals ({args.max_evals}) must be >= --n-init ({args.n_init})")
     import numpy as np

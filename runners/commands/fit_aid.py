@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from runners import cli_ranges as ranges
 from runners.cli_support import add_command, ranged
 from simulator.errors import HearloopInputError
-from simulator.validated_config import Interval
 
-SOUND_COUNT = Interval(int, 1, 1000)
 """Sounds judged or held out (``--n-sounds``, ``--eval-sounds``): the range of the fleet spec's sound counts."""
 
 COMMAND = """
@@ -41,10 +40,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="feedback: pairwise A/B answers or 0-100 ratings (default: %(default)s)",
     )
     parser.add_argument(
-        "--budget", type=int, default=30, help="comparisons / ratings of the session (default: %(default)s)"
+        "--budget",
+        type=ranged(int, ranges.TRIALS),
+        default=30,
+        help="comparisons / ratings of the session, 1-1000 (default: %(default)s)",
     )
     parser.add_argument(
-        "--listener-seed", type=int, default=0, help="seed of the sampled virtual listener (default: %(default)s)"
+        "--listener-seed",
+        type=ranged(int, ranges.SEED),
+        default=0,
+        help="seed of the sampled virtual listener, 0-4294967295 (default: %(default)s)",
     )
     parser.add_argument(
         "--stratum",
@@ -54,9 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=ranged(int, ranges.SEED),
         default=0,
-        help="seed of audiometry, feedback noise, oracle and optimiser (default: %(default)s)",
+        help="seed of audiometry, feedback noise, oracle and optimiser, 0-4294967295 (default: %(default)s)",
     )
     parser.add_argument(
         "--tune",
@@ -66,35 +71,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--radius",
-        type=float,
+        type=ranged(float, ranges.SEARCH_RADIUS),
         default=0.5,
-        help="search half-width around theta0, normalised units (box [-1, 1]) (default: %(default)s)",
+        help="search half-width around theta0, normalised units (box [-1, 1]), in (0, 2] (default: %(default)s)",
     )
     parser.add_argument(
         "--sigma",
-        type=float,
+        type=ranged(float, ranges.FEEDBACK_SD),
         default=None,
-        help="listener's internal noise SD per comparison (pairwise) or rating, fidelity units "
+        help="listener's internal noise SD per comparison (pairwise) or rating, fidelity units, in (0, 1] "
         "(default: 0.01 pairwise, 0.02 rating)",
     )
-    parser.add_argument("--audiometry-trials", type=int, default=40, help="GP-PTA trial budget (default: %(default)s)")
+    parser.add_argument(
+        "--audiometry-trials",
+        type=ranged(int, ranges.TRIALS),
+        default=40,
+        help="GP-PTA trial budget, 1-1000 (default: %(default)s)",
+    )
     parser.add_argument(
         "--n-sounds",
-        type=ranged(int, SOUND_COUNT),
+        type=ranged(int, ranges.SOUND_COUNT),
         default=2,
         help="speech sounds the listener judges, 1-1000 (default: %(default)s)",
     )
     parser.add_argument(
         "--eval-sounds",
-        type=ranged(int, SOUND_COUNT),
+        type=ranged(int, ranges.SOUND_COUNT),
         default=2,
         help="held-out sounds (speech, speech in noise) the fit is scored on, never judged in the session, 1-1000 "
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--sound-seconds", type=float, default=0.5, help="duration of each sound, s (default: %(default)s)"
+        "--sound-seconds",
+        type=ranged(float, ranges.SOUND_SECONDS),
+        default=0.5,
+        help="duration of each sound, s, 0.05-60 (default: %(default)s)",
     )
-    parser.add_argument("--level", type=float, default=65.0, help="presentation level, dB SPL (default: %(default)s)")
+    parser.add_argument(
+        "--level",
+        type=ranged(float, ranges.SOUND_LEVEL_DB_SPL),
+        default=65.0,
+        help="presentation level, dB SPL, 0-120 (default: %(default)s)",
+    )
     parser.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: the bundled model)")
     parser.add_argument(
         "--out",

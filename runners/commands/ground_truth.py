@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from runners.cli_support import add_command
+from runners import cli_ranges as ranges
+from runners.cli_support import add_command, ranged, ranged_pair
 
 COMMAND = """
 strategy grid scored through the model and on the generator itself, with their agreement
@@ -39,29 +40,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="HI",
         help="training animals: 'HI', 'NH,HI', 'none' or a list of ids (default %(default)s)",
     )
-    parser.add_argument("--fresh-nh", type=int, default=0, help="fresh NH animals (default: none)")
-    parser.add_argument("--fresh-hi", type=int, default=3, help="fresh HI animals (default %(default)s)")
     parser.add_argument(
-        "--fresh-seed", type=int, default=1000, help="seed of the fresh animals, not the cohort's (default %(default)s)"
+        "--fresh-nh", type=ranged(int, ranges.FRESH_COUNT), default=0, help="fresh NH animals, 0-100 (default: none)"
     )
     parser.add_argument(
-        "--fit-evals", type=int, default=24, help="BO evaluations of a fresh animal's nu fit (default %(default)s)"
+        "--fresh-hi",
+        type=ranged(int, ranges.FRESH_COUNT),
+        default=3,
+        help="fresh HI animals, 0-100 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--fresh-seed",
+        type=ranged(int, ranges.SEED),
+        default=1000,
+        help="seed of the fresh animals, not the cohort's, 0-4294967295 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--fit-evals",
+        type=ranged(int, ranges.EVALUATIONS),
+        default=24,
+        help="BO evaluations of a fresh animal's nu fit, 1-1000 (default %(default)s)",
     )
     parser.add_argument(
         "--hitl", default=None, help="JSON {'strategy': NAME, 'theta': {animal_id: [...]}} (default: no HITL condition)"
     )
     parser.add_argument(
-        "--sound-seed", type=int, default=9001, help="corpus seed, held out from training (default %(default)s)"
+        "--sound-seed",
+        type=ranged(int, ranges.SEED),
+        default=9001,
+        help="corpus seed, held out from training, 0-4294967295 (default %(default)s)",
     )
     parser.add_argument(
         "--per-class",
-        type=int,
+        type=ranged(int, ranges.SOUND_COUNT),
         default=1,
-        help="sounds per class: speech, sin, music, ripple, tone (default %(default)s)",
+        help="sounds per class: speech, sin, music, ripple, tone; 1-1000 (default %(default)s)",
     )
-    parser.add_argument("--duration", type=float, default=1.0, help="seconds per sound (default %(default)s)")
     parser.add_argument(
-        "--levels", default="50,80", help="presentation level range, dB SPL, low,high (default %(default)s)"
+        "--duration",
+        type=ranged(float, ranges.SOUND_SECONDS),
+        default=1.0,
+        help="seconds per sound, 0.05-60 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--levels",
+        type=ranged_pair(ranges.LEVEL_PAIR_DB_SPL),
+        default="50,80",
+        help="presentation level range, dB SPL, low,high: LOW <= HIGH, each 0-120 (default %(default)s)",
     )
     parser.add_argument(
         "--distance", choices=("l1", "l2", "kl"), default="l1", help="objective distance (default %(default)s)"
@@ -91,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.model.animals import nh_reference_nu
 
     t0 = time.time()
-    lo, hi = (float(v) for v in args.levels.split(","))
+    lo, hi = args.levels
     names = list(dict.fromkeys(["unaided", "nalr", *(s.strip().lower() for s in args.strategies.split(",") if s)]))
     strategies = {n: (get_strategy(n, pretrained=args.dnn) if n == "dnn" else get_strategy(n)) for n in names}
     hitl = load_hitl_settings(args.hitl, strategies) if args.hitl else {}

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import argparse
 
-from runners.cli_support import add_command
+from runners import cli_ranges as ranges
+from runners.cli_support import add_command, ranged
 from simulator.errors import HearloopInputError
 
 COMMAND = """
@@ -43,25 +44,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--untrained", action="store_true", help="confirm --preset: random weights, not a prediction (default: off)"
     )
-    parser.add_argument("--seed", type=int, default=None, help="--preset: initialisation seed (default: 0)")
+    parser.add_argument(
+        "--seed",
+        type=ranged(int, ranges.SEED),
+        default=None,
+        help="--preset: initialisation seed, 0-4294967295 (default: 0)",
+    )
     parser.add_argument(
         "--level-db",
-        type=float,
+        type=ranged(float, ranges.SOUND_LEVEL_DB_SPL),
         default=None,
-        help="present the sound at this RMS level, dB SPL (default: the file's level, by --full-scale-db)",
+        help="present the sound at this RMS level, dB SPL, 0-120 (default: the file's level, by --full-scale-db)",
     )
     parser.add_argument(
         "--full-scale-db",
-        type=float,
+        type=ranged(float, ranges.FULL_SCALE_DB_SPL),
         default=None,
-        help="calibration: dB SPL of a full-scale sine in the file; not with --level-db (default: 100)",
+        help="calibration: dB SPL of a full-scale sine in the file, 0-191; not with --level-db (default: 100)",
     )
     parser.add_argument("--out", default="neurogram.png", help="output figure (default: %(default)s)")
     parser.add_argument(
         "--chunk-seconds",
-        type=float,
+        type=ranged(float, ranges.CHUNK_SECONDS),
         default=10.0,
-        help="stream long sounds through the model in chunks of this length, s (default: %(default)s)",
+        help="stream long sounds through the model in chunks of this length, s, in (0, 600] (default: %(default)s)",
     )
     parser.add_argument(
         "--device", default="cpu", choices=("cpu", "cuda", "auto"), help="torch device (default: %(default)s)"

@@ -15,21 +15,27 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
-from runners.cli_support import add_command, ranged
+from runners import cli_ranges as ranges
+from runners.cli_support import add_command, range_text, ranged
 from simulator.errors import HearloopInputError
-from simulator.validated_config import Interval, Options
 
-MAX_WORKERS = 256
-"""Most simulating processes ``--workers`` may ask for."""
-
-RANGE_OPTIONS: tuple[tuple[str, tuple[float, float], str], ...] = (
-    ("--level-range", (45.0, 90.0), "presentation levels of the training sounds, dB SPL"),
-    ("--test-level-range", (65.0, 90.0), "presentation levels of the held-out test sounds, dB SPL"),
-    ("--hi-pta-range", (10.0, 50.0), "severity range of the HI animals (PTA of the true loss), dB HL"),
+RANGE_OPTIONS = (
+    ("--level-range", (45.0, 90.0), ranges.SOUND_LEVEL_DB_SPL, "presentation levels of the training sounds, dB SPL"),
+    (
+        "--test-level-range",
+        (65.0, 90.0),
+        ranges.SOUND_LEVEL_DB_SPL,
+        "presentation levels of the held-out test sounds, dB SPL",
+    ),
+    (
+        "--hi-pta-range",
+        (10.0, 50.0),
+        ranges.HEARING_LEVEL_DB_HL,
+        "severity range of the HI animals (PTA of the true loss), dB HL",
+    ),
 )
-"""(flag, default, help) of the LOW HIGH options; defaults as in ``simulator.virtual_ic.generate_cohort``."""
+"""(flag, default, range of LOW and of HIGH, help) of the LOW HIGH options; defaults as in
+``simulator.virtual_ic.generate_cohort``."""
 
 
 COMMAND = """
@@ -45,44 +51,74 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", required=True, help="output directory for the cohort (cohort.json + one HDF5 file each)"
     )
-    parser.add_argument("--n-nh", type=int, default=3, help="normal-hearing animals (default: %(default)s)")
-    parser.add_argument("--n-hi", type=int, default=6, help="hearing-impaired animals (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="master seed (default: %(default)s)")
-    parser.add_argument("--channels", type=int, default=32, help="recording channels per animal (default: %(default)s)")
     parser.add_argument(
-        "--train-seconds", type=float, default=90.0, help="training audio per animal, s (default: %(default)s)"
+        "--n-nh",
+        type=ranged(int, ranges.ANIMAL_COUNT),
+        default=3,
+        help="normal-hearing animals, 0-1000 (default: %(default)s)",
     )
     parser.add_argument(
-        "--sound-seconds", type=float, default=3.0, help="duration of each training sound, s (default: %(default)s)"
+        "--n-hi",
+        type=ranged(int, ranges.ANIMAL_COUNT),
+        default=6,
+        help="hearing-impaired animals, 0-1000 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=ranged(int, ranges.SEED), default=0, help="master seed, 0-4294967295 (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--channels",
+        type=ranged(int, ranges.CHANNELS),
+        default=32,
+        help="recording channels per animal, 1-1024 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--train-seconds",
+        type=ranged(float, ranges.AUDIO_SECONDS),
+        default=90.0,
+        help="training audio per animal, s, in (0, 86400] (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sound-seconds",
+        type=ranged(float, ranges.SOUND_SECONDS),
+        default=3.0,
+        help="duration of each training sound, s, 0.05-60 (default: %(default)s)",
     )
     parser.add_argument(
         "--test-per-class",
-        type=int,
+        type=ranged(int, ranges.SOUND_COUNT),
         default=2,
-        help="two-trial held-out test sounds per sound class (default: %(default)s)",
+        help="two-trial held-out test sounds per sound class, 1-1000 (default: %(default)s)",
     )
     parser.add_argument(
-        "--test-seconds", type=float, default=3.0, help="duration of each test sound, s (default: %(default)s)"
+        "--test-seconds",
+        type=ranged(float, ranges.SOUND_SECONDS),
+        default=3.0,
+        help="duration of each test sound, s, 0.05-60 (default: %(default)s)",
     )
     parser.add_argument(
-        "--session-hours", type=float, default=10.0, help="recording session length, h (default: %(default)s)"
+        "--session-hours",
+        type=ranged(float, ranges.HOURS),
+        default=10.0,
+        help="recording session length, h, in (0, 1000] (default: %(default)s)",
     )
-    for flag, (low, high), what in RANGE_OPTIONS:
+    for flag, (low, high), each, what in RANGE_OPTIONS:
         parser.add_argument(
             flag,
-            type=float,
+            type=ranged(float, each),
             nargs=2,
             default=(low, high),
             metavar=("LOW", "HIGH"),
-            help=f"{what} (default: {low:g} {high:g})",
+            help=f"{what}, LOW <= HIGH, each {range_text(each)} (default: {low:g} {high:g})",
         )
     parser.add_argument(
         "--flat-from",
-        type=float,
+        type=ranged(float, ranges.HEARING_LEVEL_DB_HL),
         default=None,
         metavar="PTA",
-        help="HI animals with a target PTA at or above this, dB HL, get a flat loss: notch and sloping losses saturate "
-        "near 50 dB HL, so severe targets need flat ones (default: shapes cycle flat/sloping/notch at every severity)",
+        help="HI animals with a target PTA at or above this, dB HL, -10 to 120, get a flat loss: notch and sloping "
+        "losses saturate near 50 dB HL, so severe targets need flat ones (default: shapes cycle flat/sloping/notch at "
+        "every severity)",
     )
     parser.add_argument(
         "--tone-frequencies",
@@ -113,11 +149,11 @@ def _add_periphery_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--ihc-dominant",
-        type=ranged(int, Interval(int, 0, None)),
+        type=ranged(int, ranges.ANIMAL_COUNT),
         default=0,
         metavar="N",
-        help="N of the HI animals (a seeded draw) get IHC-dominant losses: OHC share of the threshold shift 0.1-0.3 "
-        "instead of 0.7-0.95 (default: %(default)s)",
+        help="N of the HI animals (a seeded draw), 0-1000 and at most --n-hi, get IHC-dominant losses: OHC share of "
+        "the threshold shift 0.1-0.3 instead of 0.7-0.95 (default: %(default)s)",
     )
     parser.add_argument(
         "--bez-species",
@@ -127,45 +163,27 @@ def _add_periphery_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--bez-sample-rate",
-        type=_bez_sample_rate,
+        type=ranged(int, ranges.BEZ_SAMPLE_RATES_HZ),
         default=None,
         help="BEZ2018 model sampling rate, Hz: 100000, 200000 or 500000 (only with --periphery bez2018; default: "
         "100000)",
     )
     parser.add_argument(
         "--workers",
-        type=ranged(int, Interval(int, 1, MAX_WORKERS)),
+        type=ranged(int, ranges.PROCESSES),
         default=1,
-        help=f"processes simulating sounds, 1-{MAX_WORKERS}; the cohort is the same for any number "
-        "(default: %(default)s)",
+        help="processes simulating sounds, 1-256; the cohort is the same for any number (default: %(default)s)",
     )
 
 
-def _bez_sample_rate(text: str) -> int:
-    """``--bez-sample-rate``: one of the rates the BEZ2018 model supports (the model is imported only when given)."""
-    from simulator.virtual_ic.bez2018 import SUPPORTED_SAMPLE_RATES_HZ
-
-    return ranged(int, Options(tuple(SUPPORTED_SAMPLE_RATES_HZ)))(text)
-
-
 def _check(args: argparse.Namespace) -> None:
-    if args.n_nh < 0 or args.n_hi < 0 or args.n_nh + args.n_hi < 1:
-        raise HearloopInputError(
-            f"--n-nh and --n-hi must be >= 0 with at least one animal, got {args.n_nh}, {args.n_hi}"
-        )
-    if args.channels < 1:
-        raise HearloopInputError(f"--channels must be >= 1, got {args.channels}")
-    for name in ("train_seconds", "sound_seconds", "test_seconds", "session_hours"):
-        if not getattr(args, name) > 0:
-            raise HearloopInputError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
-    for flag, _, _ in RANGE_OPTIONS:
+    """The checks that tie options together (each option's own range is checked while the command line is parsed)."""
+    if args.n_nh + args.n_hi < 1:
+        raise HearloopInputError(f"--n-nh and --n-hi must give at least one animal, got {args.n_nh}, {args.n_hi}")
+    for flag, *_ in RANGE_OPTIONS:
         low, high = getattr(args, flag[2:].replace("-", "_"))
-        if not (np.isfinite(low) and np.isfinite(high) and low <= high):
-            raise HearloopInputError(f"{flag} must be finite LOW HIGH with LOW <= HIGH, got {low} {high}")
-    if args.flat_from is not None and not np.isfinite(args.flat_from):
-        raise HearloopInputError(f"--flat-from must be a finite PTA in dB HL, got {args.flat_from}")
-    if args.test_per_class < 1:
-        raise HearloopInputError(f"--test-per-class must be >= 1, got {args.test_per_class}")
+        if not low <= high:
+            raise HearloopInputError(f"{flag} must be LOW HIGH with LOW <= HIGH, got {low:g} {high:g}")
     if args.ihc_dominant > args.n_hi:
         raise HearloopInputError(f"--ihc-dominant must lie in 0..--n-hi ({args.n_hi}), got {args.ihc_dominant}")
     if args.periphery != "bez2018" and (args.bez_species is not None or args.bez_sample_rate is not None):

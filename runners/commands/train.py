@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from runners.cli_support import add_command
+from runners import cli_ranges as ranges
+from runners.cli_support import add_command, ranged
 from simulator.errors import HearloopInputError
 
 COMMAND = """
@@ -44,9 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--epoch-cap",
-        type=int,
+        type=ranged(int, ranges.EPOCHS),
         default=None,
-        help="with --recipe: at most this many epochs in every stage, for a quick check of a cohort "
+        help="with --recipe: at most this many epochs in every stage, for a quick check of a cohort, 1-10000 "
         "(default: the recipe's)",
     )
     parser.add_argument(
@@ -62,20 +63,35 @@ def _add_stage_options(per_stage: argparse._ArgumentGroup) -> None:
         "--stages", default=None, help=f"comma-separated stages to run, in order (default: {_DEFAULT_STAGES})"
     )
     per_stage.add_argument(
-        "--epochs", type=int, default=None, help="max epochs of the conditioned stages (default: 120)"
+        "--epochs",
+        type=ranged(int, ranges.EPOCHS),
+        default=None,
+        help="max epochs of the conditioned stages, 1-10000 (default: 120)",
     )
     per_stage.add_argument(
-        "--encoder-epochs", type=int, default=None, help="max epochs of the multibranch stage (default: --epochs)"
+        "--encoder-epochs",
+        type=ranged(int, ranges.EPOCHS),
+        default=None,
+        help="max epochs of the multibranch stage, 1-10000 (default: --epochs)",
     )
-    per_stage.add_argument("--lr", type=float, default=None, help="initial Adam learning rate (default: 3e-3)")
     per_stage.add_argument(
-        "--encoder-lr", type=float, default=None, help="learning rate of the multibranch stage (default: --lr)"
+        "--lr",
+        type=ranged(float, ranges.LEARNING_RATE),
+        default=None,
+        help="initial Adam learning rate, in (0, 1] (default: 3e-3)",
+    )
+    per_stage.add_argument(
+        "--encoder-lr",
+        type=ranged(float, ranges.LEARNING_RATE),
+        default=None,
+        help="learning rate of the multibranch stage, in (0, 1] (default: --lr)",
     )
     per_stage.add_argument(
         "--hop",
-        type=int,
+        type=ranged(int, ranges.HOP_SAMPLES),
         default=None,
-        help="frame hop in samples; 4096 = half-overlapping frames (default: 8192, no overlap)",
+        help="frame hop in samples, a multiple of 32 in [32, 8192]; 4096 = half-overlapping frames (default: 8192, no "
+        "overlap)",
     )
     per_stage.add_argument(
         "--finetune-encoder",
@@ -93,32 +109,45 @@ def _add_stage_options(per_stage: argparse._ArgumentGroup) -> None:
 
 def _add_shared_options(parser: argparse.ArgumentParser) -> None:
     """Options of every stage, with or without a recipe."""
-    parser.add_argument("--batch-size", type=int, default=8, help="frames per step (default: %(default)s)")
-    parser.add_argument("--beta", type=float, default=None, help="KL weight beta of the nu-ICNets (default: 1e-3)")
     parser.add_argument(
-        "--lam", type=float, default=None, help="clustering-penalty weight lambda of the nu-ICNets (default: 0.1)"
+        "--batch-size", type=ranged(int, ranges.BATCH), default=8, help="frames per step, 1-4096 (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--beta",
+        type=ranged(float, ranges.WEIGHT),
+        default=None,
+        help="KL weight beta of the nu-ICNets, >= 0 (default: 1e-3)",
+    )
+    parser.add_argument(
+        "--lam",
+        type=ranged(float, ranges.WEIGHT),
+        default=None,
+        help="clustering-penalty weight lambda of the nu-ICNets, >= 0 (default: 0.1)",
     )
     parser.add_argument(
         "--early-stop",
-        type=int,
+        type=ranged(int, ranges.EPOCHS),
         default=10,
-        help="epochs without a better validation loss before a stage stops (default: %(default)s)",
+        help="epochs without a better validation loss before a stage stops, 1-10000 (default: %(default)s)",
     )
     parser.add_argument(
         "--lr-patience",
-        type=int,
+        type=ranged(int, ranges.PATIENCE),
         default=4,
-        help="plateau epochs before the learning rate halves (default: %(default)s)",
+        help="plateau epochs before the learning rate halves, 0-10000 (default: %(default)s)",
     )
     parser.add_argument(
         "--max-steps-per-epoch",
-        type=int,
+        type=ranged(int, ranges.STEPS),
         default=None,
-        help="cap optimisation steps per epoch (default: every frame once per epoch)",
+        help="cap optimisation steps per epoch, 1-1000000 (default: every frame once per epoch)",
     )
     parser.add_argument("--reference", default=None, help="NH animal id to align to (default: the first NH animal)")
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of initialisation, batch order and nu samples (default: %(default)s)"
+        "--seed",
+        type=ranged(int, ranges.SEED),
+        default=0,
+        help="seed of initialisation, batch order and nu samples, 0-4294967295 (default: %(default)s)",
     )
     parser.add_argument(
         "--device",
@@ -126,7 +155,12 @@ def _add_shared_options(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "cpu", "cuda"),
         help="torch device; auto = cuda when there is one (default: %(default)s)",
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads",
+        type=ranged(int, ranges.THREADS),
+        default=None,
+        help="torch CPU threads, 1-256 (default: torch's choice)",
+    )
     parser.add_argument(
         "--bundle",
         default=None,

@@ -20,7 +20,6 @@ REFUSED = [
     ),
     (["evaluate-strategies", "--out", "{tmp}/x", "--n-listeners", "3", "--strict-strata"], "--strict-strata"),
     (["evaluate-strategies", "--out", "{tmp}/x", "--strategies", "nalr", "--dnn", "dnn-small"], "dnn is not among"),
-    (["evaluate-strategies", "--out", "{tmp}/x", "--levels", "80"], "--levels expects LOW,HIGH"),
     (["evaluate-strategies", "--out", "{tmp}/x", "--objective", "generator"], "carry no ground truth"),
     (
         ["compensate", "train", "--run-dir", "{tmp}/x", "--listeners-from", "animals", "--strata", "NH=1"],

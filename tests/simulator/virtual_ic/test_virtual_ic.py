@@ -214,7 +214,7 @@ def test_synth_cli_level_and_severity_ranges(tmp_path, capsys):
     base += ["--periphery", "gammatone"]
     base += ["--sound-seconds", "0.3", "--test-seconds", "0.3"]
     assert main([*base, "--out", str(tmp_path / "bad"), "--level-range", "90", "20"]) == 2
-    assert "--level-range must be finite LOW HIGH" in capsys.readouterr().err
+    assert "--level-range must be LOW HIGH with LOW <= HIGH, got 90 20" in capsys.readouterr().err
     args = [*base, "--out", str(tmp_path / "c"), "--level-range", "20", "60", "--hi-pta-range", "60", "60"]
     assert main(args) == 0
     config = json.loads((tmp_path / "c" / "cohort.json").read_text())["metadata"]["config"]
@@ -245,8 +245,11 @@ def test_synth_cli_flat_from_is_recorded_and_validated(tmp_path, capsys):
     base = ["synth", "--n-nh", "0", "--n-hi", "2", "--channels", "4", "--quiet", "--train-seconds", "1"]
     base += ["--periphery", "gammatone"]
     base += ["--sound-seconds", "0.3", "--test-seconds", "0.3", "--hi-pta-range", "50", "90"]
-    assert main([*base, "--out", str(tmp_path / "bad"), "--flat-from", "nan"]) == 2
-    assert "--flat-from must be a finite PTA" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # refused while the command line is parsed
+        main([*base, "--out", str(tmp_path / "bad"), "--flat-from", "nan"])
+    assert exited.value.code == 2
+    assert "argument --flat-from: must be a number in [-10, 120], got nan" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
     assert main([*base, "--out", str(tmp_path / "c"), "--flat-from", "50"]) == 0
     config = json.loads((tmp_path / "c" / "cohort.json").read_text())["metadata"]["config"]
     assert config["flat_from_pta_db"] == 50.0
