@@ -47,7 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="audiometry_command", metavar="SUBCOMMAND")
     sub.required = True
 
-    bench = add_command(sub, "bench", _bench, BENCH)
+    _add_bench_options(add_command(sub, "bench", _bench, BENCH))
+    _add_run_options(add_command(sub, "run", _run, RUN))
+
+
+def _add_bench_options(bench: argparse.ArgumentParser) -> None:
+    """Options of ``audiometry bench``."""
     bench.add_argument(
         "--quick", action="store_true", help="2 seeds per audiogram, about 2 min on 2 cores (default: off, 20 seeds)"
     )
@@ -86,7 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--no-progress", action="store_true", help="no tqdm progress bar (default: a bar)")
 
-    run = add_command(sub, "run", _run, RUN)
+
+def _add_run_options(run: argparse.ArgumentParser) -> None:
+    """Options of ``audiometry run``."""
     who = run.add_mutually_exclusive_group()
     who.add_argument(
         "--audiogram", default=None, help="Bisgaard audiogram of the simulated listener, N1..N7 or S1..S3 (default: N3)"

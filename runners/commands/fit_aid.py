@@ -88,6 +88,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=40,
         help="GP-PTA trial budget, 1-1000 (default: %(default)s)",
     )
+    _add_sound_options(parser)
+    parser.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: the bundled model)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default: runs/fit-aid/<strategy>-<mode>-listener<listener-seed>)",
+    )
+
+
+def _add_sound_options(parser: argparse.ArgumentParser) -> None:
+    """The sounds the listener judges and the fit is scored on."""
     parser.add_argument(
         "--n-sounds",
         type=ranged(int, ranges.SOUND_COUNT),
@@ -112,13 +124,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=ranged(float, ranges.SOUND_LEVEL_DB_SPL),
         default=65.0,
         help="presentation level, dB SPL, 0-120 (default: %(default)s)",
-    )
-    parser.add_argument("--model", type=Path, default=None, help="checkpoint directory (default: the bundled model)")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="output directory (default: runs/fit-aid/<strategy>-<mode>-listener<listener-seed>)",
     )
 
 

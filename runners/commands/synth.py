@@ -72,36 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=32,
         help="recording channels per animal, 1-1024 (default: %(default)s)",
     )
-    parser.add_argument(
-        "--train-seconds",
-        type=ranged(float, ranges.AUDIO_SECONDS),
-        default=90.0,
-        help="training audio per animal, s, in (0, 86400] (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--sound-seconds",
-        type=ranged(float, ranges.SOUND_SECONDS),
-        default=3.0,
-        help="duration of each training sound, s, 0.05-60 (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--test-per-class",
-        type=ranged(int, ranges.SOUND_COUNT),
-        default=2,
-        help="two-trial held-out test sounds per sound class, 1-1000 (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--test-seconds",
-        type=ranged(float, ranges.SOUND_SECONDS),
-        default=3.0,
-        help="duration of each test sound, s, 0.05-60 (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--session-hours",
-        type=ranged(float, ranges.HOURS),
-        default=10.0,
-        help="recording session length, h, in (0, 1000] (default: %(default)s)",
-    )
+    _add_sound_options(parser)
     for flag, (low, high), each, what in RANGE_OPTIONS:
         parser.add_argument(
             flag,
@@ -135,6 +106,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep channels in tonotopic template order (default: shuffled, as recorded)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars (default: bars)")
+
+
+def _add_sound_options(parser: argparse.ArgumentParser) -> None:
+    """How much sound each animal hears, and for how long its session is recorded."""
+    parser.add_argument(
+        "--train-seconds",
+        type=ranged(float, ranges.AUDIO_SECONDS),
+        default=90.0,
+        help="training audio per animal, s, in (0, 86400] (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sound-seconds",
+        type=ranged(float, ranges.SOUND_SECONDS),
+        default=3.0,
+        help="duration of each training sound, s, 0.05-60 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--test-per-class",
+        type=ranged(int, ranges.SOUND_COUNT),
+        default=2,
+        help="two-trial held-out test sounds per sound class, 1-1000 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--test-seconds",
+        type=ranged(float, ranges.SOUND_SECONDS),
+        default=3.0,
+        help="duration of each test sound, s, 0.05-60 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--session-hours",
+        type=ranged(float, ranges.HOURS),
+        default=10.0,
+        help="recording session length, h, in (0, 1000] (default: %(default)s)",
+    )
 
 
 def _add_periphery_options(parser: argparse.ArgumentParser) -> None:
