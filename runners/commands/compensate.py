@@ -57,6 +57,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "'NH=4,mild=8,moderate=12,severe=8' (default: none, no threshold search per candidate)",
         cohort_seed="training population seed, 0-4294967295 (default: 5001)",
     )
+    _add_optimisation_arguments(train)
+    train.add_argument(
+        "--seed",
+        type=ranged(int, ranges.SEED),
+        default=0,
+        help="initialisation and batch seed, 0-4294967295 (default: %(default)s)",
+    )
+    train.add_argument(
+        "--sound-seed",
+        type=ranged(int, ranges.SEED),
+        default=101,
+        help="training corpus seed, 0-4294967295 (default: %(default)s)",
+    )
+    train.add_argument(
+        "--stop-at",
+        type=ranged(int, ranges.STEPS),
+        default=None,
+        help="stop (checkpointed, resumable) after this many steps, 1-1000000 (default: run all --steps)",
+    )
+    train.add_argument(
+        "--threads",
+        type=ranged(int, ranges.THREADS),
+        default=None,
+        help="torch CPU threads, 1-256 (default: torch's choice)",
+    )
+    train.add_argument(
+        "--no-resume", action="store_true", help="start afresh even if --run-dir holds a run (default: resume)"
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar)")
+
+
+def _add_optimisation_arguments(train: argparse.ArgumentParser) -> None:
+    """``compensate train``'s optimisation and loss options: steps, batch, learning rate, conditioning, the audiogram
+    error drawn into training, and the weights of the loudness and selectivity terms."""
     train.add_argument(
         "--steps",
         type=ranged(int, ranges.STEPS),
@@ -108,34 +142,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compute the selectivity term on every k-th step only, to save time, 1-1000000 "
         "(default: %(default)s: every step)",
     )
-    train.add_argument(
-        "--seed",
-        type=ranged(int, ranges.SEED),
-        default=0,
-        help="initialisation and batch seed, 0-4294967295 (default: %(default)s)",
-    )
-    train.add_argument(
-        "--sound-seed",
-        type=ranged(int, ranges.SEED),
-        default=101,
-        help="training corpus seed, 0-4294967295 (default: %(default)s)",
-    )
-    train.add_argument(
-        "--stop-at",
-        type=ranged(int, ranges.STEPS),
-        default=None,
-        help="stop (checkpointed, resumable) after this many steps, 1-1000000 (default: run all --steps)",
-    )
-    train.add_argument(
-        "--threads",
-        type=ranged(int, ranges.THREADS),
-        default=None,
-        help="torch CPU threads, 1-256 (default: torch's choice)",
-    )
-    train.add_argument(
-        "--no-resume", action="store_true", help="start afresh even if --run-dir holds a run (default: resume)"
-    )
-    train.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar)")
 
 
 def run(args: argparse.Namespace) -> int:

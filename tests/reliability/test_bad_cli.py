@@ -45,14 +45,18 @@ BAD_COMMAND_OPTIONS = [
     (["fit-aid", "--n-sounds", "0"], "--n-sounds"),
     (["fit-aid", "--eval-sounds", "0"], "--eval-sounds"),
     (["fit-aid", "--eval-sounds", "1000000"], "--eval-sounds"),
+    (["evaluate-strategies", "--objective", "oracle"], "--objective"),
+    (["evaluate-strategies", "--objective", "1"], "--objective"),
+    (["compensate", "train", "--conditioning", "oracle"], "--conditioning"),
 ]
 
 
 @pytest.mark.parametrize(("option", "name"), BAD_COMMAND_OPTIONS, ids=[" ".join(o) for o, _ in BAD_COMMAND_OPTIONS])
-def test_bad_synth_and_fit_aid_option_is_refused_at_parse_time_naming_it(option, name, tmp_path, capsys):
+def test_bad_command_option_is_refused_at_parse_time_naming_it(option, name, tmp_path, capsys):
     out = tmp_path / "out"
+    output = ["--run-dir", str(out)] if option[0] == "compensate" else ["--out", str(out)]
     with pytest.raises(SystemExit) as exited:
-        main([*option, "--out", str(out)])
+        main([*option, *output])
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {name}:" in err, err
@@ -95,6 +99,13 @@ RANGE_CASES = [
     (["compensate", "train", "--stop-at", "0"], "--stop-at"),
     (["compensate", "train", "--threads", "0"], "--threads"),
     (["compensate", "train", "--threads", "1000"], "--threads"),
+    (["compensate", "train", "--audiogram-sd", "-1"], "--audiogram-sd"),
+    (["compensate", "train", "--audiogram-sd", "100"], "--audiogram-sd"),
+    (["compensate", "train", "--audiogram-sd", "nan"], "--audiogram-sd"),
+    (["compensate", "train", "--selectivity-weight", "-0.5"], "--selectivity-weight"),
+    (["compensate", "train", "--selectivity-weight", "inf"], "--selectivity-weight"),
+    (["compensate", "train", "--selectivity-every", "0"], "--selectivity-every"),
+    (["compensate", "train", "--selectivity-every", "2.5"], "--selectivity-every"),
     # evaluate, evaluate-strategies
     (["evaluate", "--threads", "-2"], "--threads"),
     (["evaluate-strategies", "--n-listeners", "-1"], "--n-listeners"),
