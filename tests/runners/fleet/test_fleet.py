@@ -16,6 +16,7 @@ from runners.fleet.rundir import RunDir
 from runners.fleet.runner import resume_fleet, run_fleet
 from runners.fleet.spec import load_spec, spec_from_toml
 from simulator.errors import SpecError
+from tests.reliability.support import CountingFactory
 from tests.runners.fleet.support import job_values, same_values, tiny_spec, tiny_spec_text
 
 
@@ -24,22 +25,6 @@ def single_thread():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
-
-
-class CountingFactory:
-    """Records which jobs a (in-process) worker computes."""
-
-    def __init__(self) -> None:
-        self.ran: list[str] = []
-
-    def __call__(self, spec):
-        worker = FleetWorker(spec)
-
-        def job_fn(job):
-            self.ran.append(job.id)
-            return worker(job)
-
-        return job_fn
 
 
 # ----------------------------------------------------------------------------------------------------------- spec
