@@ -19,7 +19,11 @@ Rows (step ``evaluation``; per ``sound`` unless marked *per strategy*; main dist
   ``benefit_matched_mean``, ``loudness_phon_mean``, ``above_comfort_phon`` (largest loudness minus the comfort limit),
   ``fr_over_volume_control``, ``benefit_over_volume_control``; ``volume_gain_db`` for the volume control;
 * every extra distance: ``d_unaided_<d>``, ``d_aided_<d>``, ``fidelity_restored_<d>``, ``fidelity_restored_mean_<d>``
-  of the outputs as heard.
+  of the outputs as heard;
+* ``d_unaided_nh_animal`` per NH training animal (``param`` = its id) and sound: the animal's response to the clean
+  sound (at its learned nu) against the NH reference's (:func:`nh_animal_distances`), the same in every job. It is the
+  spread of normal hearing in the model, against which an NH listener's own ``d_unaided`` is read: a listener with a
+  normal audiogram whose unaided distance lies beyond it does not respond like any NH animal.
 
 Step ``comfort`` (strategy ""): ``comfort_limit_phon``, ``ucl_phon``, and per sound the listener's comfortable range
 as presentation levels, ``comfortable_lower_db``, ``comfortable_upper_db``, ``ucl_db``
@@ -78,13 +82,37 @@ def record_comparison(comparison: Any, sound_names: Sequence[str], rows: Any) ->
 
 
 @torch.no_grad()
+def nh_animal_distances(
+    objective: Any, model: Any, clean: torch.Tensor, target: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Each NH training animal's unaided distance: ``{animal id: S}`` (CPU), D(NH reference's response to ``clean``,
+    the animal's response to ``clean`` at its learned mean nu at the start of recording).
+
+    Args:
+        objective: the :class:`compensation.objective.NeuralFidelityObjective` (its NH reference).
+        model: the nu-ICNet whose metadata lists the training animals and their status.
+        clean: ``S x samples`` clean sounds (Pa); target: the NH reference's cached response to them.
+    """
+    from listeners import animal_nus, nh_animal_indices
+
+    nus = animal_nus(model)
+    animals = model.metadata["animals"]
+    out = {}
+    for k in nh_animal_indices(model):
+        nu = torch.as_tensor(nus[k], dtype=torch.float32, device=clean.device).unsqueeze(0)
+        out[str(animals[k].get("id", f"animal{k}"))] = objective(clean, clean, nu, target=target).cpu()
+    return out
+
+
+@torch.no_grad()
 def evaluate_listener(
     worker: Any, nu: torch.Tensor, aided: Mapping[str, torch.Tensor], comfort: Any, rows: Any
 ) -> None:
     """Score every strategy's ``aided`` output (``{name: S x samples}``) for one listener (module docstring).
 
     Args:
-        worker: the :class:`runners.fleet.pipeline.FleetWorker` (objectives, NH targets, evaluation sounds).
+        worker: the :class:`runners.fleet.pipeline.FleetWorker` (objectives, NH targets, evaluation sounds, the NH
+            animals' unaided distances).
         nu: ``1 x D`` the listener's conditioning.
         aided: each strategy's output before the comfort limit (its own peak limiter applied).
         comfort: the listener's :class:`compensation.ListenerComfort` (its own perception).
@@ -98,6 +126,9 @@ def evaluate_listener(
         worker.objective, clean, nu, aided, comfort.loudness, comfort.comfort, target=worker.target
     )
     record_comparison(comparison, worker.sound_names, rows)
+    for animal, distances in worker.nh_animal_d_unaided.items():
+        for sound, d in zip(worker.sound_names, distances.tolist(), strict=True):
+            rows.add("evaluation", "d_unaided_nh_animal", d, param=animal, sound=sound)
     heard = {name: comfort.limit(out) for name, out in aided.items()}
     for suffix, (objective, target) in worker.metrics.items():
         if not suffix:

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from runners.fleet.evaluation import evaluate_listener, record_comfort
+from runners.fleet.evaluation import evaluate_listener, nh_animal_distances, record_comfort
 from runners.fleet.jobs import Job, load_spec_model
 from runners.fleet.spec import FleetSpec
 
@@ -134,6 +134,7 @@ class FleetWorker:
         sounds, self.sound_names = make_sounds(spec)
         self.sounds = sounds.to(self.device)
         self.target = self.objective.target(self.sounds)
+        self.nh_animal_d_unaided = nh_animal_distances(self.objective, self.model, self.sounds, self.target)
         self.metrics = {"": (self.objective, self.target)}  # metric-name suffix -> (objective, NH target)
         for name in spec.evaluation.extra_distances:
             extra = NeuralFidelityObjective(self.model, self.reference.nu, distance=name)

@@ -3,7 +3,8 @@
 * Hearing-impaired listeners: fidelity restored as heard (through the comfort-aware output limit), at matched loudness,
   and over the volume-control baseline (:mod:`runners.fleet.evaluation`); NH listeners never enter these means.
 * NH listeners: the benefit (D(unaided) - D(aided)) / D_0 (a scale of the sound alone), as heard and at matched
-  loudness, with the check that it stays within +-:data:`NH_BENEFIT_BAND`.
+  loudness, with the check that it stays within +-:data:`NH_BENEFIT_BAND`; per NH listener, its unaided distance
+  against the NH training animals' (a normal audiogram does not make a response normal) and its largest benefit.
 * Comfort: the loudest output any strategy delivered against the comfort limit, and each listener's comfortable range.
 * HITL honesty: tuning sounds disjoint from evaluation sounds, sessions that end above the comfort limit (none can) and
   sessions that end with a tuned coordinate on the edge of the search box.
@@ -79,6 +80,46 @@ def _impaired(table: Any) -> list[str]:
     ]  # fmt: skip
 
 
+def _unaided_scaled(table: Any) -> tuple[dict[str, float], dict[str, float]]:
+    """Unaided distance over D_0, mean over the evaluation sounds: ``({listener: value}, {NH animal: value})``."""
+    scale = {(r["listener"], r["sound"]): r["value"] for r in plots.rows(table, "evaluation", "d_scale")}
+    listeners, animals = defaultdict(list), defaultdict(lambda: defaultdict(list))
+    for r in plots.rows(table, "evaluation", "d_unaided"):
+        listeners[r["listener"]].append(r["value"] / scale[(r["listener"], r["sound"])])
+    for r in plots.rows(table, "evaluation", "d_unaided_nh_animal"):  # the same in every job: one value per sound
+        animals[r["param"]][r["sound"]].append(r["value"] / scale[(r["listener"], r["sound"])])
+    per_animal = {a: _mean([v[0] for v in by_sound.values()]) for a, by_sound in animals.items()}
+    return {k: _mean(v) for k, v in listeners.items()}, per_animal
+
+
+def _nh_listeners(benefit: dict, matched: dict, table: Any) -> tuple[list[str], list[str]]:
+    """Per NH listener: its unaided distance against the NH animals' and its largest benefit; and the check lines."""
+    unaided, animals = _unaided_scaled(table)
+    nh_range = max(animals.values()) if animals else math.nan
+    body, inside = [], []
+    for listener in sorted({k[0] for k in benefit}):
+        b = max(((abs(r["value"]), r["value"], k[1]) for k, r in benefit.items() if k[0] == listener))
+        m = max(((abs(r["value"]), r["value"], k[1]) for k, r in matched.items() if k[0] == listener and k in benefit))
+        within = not unaided.get(listener, math.nan) > nh_range  # no NH animal reference (nan) counts as within
+        inside += [listener] if within else []
+        body.append([listener, _fmt(unaided.get(listener, math.nan)), "yes" if within else "NO",
+                     f"{_fmt(b[1])} ({b[2]})", f"{_fmt(m[1])} ({m[2]})"])  # fmt: skip
+    spread = f"{_fmt(min(animals.values()))}..{_fmt(nh_range)}" if animals else "n/a"
+    worst = [abs(r["value"]) for k, r in benefit.items() if k[0] in inside]
+    ok = "yes" if worst and max(worst) <= NH_BENEFIT_BAND else "NO" if worst else "none"
+    lines = [
+        "", f"Each NH listener's unaided distance D(unaided) / D_0 against the NH training animals' ({spread}; "
+        "an NH animal at its learned nu hearing the clean sound): a listener beyond that range has a normal audiogram "
+        "but does not respond like normal hearing, and its response can move towards the NH reference's with gain, "
+        "as an impaired listener's does.", "",
+        *_table(["listener", "unaided D / D_0", "within the NH animals' range", "largest benefit as heard",
+                 "largest at matched loudness"], body),
+        "", f"NH listeners within the NH animals' range ({len(inside)} of {len(body)}), benefit from every strategy "
+        f"within +-{NH_BENEFIT_BAND} as heard: {ok}" + (f" (largest |benefit| {_fmt(max(worst))})." if worst else "."),
+    ]  # fmt: skip
+    return body, lines
+
+
 def _nh(table: Any) -> list[str]:
     benefit = {k: r for k, r in _by(table, "benefit_mean").items() if r["stratum"] == plots.NH_STRATUM}
     if not benefit:
@@ -101,6 +142,7 @@ def _nh(table: Any) -> list[str]:
         ok = abs(v) <= NH_BENEFIT_BAND
         checks.append(f"{label}: {'yes' if ok else 'NO'} (largest |benefit| {abs(v):.3f}, {strategy} for {listener})")
     n = len({k[0] for k in benefit})
+    _, per_listener = _nh_listeners(benefit, matched, table)
     return [
         "", f"## NH listeners (benefit, reported apart; n = {n})", "",
         "Benefit = (D(unaided) - D(aided)) / D_0, D_0 the NH reference's distance to silence (the whole response the "
@@ -108,6 +150,7 @@ def _nh(table: Any) -> list[str]:
         "restored would divide by an NH listener's tiny unaided distance and is not reported for them.", "",
         *_table(["strategy", "benefit as heard", "range", "at matched loudness", "range", "loudness (phon)"], body),
         "", f"NH benefit from every strategy within +-{NH_BENEFIT_BAND}: " + "; ".join(checks) + ".",
+        *per_listener,
     ]  # fmt: skip
 
 

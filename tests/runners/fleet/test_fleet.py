@@ -126,6 +126,26 @@ def test_every_comparison_shows_the_volume_knob_and_no_hitl_session_ends_too_lou
     assert len(limits) == 1 and 90.0 < limits.pop() < 100.0
 
 
+def test_every_job_records_the_nh_animals_unaided_distances(model_dir, reference_run):
+    from listeners import animal_nus
+
+    worker = FleetWorker(tiny_spec(model_dir))  # the reference run's sounds, model and NH reference
+    animals = worker.model.metadata["animals"]
+    nh = {a["id"]: k for k, a in enumerate(animals) if a["status"] == "NH"}
+    nus = torch.as_tensor(animal_nus(worker.model), dtype=torch.float32)
+    rows = pq.read_table(reference_run / "results.parquet").to_pylist()
+    got: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        if r["step"] == "evaluation" and r["metric"] == "d_unaided_nh_animal":
+            got.setdefault((r["param"], r["sound"]), []).append(r["value"])
+    assert nh and {a for a, _ in got} == set(nh) and {s for _, s in got} == set(worker.sound_names)
+    for (animal, sound), values in got.items():
+        clean = worker.sounds[worker.sound_names.index(sound)].unsqueeze(0)
+        with torch.no_grad():
+            d = float(worker.objective(clean, clean, nus[nh[animal]].unsqueeze(0))[0])
+        assert values == pytest.approx([d] * 3, rel=1e-5, abs=1e-7)  # every job, the animal at its own nu
+
+
 def test_failed_attempts_are_retried_and_final_failures_reported(model_dir, reference_run, tmp_path):
     jobs = [j["id"] for j in RunDir.open(reference_run).manifest()["jobs"]]
     out = tmp_path / "failing"
