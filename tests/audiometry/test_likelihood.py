@@ -4,6 +4,7 @@ probability and the log-likelihood derivatives, at values computed by hand from 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -55,6 +56,14 @@ def test_log_likelihood_derivatives_at_threshold_without_lapses():
     np.testing.assert_allclose(d1, [-r / 5.0, r / 5.0], rtol=1e-12)  # -0.159577, +0.159577
     np.testing.assert_allclose(d2, -(r**2) / 25.0, rtol=1e-12)  # -0.0254648
     np.testing.assert_allclose(d3, [-(-r + 2 * r**3) / 125.0, (-r + 2 * r**3) / 125.0], rtol=1e-12)
+
+
+def test_zero_rates_take_log_zero_silently():
+    # gamma = lambda = 0: log a = log 0 = -inf is intended (log p = log(c Phi(v))); numpy must not warn about it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        logp, *_ = ProbitLikelihood().derivatives(np.zeros(2), np.zeros(2), np.array([True, False]), np.ones(2))
+    np.testing.assert_allclose(logp, math.log(0.5), rtol=1e-12)
 
 
 def test_log_likelihood_derivatives_with_lapse_and_false_alarm():
