@@ -4,6 +4,7 @@ sampling)."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -238,9 +239,10 @@ def test_histogram_kl_smoothing_and_default_weights():
 def test_probabilities_are_recognised_within_a_tolerance():
     recorded = np.array([[0, 1, 2, 3]])
     near = np.full((1, 4, 5), 0.2002)  # rows sum to 1.001: still probabilities
-    assert spike_histogram_kl_per_channel(recorded, near, eps=0.0)[0] == pytest.approx(
-        0.25 * 4 * math.log(0.25 / 0.2002), rel=1e-12
-    )
+    for kind in ("auto", "probs"):  # recognised, or declared
+        assert spike_histogram_kl_per_channel(recorded, near, eps=0.0, predicted_kind=kind)[0] == pytest.approx(
+            0.25 * 4 * math.log(0.25 / 0.2002), rel=1e-12
+        )
     with pytest.raises(HearloopInputError, match="predicted counts must hold integer spike counts"):
         spike_histogram_kl_per_channel(recorded, np.full((1, 4, 5), 0.21))  # sums to 1.05: read as counts
 
@@ -259,7 +261,15 @@ def test_probabilities_are_recognised_within_a_tolerance():
         ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"eps": 1.0}, r"eps must be in \[0, 1\), got 1.0"),
         ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"eps": -0.1}, r"eps must be in \[0, 1\)"),
         ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"predicted_kind": "rates"}, "predicted_kind must be 'auto'"),
-        ([[0, 1], [1, 1]], np.zeros((1, 2, 2, 2)), {}, "predicted must be probabilities"),
+        (
+            [[0, 1], [1, 1]],
+            np.zeros((1, 2, 2, 2)),
+            {},
+            re.escape(
+                "predicted must be probabilities (channels, bins, 5) or counts (channels, bins) or (trials, channels, "
+                "bins); got shape (1, 2, 2, 2)"
+            ),
+        ),
         (np.zeros((2, 0)), [[0, 1], [1, 1]], {}, r"recorded is empty"),
         ([[0, 1], [1, float("nan")]], [[0, 1], [1, 1]], {}, r"recorded contains 1 non-finite"),
         ([["a", 1], [1, 1]], [[0, 1], [1, 1]], {}, r"recorded must be a numeric array"),

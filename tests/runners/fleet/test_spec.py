@@ -3,6 +3,9 @@ accepts the values at its boundary."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 
 from runners.fleet.spec import load_spec, parse_spec, spec_from_toml
@@ -15,12 +18,28 @@ STEPS = "[pipeline]\nsteps = {}\n"
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        (STEPS.format("['audiometry', 'prescription', 'prescription']"), "spec.pipeline.steps: duplicate steps"),
-        (STEPS.format("['audiometry', 'fitting']"), "spec.pipeline.steps[1]: unknown step 'fitting'"),
+        (
+            STEPS.format("['audiometry', 'prescription', 'prescription']"),
+            "spec.pipeline.steps: duplicate steps in ['audiometry', 'prescription', 'prescription']",
+        ),
+        (
+            STEPS.format("['audiometry', 'fitting']"),
+            "spec.pipeline.steps[1]: unknown step 'fitting'; expected a subset of "
+            "('audiometry', 'prescription', 'hitl', 'evaluation')",
+        ),
         (STEPS.format("['audiometry', 'hitl']"), "spec.pipeline.steps: 'hitl' needs the 'prescription' step"),
-        (STEPS.format("['audiometry', 'evaluation']"), "spec.pipeline.steps: 'evaluation' needs the 'prescription'"),
-        (STEPS.format("['prescription']"), "spec.pipeline.prescribe_from: 'estimate' needs the 'audiometry' step"),
-        ("[pipeline]\nprescribe_from = 'guess'\n", "spec.pipeline.prescribe_from: expected one of 'estimate', 'truth'"),
+        (
+            STEPS.format("['audiometry', 'evaluation']"),
+            "spec.pipeline.steps: 'evaluation' needs the 'prescription' step",
+        ),
+        (
+            STEPS.format("['prescription']"),
+            "spec.pipeline.prescribe_from: 'estimate' needs the 'audiometry' step (or use 'truth')",
+        ),
+        (
+            "[pipeline]\nprescribe_from = 'guess'\n",
+            "spec.pipeline.prescribe_from: expected one of 'estimate', 'truth', got 'guess'",
+        ),
         ("[cohort]\nlapse_rate = 1.5\n", "spec.cohort.lapse_rate: must be a number in [0, 0.5), got 1.5"),
         ("[cohort]\nlapse_rate = -0.01\n", "spec.cohort.lapse_rate: must be a number in [0, 0.5), got -0.01"),
         ("[cohort]\nfalse_alarm_rate = 2\n", "spec.cohort.false_alarm_rate: must be a number in [0, 0.5), got 2.0"),
@@ -32,12 +51,26 @@ STEPS = "[pipeline]\nsteps = {}\n"
         ("[report]\nenabled = 1\n", "spec.report.enabled: expected bool, got int"),
         ("[hitl]\nstrategy = 'dnn'\n", "spec.hitl.strategy: expected one of 'nalr', 'multiband', 'wdrc', got 'dnn'"),
         ("[hitl]\nn_sounds = 0\n", "spec.hitl.n_sounds: must be an integer in [1, 1000], got 0"),
-        ("[hitl]\nsound_seed = 0\n", "spec.hitl.sound_seed: must differ from spec.sounds.seed"),
-        ("[sounds]\nseed = 1\n", "spec.hitl.sound_seed: must differ from spec.sounds.seed"),
+        (
+            "[hitl]\nsound_seed = 0\n",
+            "spec.hitl.sound_seed: must differ from spec.sounds.seed (tuning sounds are never evaluated)",
+        ),
+        (
+            "[sounds]\nseed = 1\n",
+            "spec.hitl.sound_seed: must differ from spec.sounds.seed (tuning sounds are never evaluated)",
+        ),
         ("[strategies]\nnames = ['nalr', 'nalr']\n", "spec.strategies.names: duplicate strategies"),
         ("[strategies]\nnames = 'nalr'\n", "spec.strategies.names: expected array, got str"),
-        ("[evaluation]\nextra_distances = ['cosine']\n", "spec.evaluation.extra_distances[0]: 'cosine' is not one"),
-        ("[sounds]\nclasses = ['silence']\n", "spec.sounds.classes[0]: unknown sound class 'silence'"),
+        (
+            "[evaluation]\nextra_distances = ['cosine']\n",
+            "spec.evaluation.extra_distances[0]: 'cosine' is not one of ('l1', 'l2', 'kl') "
+            "other than spec.evaluation.distance",
+        ),
+        (
+            "[sounds]\nclasses = ['silence']\n",
+            "spec.sounds.classes[0]: unknown sound class 'silence'; "
+            "known: ('speech', 'speech_in_noise', 'music', 'ripple', 'tone')",
+        ),
         ("[sounds]\nclasses = []\n", "spec.sounds.classes: needs at least one class"),
         ("[sounds]\nduration_s = 0.04\n", "spec.sounds.duration_s: must be a number in [0.05, 60], got 0.04"),
         (
@@ -49,13 +82,22 @@ STEPS = "[pipeline]\nsteps = {}\n"
             "spec.audiometry.freqs_hz[1]: must be a number in [125, 12000], got 12001.0",
         ),
         ("[audiometry]\nfreqs_hz = []\n", "spec.audiometry.freqs_hz: needs at least one frequency"),
-        ("[cohort]\nstrata = { deaf = 2 }\n", "spec.cohort.strata.deaf: unknown stratum"),
+        (
+            "[cohort]\nstrata = { deaf = 2 }\n",
+            "spec.cohort.strata.deaf: unknown stratum (NH, slight, mild, moderate, severe)",
+        ),
         ("[cohort]\nstrata = { mild = -1 }\n", "spec.cohort.strata.mild: must be >= 0, got -1"),
         ("[cohort]\nn = 3\nstrata = { mild = 2 }\n", "spec.cohort.strata: counts sum to 2 but spec.cohort.n = 3"),
         ("[cohort]\nfile = 'c.toml'\nn = 3\n", "spec.cohort.n: cannot be combined with spec.cohort.file"),
-        ("[model]\npath = 'nowhere'\n", "is not a checkpoint directory (no config.json)"),
+        (
+            "[model]\npath = 'nowhere'\n",
+            "spec.model.path: '<tmp>/nowhere' is not a checkpoint directory (no config.json)",
+        ),
         ("[model]\nthreads = 0\n", "spec.model.threads: must be an integer in [1, 256], got 0"),
-        ("[regress]\ntolerances = { fr = { abs = 0.1, ppm = 2.0 } }\n", "spec.regress.tolerances.fr.ppm: unknown key"),
+        (
+            "[regress]\ntolerances = { fr = { abs = 0.1, ppm = 2.0 } }\n",
+            "spec.regress.tolerances.fr.ppm: unknown key (known: abs, rel)",
+        ),
         ("[engine]\nkind = 'slurm'\n", "spec.engine.kind: expected one of 'local', 'ray', got 'slurm'"),
         ("cohort = 3\n", "spec.cohort: expected table, got int"),
         ("[run\n", "spec: not valid TOML"),
@@ -64,7 +106,8 @@ STEPS = "[pipeline]\nsteps = {}\n"
 def test_spec_errors_name_the_key(toml, message, tmp_path):
     with pytest.raises(SpecError) as err:
         spec_from_toml(toml, base_dir=tmp_path)
-    assert message in str(err.value)
+    text = str(err.value).replace(str(tmp_path), "<tmp>")
+    assert text == message or (message == "spec: not valid TOML" and text.startswith("spec: not valid TOML: "))
 
 
 def test_values_at_the_boundaries_are_accepted(tmp_path):
@@ -112,3 +155,37 @@ def test_spec_files_and_tables(tmp_path):
         load_spec(tmp_path / "none.toml")
     text = describe_fields()
     assert "[cohort]" in text and "  lapse_rate (float, default 0.02): " in text
+
+
+def test_digest_covers_what_the_results_depend_on(tmp_path):
+    base = spec_from_toml("", base_dir=tmp_path)
+    d = base.to_dict()
+    del d["run"]["out_dir"], d["engine"], d["report"], d["regress"]
+    assert base.digest() == hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+    placement = (
+        "[run]\nout_dir = 'elsewhere'\n[engine]\nkind = 'ray'\nworkers = 4\n[report]\nenabled = false\n"
+        "[regress]\ntolerances = { fr = { abs = 0.5 } }\n"
+    )
+    assert spec_from_toml(placement, base_dir=tmp_path).digest() == base.digest()
+    for changed in ("[cohort]\nn = 3\n", "[run]\nseed = 1\n", "[hitl]\nsound_seed = 2\n"):
+        assert spec_from_toml(changed, base_dir=tmp_path).digest() != base.digest()
+    assert spec_from_toml(base.to_toml(), base_dir=tmp_path) == base  # the TOML form reads back to the same spec
+
+
+def test_hitl_tune_is_checked_against_the_strategy_only_when_hitl_runs(tmp_path):
+    with pytest.raises(SpecError) as err:
+        spec_from_toml("[hitl]\ntune = 'bands:9'\n", base_dir=tmp_path)
+    assert str(err.value) == "spec.hitl.tune: n_groups must be in 1..8 (parameters starting 'gain_db'); got 9"
+    spec = spec_from_toml(
+        STEPS.format("['audiometry', 'prescription']") + "[hitl]\ntune = 'bands:9'\n", base_dir=tmp_path
+    )
+    assert not spec.hitl_enabled and spec.hitl.tune == "bands:9"
+    assert spec_from_toml("", base_dir=tmp_path).hitl_enabled  # the default pipeline runs HITL
+
+
+@pytest.mark.parametrize("key", ["n = 3", "strata = { mild = 1 }", "seed = 4"])
+def test_a_cohort_file_excludes_drawing_keys(tmp_path, key):
+    (tmp_path / "c.toml").write_text("")
+    with pytest.raises(SpecError) as err:
+        spec_from_toml(f"[cohort]\nfile = 'c.toml'\n{key}\n", base_dir=tmp_path)
+    assert str(err.value) == f"spec.cohort.{key.split(' ')[0]}: cannot be combined with spec.cohort.file"
