@@ -13,9 +13,9 @@ under ``runs/mutation/MODULE/`` (links to the packages and tests, and a pyprojec
 project's with the module's files and tests), runs ``mutmut run`` there, and writes ``summary.json`` and
 ``report.md`` (the score, every surviving mutant's diff, and every equivalent mutant with its reason).
 
-Score = detected / (mutants - equivalent), detected = killed + timeout + caught by a crash. mutmut also stops a mutant
-after a wall-clock time, which a run paused by other work on the machine can exceed: every timeout is checked again
-under a CPU-time limit alone (``verify_timeouts``) and counts as detected only if it still loops or a test fails.
+Score = detected / (mutants - equivalent), detected = killed + timeout + caught by a crash. Every mutant mutmut reports
+as timed out or surviving is run again alone (``recheck``: the module's test files with the mutant active, under a
+CPU-time limit and no wall clock), and that run decides its status.
 A mutant listed as equivalent that is killed, or that no longer exists (its function changed), is reported as stale:
 the list must be re-checked by hand, it is never trusted blindly. Needs ``pip install -e ".[mutation]"``.
 """
@@ -107,29 +107,30 @@ def parse_results(text: str) -> dict[str, str]:
     return out
 
 
-def verify_timeouts(work: Path, entry: dict, statuses: dict[str, str]) -> dict[str, str]:
-    """Check every "timeout" again without a wall clock: mutmut also stops a mutant after a wall-clock time, so a run
-    paused by other work on the shared machine can read as a timeout. Each one runs the module's tests alone with the
-    mutant active under a CPU-time limit of ``VERIFY_CPU_S``: it stays a timeout only if the limit stops it; a failing
-    test makes it killed, passing tests make it survived. Results are kept in ``timeouts_verified.json`` (``--rescore``
-    applies them again)."""
-    path = work / "timeouts_verified.json"
-    verified = json.loads(path.read_text()) if path.is_file() else {}
+def recheck(work: Path, entry: dict, statuses: dict[str, str]) -> dict[str, str]:
+    """Run every "timeout" and "survived" mutant again, outside mutmut: its wall-clock timer fires when the shared
+    machine pauses the run, and its fork-server workers have reported mutants as surviving that fail the module's tests
+    when run on their own. Each runs the module's test files alone with the mutant active, under a CPU-time limit of
+    ``VERIFY_CPU_S`` and no wall clock: the limit stopping it makes it a timeout, a failing test makes it killed,
+    passing tests make it survived. Results are kept in ``rechecked.json`` (``--rescore`` applies them again)."""
+    path = work / "rechecked.json"
+    checked = json.loads(path.read_text()) if path.is_file() else {}
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
 
     def limit_cpu() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (VERIFY_CPU_S, VERIFY_CPU_S + 1))
 
-    for key in sorted(k for k, status in statuses.items() if status == "timeout" and k not in verified):
+    suspect = sorted(k for k, status in statuses.items() if status in ("timeout", "survived") and k not in checked)
+    for key in suspect:
         cmd = [sys.executable, "-m", "pytest", "--rootdir=.", "-x", "-q", "-p", "no:cacheprovider", *entry["tests"]]
         proc = subprocess.run(cmd, cwd=work / "mutants", env={**env, "MUTANT_UNDER_TEST": key}, preexec_fn=limit_cpu,
                               capture_output=True, text=True, check=False)  # fmt: skip
-        verified[key] = {0: "survived", 1: "killed", 3: "killed"}.get(proc.returncode, "suspicious")
+        checked[key] = {0: "survived", 1: "killed", 3: "killed"}.get(proc.returncode, "suspicious")
         if proc.returncode in (-24, -9):  # SIGXCPU, or SIGKILL one second later
-            verified[key] = "timeout"
-        print(f"[{work.name}] timeout {key} checked without a wall clock: {verified[key]}", flush=True)
-        path.write_text(json.dumps(verified, indent=2) + "\n")
-    return {k: v for k, v in verified.items() if statuses.get(k) == "timeout"}
+            checked[key] = "timeout"
+        print(f"[{work.name}] {statuses[key]} {key} re-checked alone: {checked[key]}", flush=True)
+        path.write_text(json.dumps(checked, indent=2) + "\n")
+    return {k: v for k, v in checked.items() if statuses.get(k) in ("timeout", "survived")}
 
 
 def summarise(name: str, entry: dict, statuses: dict[str, str], work: Path, seconds: float) -> dict:
@@ -208,6 +209,10 @@ def run_module(
         print(f"[{name}] re-testing {len(names)} surviving, equivalent or unchecked mutants ({work}/retest.log)")
         with open(work / "retest.log", "w") as log:
             mutmut(work, "run", "--max-children", str(max_children), *names, log=log)
+        rechecked = work / "rechecked.json"  # the tests changed: re-checks of these mutants are out of date
+        if rechecked.is_file():
+            kept = {k: v for k, v in json.loads(rechecked.read_text()).items() if k not in names}
+            rechecked.write_text(json.dumps(kept, indent=2) + "\n")
         t0 -= last["seconds"]
     else:
         work = lay_out(name, entry, project)
@@ -216,7 +221,7 @@ def run_module(
         with open(work / "run.log", "w") as log:
             mutmut(work, "run", "--max-children", str(max_children), log=log)
     statuses = parse_results(mutmut(work, "results", "--all", "true"))
-    statuses |= verify_timeouts(work, entry, statuses)
+    statuses |= recheck(work, entry, statuses)
     summary = summarise(name, entry, statuses, work, time.perf_counter() - t0)
     (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     write_report(summary, entry, work)
