@@ -110,11 +110,13 @@ def parse_results(text: str) -> dict[str, str]:
 def recheck(work: Path, entry: dict, statuses: dict[str, str]) -> dict[str, str]:
     """Run every "timeout" and "survived" mutant again, outside mutmut: its wall-clock timer fires when the shared
     machine pauses the run, and its fork-server workers have reported mutants as surviving that fail the module's tests
-    when run on their own. Each runs the module's test files alone with the mutant active, under a CPU-time limit of
-    ``VERIFY_CPU_S`` and no wall clock: the limit stopping it makes it a timeout, a failing test makes it killed,
-    passing tests make it survived. Results are kept in ``rechecked.json`` (``--rescore`` applies them again)."""
+    when run on their own. Each runs the module's current test files alone with the mutant active, under a CPU-time
+    limit of ``VERIFY_CPU_S`` and no wall clock: the limit stopping it makes it a timeout, a failing test makes it
+    killed, passing tests make it survived. Results are kept in ``rechecked.json`` (``--rescore`` applies them
+    again)."""
     path = work / "rechecked.json"
     checked = json.loads(path.read_text()) if path.is_file() else {}
+    shutil.copytree(ROOT / "tests", work / "mutants" / "tests", dirs_exist_ok=True)  # the current tests
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
 
     def limit_cpu() -> None:

@@ -234,6 +234,10 @@ def test_histogram_kl_smoothing_and_default_weights():
     assert spike_histogram_kl(recorded, predicted, eps=0.1) == pytest.approx(per.mean(), rel=1e-12)
     assert spike_histogram_kl(recorded[None], predicted, eps=0.1) == pytest.approx(per.mean(), rel=1e-12)
     assert spike_histogram_kl(recorded, predicted, weights=[0.0, 2.0], eps=0.1) == pytest.approx(per[1], rel=1e-12)
+    # weights summing below 1 are normalised like any others
+    assert spike_histogram_kl(recorded, predicted, weights=[0.1, 0.3], eps=0.1) == pytest.approx(
+        0.25 * per[0] + 0.75 * per[1], rel=1e-12
+    )
 
 
 def test_probabilities_are_recognised_within_a_tolerance():
@@ -255,8 +259,20 @@ def test_probabilities_are_recognised_within_a_tolerance():
         ([[0, 1.5], [1, 1]], [[0, 1], [1, 1]], {}, r"recorded must hold integer spike counts"),
         ([[0, 1], [1, 1]], [[0, 1], [1, 5]], {}, r"predicted counts must hold integer spike counts"),
         ([0, 1, 2], [0, 1, 2], {}, r"recorded must be \(channels, bins\) or \(trials, channels, bins\)"),
-        ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"weights": [-1.0, 2.0]}, "weights must be non-negative"),
-        ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"weights": [0.0, 0.0]}, "not all zero"),
+        (
+            [[0, 1], [1, 1]],
+            [[0, 1], [1, 1]],
+            {"weights": [-1.0, 2.0]},
+            "^weights must be non-negative and not all zero$",
+        ),
+        (
+            [[0, 1], [1, 1]],
+            [[0, 1], [1, 1]],
+            {"weights": [0.0, 0.0]},
+            "^weights must be non-negative and not all zero$",
+        ),
+        ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"weights": [1.0, np.nan]}, "^weights contains 1 non-finite values"),
+        ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"weights": ["a", 1.0]}, "^weights must be a numeric array or tensor"),
         ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"weights": [1.0]}, r"weights must have shape \(2,\)"),
         ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"eps": 1.0}, r"eps must be in \[0, 1\), got 1.0"),
         ([[0, 1], [1, 1]], [[0, 1], [1, 1]], {"eps": -0.1}, r"eps must be in \[0, 1\)"),
