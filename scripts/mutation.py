@@ -3,6 +3,7 @@
     nice -n 10 .venv/bin/python scripts/mutation.py nalr            # one module (names: --list)
     nice -n 10 .venv/bin/python scripts/mutation.py --all           # every module, one after the other
     nice -n 10 .venv/bin/python scripts/mutation.py --retest nalr   # after adding tests: re-run the survivors only
+    nice -n 10 .venv/bin/python scripts/mutation.py --resume nalr   # a run that stopped: finish it in its scratch copy
     .venv/bin/python scripts/mutation.py --rescore nalr             # equivalent list edited: score the last run again
     .venv/bin/python scripts/mutation.py --table                    # the score table of the last runs
     .venv/bin/python scripts/mutation.py --details                  # survivors and equivalent mutants, with reasons
@@ -117,6 +118,12 @@ def recheck(work: Path, entry: dict, statuses: dict[str, str]) -> dict[str, str]
     path = work / "rechecked.json"
     checked = json.loads(path.read_text()) if path.is_file() else {}
     shutil.copytree(ROOT / "tests", work / "mutants" / "tests", dirs_exist_ok=True)  # the current tests
+    for package in PACKAGES:  # and the current code beside the mutated files (mutmut copies it only when it runs)
+        for source in (ROOT / package).rglob("*.py"):
+            relative = source.relative_to(ROOT)
+            if relative.as_posix() not in entry["files"]:
+                (work / "mutants" / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, work / "mutants" / relative)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
 
     def limit_cpu() -> None:
@@ -188,14 +195,37 @@ def write_report(summary: dict, entry: dict, work: Path) -> None:
     (work / "report.md").write_text("\n".join(lines))
 
 
+def resume(name: str, max_children: int) -> Path:
+    """Finish a run that stopped (time box, paused machine) in its scratch copy: ``mutmut run`` again only if some
+    mutant is still unchecked (mutmut skips the mutants it has results for); the re-checks already made are kept."""
+    work = WORK / name
+    if not (work / "mutants").is_dir():
+        raise SystemExit(f"--resume needs a started run of {name} in {work}")
+    statuses = parse_results(mutmut(work, "results", "--all", "true"))
+    unchecked = [k for k, status in statuses.items() if status == "not checked"]
+    print(f"[{name}] resuming {work}: {len(statuses)} mutants, {len(unchecked)} unchecked")
+    if unchecked:
+        with open(work / "run.log", "a") as log:
+            mutmut(work, "run", "--max-children", str(max_children), *unchecked, log=log)
+    return work
+
+
 def run_module(
-    name: str, entry: dict, project: dict, max_children: int, retest: bool = False, rescore: bool = False
+    name: str,
+    entry: dict,
+    project: dict,
+    max_children: int,
+    retest: bool = False,
+    rescore: bool = False,
+    resumed: bool = False,
 ) -> dict:
     """Mutate one module from a fresh scratch copy; ``retest``: re-run only the last run's survivors there (after
     tests were added; the module's source must not have changed since); ``rescore``: run nothing, score the last
-    run's results again against the current equivalent list."""
+    run's results again against the current equivalent list; ``resumed``: finish a stopped run (:func:`resume`)."""
     t0 = time.perf_counter()
-    if rescore:
+    if resumed:
+        work = resume(name, max_children)
+    elif rescore:
         work = WORK / name
         if not (work / "summary.json").is_file():
             raise SystemExit(f"--rescore needs a finished run of {name} in {work}")
@@ -281,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--details", action="store_true", help="print survivors and equivalent mutants with reasons")
     parser.add_argument("--retest", action="store_true", help="re-run only the last run's survivors (new tests)")
     parser.add_argument("--rescore", action="store_true", help="score the last run again (equivalent list edited)")
+    parser.add_argument("--resume", action="store_true", help="finish a run that stopped, in its scratch copy")
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutant runs (default 2)")
     parser.add_argument("--min-score", type=float, default=0.85, help="exit 1 if a module scores below (0.85)")
     args = parser.parse_args(argv)
@@ -298,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"name modules from: {', '.join(modules)} (or --all); unknown: {unknown}")
     low = []
     for name in names:
-        summary = run_module(name, modules[name], project, args.max_children, retest=args.retest, rescore=args.rescore)
+        summary = run_module(
+            name, modules[name], project, args.max_children, args.retest, args.rescore, resumed=args.resume
+        )
         if not summary["score"] >= args.min_score or summary["stale_equivalent"]:
             low.append(name)
     print(table({n: modules[n] for n in names}))
