@@ -93,7 +93,11 @@ def test_feve_rejects_bad_shapes_non_finite_and_undefined_sounds():
     with pytest.raises(HearloopInputError, match="non-finite"):
         feve(r1, r2, bad)
     silence = np.zeros((2, 50))
-    with pytest.raises(HearloopInputError, match="cross-trial covariance"):
+    message = (
+        "no channel has a positive cross-trial covariance between r1 and r2, so the covariance weights (and FEVE) "
+        "are undefined for this sound (e.g. silence or activity without a repeatable signal)"
+    )
+    with pytest.raises(HearloopInputError, match=f"^{re.escape(message)}$"):
         feve(silence, silence, silence)
     assert math.isnan(feve(silence, silence, silence, undefined="nan"))
 
@@ -181,7 +185,8 @@ def test_feve_renormalises_over_the_channels_whose_feve_is_defined():
     assert per[0] == pytest.approx(0.9, abs=1e-12) and math.isnan(per[1])
     assert feve(r1, r2, pred) == pytest.approx(0.9, abs=1e-12)
     # when no channel with weight has a defined FEVE the sound is undefined: an error, or NaN on request
-    with pytest.raises(HearloopInputError, match="no channel with positive covariance weight"):
+    message = "no channel with positive covariance weight has a positive explainable variance"
+    with pytest.raises(HearloopInputError, match=f"^{message}$"):
         feve(r1[1:], r2[1:], pred[1:])
     assert math.isnan(feve(r1[1:], r2[1:], pred[1:], undefined="nan"))
     with pytest.raises(HearloopInputError, match="undefined must be 'raise' or 'nan', got 'zero'"):
@@ -316,3 +321,52 @@ def test_feve_second_prediction_must_match_the_recordings():
     r1 = np.array([[0.0, 1.0, 2.0, 3.0]])
     with pytest.raises(HearloopInputError, match=r"pred2 must have the recordings' shape \(1, 4\)"):
         feve(r1, r1, r1, pred2=r1[:, :2])
+
+
+def test_feve_accepts_two_bins_is_scale_free_and_leaves_constant_channels_undefined():
+    # two bins are the fewest with a variance: identical trials [0, 1] predicted exactly -> weight 1, FEVE 1
+    np.testing.assert_allclose(channel_weights([[0.0, 1.0]], [[0.0, 1.0]]), [1.0], rtol=1e-12)
+    assert feve([[0.0, 1.0]], [[0.0, 1.0]], [[0.0, 1.0]]) == pytest.approx(1.0, abs=1e-12)
+    # the explainable-variance guard is relative: FEVE_0 = 0.9 (hand case above) at any scale of the counts
+    r, pred = np.array([[0.0, 1.0, 2.0, 3.0]]), np.array([[0.5, 1.0, 2.0, 2.5]])
+    for scale in (1e-4, 1.0, 1e4):
+        assert feve_per_channel(scale * r, scale * r, scale * pred)[0] == pytest.approx(0.9, abs=1e-9)
+    # a channel constant in both trials has no explainable variance (0 = 0): undefined, not -inf
+    r = np.array([[2.0, 2.0, 2.0, 2.0], [0.0, 1.0, 2.0, 3.0]])
+    per = feve_per_channel(r, r, np.array([[1.0, 1.0, 1.0, 1.0], [0.0, 1.0, 2.0, 3.0]]))
+    assert math.isnan(per[0]) and per[1] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_tensors_that_require_grad_are_detached():
+    r1, r2, p = _two_trials(5, c=3, t=200)
+    expected = feve(r1, r2, 4 * p)
+    assert feve(r1, r2, torch.from_numpy(4 * p).requires_grad_()) == pytest.approx(expected, rel=1e-12)
+    probs = torch.full((3, 200, 5), 0.2, dtype=torch.float64, requires_grad=True)
+    assert spike_histogram_kl(r1, probs) == pytest.approx(spike_histogram_kl(r1, np.full((3, 200, 5), 0.2)), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("arg", "match"),
+    [
+        ("r1", "^r1 contains 1 non-finite values"),
+        ("r2", "^r2 contains 1 non-finite values"),
+        ("pred", "^pred contains 1 non-finite values"),
+        ("pred2", "^pred2 contains 1 non-finite values"),
+        ("pred_text", "^pred must be a numeric array or tensor"),
+        ("pred2_text", "^pred2 must be a numeric array or tensor"),
+    ],
+)
+def test_feve_names_the_bad_argument(arg, match):
+    good = np.array([[0.0, 1.0, 2.0, 3.0]])
+    bad = np.array([[0.0, np.nan, 2.0, 3.0]])
+    kwargs = {"r1": good, "r2": good, "pred": good, "pred2": good}
+    kwargs[arg.removesuffix("_text")] = [["a", 1.0, 2.0, 3.0]] if arg.endswith("_text") else bad
+    with pytest.raises(HearloopInputError, match=match):
+        feve(**kwargs)
+
+
+def test_histogram_kl_names_bad_predictions():
+    with pytest.raises(HearloopInputError, match=r"^predicted contains 1 non-finite values"):
+        spike_histogram_kl_per_channel([[0, 1]], [[0.0, np.nan]])
+    with pytest.raises(HearloopInputError, match=r"^predicted must be a numeric array or tensor"):
+        spike_histogram_kl([[0, 1]], [["a", 1]])
