@@ -53,21 +53,50 @@ def test_tone_protocol_timing_and_waveform():
     np.testing.assert_allclose(wave[ramp].numpy(), expected[ramp].numpy(), atol=1e-6 * peak)
 
 
+DURATIONS = "tone protocol durations must be >= 0 and the tone at least two ramps long"
+LEVELS = "level_range_db_spl must be increasing and iterations >= 1"
+
+
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "message"),
     [
-        ({"lead_s": -0.01}, "durations must be >= 0"),
-        ({"tone_s": 0.019, "ramp_ms": 10.0}, "at least two ramps long"),
-        ({"tail_s": -1.0}, "durations must be >= 0"),
-        ({"level_range_db_spl": (50.0, 50.0)}, "level_range_db_spl must be increasing"),
-        ({"iterations": 0}, "iterations >= 1"),
-        ({"criterion": float("inf")}, "criterion d' must be positive and finite; got inf"),
+        ({"lead_s": -0.01}, DURATIONS),
+        ({"tone_s": -0.01, "ramp_ms": 0.0}, DURATIONS),
+        ({"tone_s": 0.019, "ramp_ms": 10.0}, DURATIONS),
+        ({"tail_s": -1.0}, DURATIONS),
+        ({"level_range_db_spl": (50.0, 50.0)}, LEVELS),
+        ({"level_range_db_spl": (60.0, 50.0)}, LEVELS),
+        ({"iterations": 0}, LEVELS),
+        ({"criterion": float("inf")}, "the detection criterion d' must be positive and finite; got inf"),
+        ({"criterion": float("nan")}, "the detection criterion d' must be positive and finite; got nan"),
+        ({"criterion": 0.0}, "the detection criterion d' must be positive and finite; got 0.0"),
+        ({"criterion": -1.0}, "the detection criterion d' must be positive and finite; got -1.0"),
     ],
 )
-def test_bad_protocols_are_named(kwargs, match):
-    with pytest.raises(HearloopInputError, match=match):
+def test_bad_protocols_are_named(kwargs, message):
+    with pytest.raises(HearloopInputError) as err:
         ToneProtocol(**kwargs)
-    ToneProtocol(tone_s=0.02, ramp_ms=10.0, iterations=1)  # exactly two ramps, one step: accepted
+    assert str(err.value) == message
+
+
+def test_protocol_boundaries_settings_and_equality():
+    # zero lead and tail, exactly two ramps, one step, a 1 dB range: all accepted; settings are floats and an int
+    p = ToneProtocol(
+        lead_s=0, tone_s=0.02, ramp_ms=10, tail_s=0, level_range_db_spl=(50, 51), iterations=1, criterion=2
+    )
+    assert p.settings() == (0.0, 0.02, 10.0, 0.0, (50.0, 51.0), 1, 2.0)
+    assert [type(v) for v in p.settings()] == [float, float, float, float, tuple, int, float]
+    assert [type(v) for v in p.level_range_db_spl] == [float, float]
+    assert p.window == slice(0, p.n_samples // 32)
+    default = ToneProtocol()
+    assert default.settings() == (0.08, 0.2, 10.0, 0.03, (-20.0, 130.0), 12, 10.0)
+    # equal settings: equal protocols with equal hashes; any one setting changed: not equal
+    assert ToneProtocol() == default and hash(ToneProtocol()) == hash(default)
+    assert default != default.settings() and default != object()
+    changes = [{"lead_s": 0.1}, {"tone_s": 0.3}, {"ramp_ms": 5.0}, {"tail_s": 0.0},
+               {"level_range_db_spl": (-20.0, 120.0)}, {"iterations": 11}, {"criterion": 3.0}]  # fmt: skip
+    for change in changes:
+        assert ToneProtocol(**change) != default, change
 
 
 class ConstantTones(ToneProtocol):
@@ -128,3 +157,13 @@ def test_bisection_finds_the_closed_form_threshold():
 def test_bad_tone_frequencies_are_named(freqs):
     with pytest.raises(HearloopInputError, match=r"tone frequencies must be finite and in \(0, 12207\) Hz"):
         neurometric_thresholds_db_spl(StandInMidbrain(), np.full(2, 0.5), freqs, PROTOCOL)
+
+
+def test_progress_bar_only_on_request(capsys):
+    nus = np.array([[0.7, 0.5], [0.9, 0.5]])
+    neurometric_thresholds_db_spl(StandInMidbrain(), nus, [1000.0], PROTOCOL)
+    assert capsys.readouterr().err == ""
+    neurometric_thresholds_db_spl(StandInMidbrain(), nus, [1000.0], PROTOCOL, progress=True)
+    err = capsys.readouterr().err
+    # one bar over the 2 range ends and the 10 bisection steps
+    assert "audiograms of 2 listeners" in err and "/12 [" in err and "step" in err
