@@ -8,11 +8,16 @@
 #
 #   bash scripts/build_bundled_model.sh [WORK_DIR]     (default runs/bundle-build)
 #   PERIPHERY=bez2018 WORKERS=2 bash scripts/build_bundled_model.sh runs/bundle-bez
+#   PERIPHERY=bez2018 WORKERS=2 TRAIN_SECONDS=80 SOUND_SECONDS=2 TEST_SECONDS=2 \
+#     BUNDLE=simulator/assets/nuicnet-small-bez2018 bash scripts/build_bundled_model.sh runs/bundle-bez2018
+#     (the recipe of the second bundle, nuicnet-small-bez2018: MODEL_CARD.md "BEZ2018 bundle")
 #
 # PERIPHERY (default gammatone, the committed model's) picks the cohort's auditory periphery: bez2018 is the
 # physiological Bruce-Erfani-Zilany 2018 model, the default of `hearloop synth` (about 4.2 CPU-s per animal-second
 # of sound against 0.09 for gammatone: ~3.5 CPU-hours for this cohort's ~3000 animal-seconds); WORKERS (default 1)
-# is how many processes simulate the cohort (the cohort does not depend on it).
+# is how many processes simulate the cohort (the cohort does not depend on it). TRAIN_SECONDS, SOUND_SECONDS and
+# TEST_SECONDS (default 180, 3, 3) size the cohort's sound; BUNDLE (default simulator/assets/nuicnet-small) is where the
+# trained nu-ICNet-6 is copied.
 #
 # Every step is seeded; training is resumable (re-running continues from the last finished epoch of each stage).
 set -euo pipefail
@@ -22,6 +27,10 @@ HL=".venv/bin/hearloop"
 THREADS="${HEARLOOP_THREADS:-2}"
 PERIPHERY="${PERIPHERY:-gammatone}"
 WORKERS="${WORKERS:-1}"
+TRAIN_SECONDS="${TRAIN_SECONDS:-180}"
+SOUND_SECONDS="${SOUND_SECONDS:-3}"
+TEST_SECONDS="${TEST_SECONDS:-3}"
+BUNDLE="${BUNDLE:-simulator/assets/nuicnet-small}"
 COHORT="$WORK/cohort"
 RUN="$WORK/train"
 
@@ -30,9 +39,10 @@ RUN="$WORK/train"
 #    severe animal to hear), tone pips at log-uniform frequencies (smooth neurometric audiograms), 2 two-trial test
 #    sounds per class (written once; delete the directory to regenerate), on $PERIPHERY (see above).
 if [ ! -f "$COHORT/cohort.json" ]; then
-  "$HL" synth --out "$COHORT" --n-nh 3 --n-hi 6 --seed 0 --channels 32 --train-seconds 180 --sound-seconds 3 \
-    --test-per-class 2 --test-seconds 3 --session-hours 10 --hi-pta-range 10 70 --flat-from 50 \
-    --level-range 45 105 --tone-frequencies continuous --periphery "$PERIPHERY" --workers "$WORKERS"
+  "$HL" synth --out "$COHORT" --n-nh 3 --n-hi 6 --seed 0 --channels 32 --train-seconds "$TRAIN_SECONDS" \
+    --sound-seconds "$SOUND_SECONDS" --test-per-class 2 --test-seconds "$TEST_SECONDS" --session-hours 10 \
+    --hi-pta-range 10 70 --flat-from 50 --level-range 45 105 --tone-frequencies continuous --periphery "$PERIPHERY" \
+    --workers "$WORKERS"
 fi
 
 # 2. Every model of Table 1 by the bundled model's recipe (simulator/training/recipes.py, the one definition):
@@ -40,7 +50,7 @@ fi
 #    half-overlapping frames (80 epochs; copied into the package) -> nu-ICNet-3 and ABRNet (40 epochs) and the
 #    single-branch ICNets (200 epochs) on the frozen nu-ICNet-6 encoder.
 "$HL" train --recipe bundle --cohort "$COHORT" --out "$RUN" --seed 0 --threads "$THREADS" \
-  --bundle simulator/assets/nuicnet-small
+  --bundle "$BUNDLE"
 
 # 3. Table 1, per-class medians and the neurogram figure.
 "$HL" evaluate --cohort "$COHORT" --run "$RUN" --out "$WORK/eval" --threads "$THREADS"

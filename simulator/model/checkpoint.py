@@ -35,6 +35,7 @@ from simulator.model.config import ModelConfig
 from simulator.model.factory import build_model
 
 __all__ = [
+    "BEZ2018_MODEL_DIR",
     "BUNDLED_MODEL_DIR",
     "CONFIG_FILE",
     "FORMAT_VERSION",
@@ -50,6 +51,9 @@ FORMAT_VERSION: int = 1
 MODEL_FORMAT = CheckpointFormat(FORMAT_NAME, FORMAT_VERSION, "checkpoint")
 BUNDLED_MODEL_DIR: Path = Path(__file__).resolve().parents[1] / "assets" / "nuicnet-small"
 """Where the bundled pretrained ``small`` nu-ICNet lives (written by ``hearloop train``)."""
+BEZ2018_MODEL_DIR: Path = BUNDLED_MODEL_DIR.with_name("nuicnet-small-bez2018")
+"""A second ``small`` nu-ICNet-6, trained on a cohort of the physiological BEZ2018 periphery (MODEL_CARD.md, "BEZ2018
+bundle"); load it with ``load_model(BEZ2018_MODEL_DIR)`` or pass its directory as ``--model``. Not the default."""
 
 
 def save_model(model: nn.Module, directory: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
