@@ -11,17 +11,9 @@ import argparse
 import pytest
 
 from runners.cli import build_parser
+from tests.runners.cli_walk import cli_commands
 
-
-def _commands(parser: argparse.ArgumentParser, prefix: str = "hearloop"):
-    yield prefix, parser
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield from _commands(sub, f"{prefix} {name}")
-
-
-COMMANDS = dict(_commands(build_parser()))
+COMMANDS = dict(cli_commands(build_parser()))
 IN_REQUIRED_GROUP = {
     id(action)
     for parser in COMMANDS.values()

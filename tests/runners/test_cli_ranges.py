@@ -16,19 +16,12 @@ from runners import cli_ranges as ranges
 from runners.cli import build_parser
 from runners.cli_support import option_constraint, range_text, ranged, ranged_pair, spec_option
 from simulator.validated_config import Interval, Options, Pair
+from tests.runners.cli_walk import cli_commands
 
 NOT_NUMBERS = (None, str, Path)
 """Converters of options that take no number (text, paths); every other ``type=`` must carry a range."""
 
 SKIPPED = (argparse._HelpAction, argparse._SubParsersAction, argparse._VersionAction)
-
-
-def _commands(parser: argparse.ArgumentParser, prefix: str = "hearloop"):
-    yield prefix, parser
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield from _commands(sub, f"{prefix} {name}")
 
 
 def _takes_a_value(action: argparse.Action) -> bool:
@@ -54,7 +47,7 @@ def unchecked_numbers(parser: argparse.ArgumentParser) -> list[str]:
     return found
 
 
-COMMANDS = dict(_commands(build_parser()))
+COMMANDS = dict(cli_commands(build_parser()))
 RANGED = [
     (name, action)
     for name, parser in COMMANDS.items()
