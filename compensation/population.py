@@ -101,8 +101,9 @@ def pta_db_hl(audiogram: Mapping[int | float, float]) -> float:
 def as_listener_spec(listener: Any) -> ListenerSpec:
     """A :class:`ListenerSpec` from any listener object with ``id``, ``nu`` and ``audiogram()`` (interface B).
 
-    Its stratum comes from the audiogram on the shared scale of :mod:`simulator.severity`, the one ``listeners``
-    classifies virtual listeners by.
+    Its stratum comes from the audiogram alone, on the shared scale of :mod:`simulator.severity`; callers that hold a
+    virtual listener (``runners.cli_support``) replace it with ``listeners.listener_stratum``, which also asks a normal
+    audiogram for an NH response.
     """
     if isinstance(listener, ListenerSpec):
         return listener

@@ -2,8 +2,10 @@
 
 A :class:`VirtualListener` is a nu-ICNet set by its conditioning parameters nu; the NH reference
 listener (:func:`nh_reference`) defines 0 dB HL and is the target of every compensation; :func:`sample_cohort` draws
-seeded populations from the training animals' learned nu; :func:`fit_animal` fits nu to a new animal (BO and gradient
-fits, the model frozen); :func:`run_cohort_audiometry` runs GP-PTA on a cohort.
+seeded populations from the training animals' learned nu (a mixture of one density per hearing-status group);
+:func:`listener_stratum` counts a listener NH only if its audiogram and its response are normal; :func:`fit_animal`
+fits nu to a new animal (BO and gradient fits, the model frozen); :func:`run_cohort_audiometry` runs GP-PTA on a
+cohort.
 """
 
 from listeners.animal_fit import AnimalFit, fit_animal
@@ -13,11 +15,21 @@ from listeners.cohort_file import load_cohort, save_cohort
 from listeners.fit_objective import NuFitObjective, heldout_feve, recording_subset
 from listeners.fit_result import FitResult, evaluations_to_criterion, within_tolerance
 from listeners.gradient_fit import gradient_fit, target_loss
+from listeners.hearing_status import hearing_stratum, nh_response_limit, unaided_response_distance
 from listeners.listener import AUDIOGRAM_FREQS_HZ, PTA_FREQS_HZ, VirtualListener, prime_thresholds, validate_listener_nu
 from listeners.loss_surface import LossSurface, loss_surface, principal_axes
 from listeners.neurometric import ToneProtocol, detectability, neurometric_thresholds_db_spl
 from listeners.nu_fitting import SOBOL_STARTS, bo_fit
-from listeners.population import NH_LIMIT_DB_HL, STRATA, NuDensity, listener_stratum, sample_cohort, severity_stratum
+from listeners.population import (
+    NH_LIMIT_DB_HL,
+    STRATA,
+    NuDensity,
+    NuMixture,
+    PopulationError,
+    listener_stratum,
+    sample_cohort,
+    severity_stratum,
+)
 from listeners.reference import NH_REFERENCE_ID, animal_nus, nh_animal_indices, nh_reference, nh_reference_nu
 from listeners.unseen import generate_unseen_animals, true_loss_db_hl
 
@@ -34,6 +46,8 @@ __all__ = [
     "LossSurface",
     "NuDensity",
     "NuFitObjective",
+    "NuMixture",
+    "PopulationError",
     "ToneProtocol",
     "VirtualListener",
     "animal_nus",
@@ -43,6 +57,7 @@ __all__ = [
     "fit_animal",
     "generate_unseen_animals",
     "gradient_fit",
+    "hearing_stratum",
     "heldout_feve",
     "likelihood_permutation",
     "listener_stratum",
@@ -52,6 +67,7 @@ __all__ = [
     "nh_animal_indices",
     "nh_reference",
     "nh_reference_nu",
+    "nh_response_limit",
     "prime_thresholds",
     "principal_axes",
     "recording_subset",
@@ -62,6 +78,7 @@ __all__ = [
     "summarise_audiometry",
     "target_loss",
     "true_loss_db_hl",
+    "unaided_response_distance",
     "validate_listener_nu",
     "within_tolerance",
 ]

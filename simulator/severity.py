@@ -10,6 +10,9 @@ below 20 dB HL can hide a high-frequency or notched loss of 30 dB HL or more, wh
 Such listeners (PTA < 20, some threshold further than 10 dB from 0) form the class "slight". Virtual listeners
 (``listeners``) and the compensation layer's listener records (``compensation.population``) both classify with
 :func:`severity_stratum`, so a listener has the same stratum in a cohort summary, a strategy table and a fleet run.
+For a virtual listener the audiogram is not the whole test: ``listeners.hearing_status.hearing_stratum`` (used by
+``listeners.listener_stratum``) also classes a normal audiogram whose unaided neural response lies beyond the NH
+training animals' as "slight" (a hidden, supra-threshold loss), so an NH listener is NH in audiogram and response.
 """
 
 from __future__ import annotations

@@ -117,12 +117,20 @@ class ListenerData:
         return np.asarray(value["mean_db_hl"], np.float64), np.asarray(value["sd_db"], np.float64)
 
     def stratum(self, listener: Any, key: str) -> str:
-        """The listener's severity class from its true audiogram (``simulator.severity``)."""
+        """The listener's severity class from its true audiogram and, for a normal audiogram, its response
+        (:func:`listeners.hearing_stratum`: NH only if both are normal); kept in the in-memory cache."""
+        from listeners import hearing_stratum
         from simulator.severity import severity_stratum
 
-        true = self.true_audiogram(listener, key)
-        pta = float(np.mean([true[list(self.freqs_hz).index(float(f))] for f in PTA_FREQS_HZ]))
-        return severity_stratum(pta, true)
+        memo = ("stratum", repr(sorted(self._listener_fields(listener, key).items())))
+        if memo not in self.core.cache:
+            true = self.true_audiogram(listener, key)
+            pta = float(np.mean([true[list(self.freqs_hz).index(float(f))] for f in PTA_FREQS_HZ]))
+            if getattr(listener, "reference", None) is None:  # thresholds not relative to an NH reference
+                self.core.cache[memo] = severity_stratum(pta, true)
+            else:
+                self.core.cache[memo] = hearing_stratum(self.core.model, listener.nu, pta, true)
+        return self.core.cache[memo]
 
     def hearing_loss(self, listener: Any, key: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The listener's (OHC, IHC) loss per critical band from its true audiogram: two ``1 x 20`` tensors (dB)."""
