@@ -8,13 +8,16 @@ broadband gain of 0-30 dB (5 dB steps, no comfort limit), for
 
 * the bundled model's training animals at their learned nu (the 3 NH animals define the NH reference);
 * the default fleet cohort (``listeners.sample_cohort(8, seed=0)``);
-* listeners drawn from three densities over logit nu (:class:`listeners.population.NuDensity`, one seed-0 generator,
-  in this order): ``--nh-draws`` from the density fitted to the NH animals alone, ``--draws`` from the HI animals'
-  alone and ``--draws`` from all training animals' (the population every cohort is drawn from); each drawn listener
-  is classified by its neurometric audiogram (:func:`listeners.listener_stratum`).
+* listeners drawn from four densities over logit nu (one seed-0 generator, in this order): ``--nh-draws`` from the
+  Gaussian fitted to the NH animals alone, ``--draws`` from the HI animals' alone, ``--draws`` from one Gaussian over
+  all training animals (:class:`listeners.NuDensity`; the population cohorts were drawn from before the mixture) and
+  ``--draws`` from the mixture of one Gaussian per hearing-status group (:class:`listeners.NuMixture`; the population
+  cohorts are drawn from now). Every drawn listener with a normal audiogram (:func:`listeners.severity_stratum` "NH")
+  is listed, with its class by audiogram and response (:func:`listeners.listener_stratum`: "NH", or "slight" when its
+  unaided response lies beyond the NH animals').
 
-Prints one line per animal and cohort listener and, per density, the NH-stratum listeners' unaided distances and
-largest benefits; writes ``results.json`` to ``--out``.
+Prints one line per animal and cohort listener and, per density, its normal-audiogram listeners' unaided distances,
+largest benefits and classes; writes ``results.json`` to ``--out``.
 
     .venv/bin/python benchmarks/bench_nh_gain.py [--nh-draws 16] [--draws 32] [--out runs/nh-gain-bench]
 """
@@ -60,30 +63,42 @@ class GainProbe:
 
 
 def _density_draws(model, probe: GainProbe, nh_draws: int, draws: int) -> dict[str, list[dict]]:
-    """The NH-stratum listeners drawn from each density (module docstring): ``{density: [record]}``."""
-    from listeners import VirtualListener, animal_nus, listener_stratum, nh_animal_indices
+    """The normal-audiogram listeners drawn from each density (module docstring): ``{density: [record]}``."""
+    from listeners import (
+        NuDensity,
+        NuMixture,
+        VirtualListener,
+        animal_nus,
+        listener_stratum,
+        nh_animal_indices,
+        severity_stratum,
+    )
     from listeners.listener import AUDIOGRAM_FREQS_HZ, prime_thresholds
-    from listeners.population import NuDensity
 
     nus = animal_nus(model)
     nh = nh_animal_indices(model)
-    groups = {"NH animals": (nh, nh_draws), "HI animals": ([k for k in range(len(nus)) if k not in nh], draws),
-              "all animals": (list(range(len(nus))), draws)}  # fmt: skip
+    hi = [k for k in range(len(nus)) if k not in nh]
+    samplers = {"NH animals": (lambda n, rng: NuDensity(nus[nh]).sample(n, rng), nh_draws),
+                "HI animals": (lambda n, rng: NuDensity(nus[hi]).sample(n, rng), draws),
+                "all animals (pooled)": (lambda n, rng: NuDensity(nus).sample(n, rng), draws),
+                "mixture": (lambda n, rng: NuMixture.from_model(model).sample(n, rng)[0], draws)}  # fmt: skip
     rng = np.random.default_rng(0)
     out = {}
-    for name, (idx, n) in groups.items():
+    for name, (sample, n) in samplers.items():
         cands = [VirtualListener(f"D{i:03d}", v, model, reference=probe.reference)
-                 for i, v in enumerate(NuDensity(nus[idx]).sample(n, rng))]  # fmt: skip
+                 for i, v in enumerate(sample(n, rng))]  # fmt: skip
         prime_thresholds([*cands, probe.reference], AUDIOGRAM_FREQS_HZ)
         rows = []
         for lis in cands:
-            if listener_stratum(lis) == "NH":
+            if severity_stratum(lis.pta(), lis.thresholds(AUDIOGRAM_FREQS_HZ)) == "NH":
                 unaided, best, gain = probe(lis.nu)
-                rows.append({"pta": lis.pta(), "unaided": unaided, "best_benefit": best, "gain_db": gain})
+                rows.append({"pta": lis.pta(), "unaided": unaided, "best_benefit": best, "gain_db": gain,
+                             "stratum": listener_stratum(lis)})  # fmt: skip
         out[name] = rows
         print(
-            f"{name}: {len(rows)} of {n} NH; unaided D/D_0 {[round(r['unaided'], 3) for r in rows]}; "
-            f"largest benefit {[round(r['best_benefit'], 3) for r in rows]}",
+            f"{name}: {len(rows)} of {n} with NH audiograms, {sum(r['stratum'] == 'NH' for r in rows)} NH by "
+            f"audiogram and response; unaided D/D_0 {[round(r['unaided'], 3) for r in rows]}; "
+            f"largest benefit {[round(r['best_benefit'], 3) for r in rows]}; classes {[r['stratum'] for r in rows]}",
             flush=True,
         )
     return out

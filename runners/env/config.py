@@ -74,8 +74,9 @@ class EnvConfig(ValidatedConfig):
         cohort_size: listeners in the seeded cohort episodes draw from (``listeners.sample_cohort``).
         cohort_seed: seed of that cohort.
         strata: optional severity strata of the cohort, e.g. ``{"mild": 4, "moderate": 4}`` (sums to cohort_size).
-        include_nh: False (default): episodes draw only impaired listeners (a drawn listener whose true audiogram is
-            NH, ``simulator.severity``, is skipped; ``reset(options=...)`` may still name one); True: everyone.
+        include_nh: False (default): episodes draw only impaired listeners (a drawn listener that is NH in its true
+            audiogram and its response, ``listeners.hearing_stratum``, is skipped; ``reset(options=...)`` may still
+            name one); True: everyone.
         audiometry: ``"gppta"`` (default) or ``"true"`` (see :data:`AUDIOMETRY`).
         audiometry_trials: GP-PTA trial budget per listener.
         audiometry_seed: seed of the GP-PTA sessions (combined with the listener's identity).
