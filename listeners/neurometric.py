@@ -53,7 +53,7 @@ class ToneProtocol:
     Args:
         lead_s: silence before the tone (s), which gives the causal model its context.
         tone_s: tone duration (s) including raised-cosine ramps of ``ramp_ms``.
-        ramp_ms: on/off ramp duration (ms).
+        ramp_ms: on/off ramp duration (ms), > 0.
         tail_s: window after tone offset that still counts (offset responses), s.
         level_range_db_spl: bisection bracket (dB SPL).
         iterations: bisection steps (resolution = range / 2**iterations).
@@ -70,8 +70,10 @@ class ToneProtocol:
         iterations: int = 12,
         criterion: float = DETECTION_D_PRIME,
     ) -> None:
-        if min(lead_s, tone_s, tail_s) < 0 or tone_s * 1000.0 < 2 * ramp_ms:
-            raise HearloopInputError("tone protocol durations must be >= 0 and the tone at least two ramps long")
+        if min(lead_s, tone_s, tail_s) < 0 or not ramp_ms > 0 or tone_s * 1000.0 < 2 * ramp_ms:
+            raise HearloopInputError(
+                "tone protocol durations must be >= 0, the ramps > 0 and the tone at least two ramps long"
+            )
         if level_range_db_spl[1] <= level_range_db_spl[0] or iterations < 1:
             raise HearloopInputError("level_range_db_spl must be increasing and iterations >= 1")
         if not (np.isfinite(criterion) and criterion > 0):

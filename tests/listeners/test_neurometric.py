@@ -53,7 +53,7 @@ def test_tone_protocol_timing_and_waveform():
     np.testing.assert_allclose(wave[ramp].numpy(), expected[ramp].numpy(), atol=1e-6 * peak)
 
 
-DURATIONS = "tone protocol durations must be >= 0 and the tone at least two ramps long"
+DURATIONS = "tone protocol durations must be >= 0, the ramps > 0 and the tone at least two ramps long"
 LEVELS = "level_range_db_spl must be increasing and iterations >= 1"
 
 
@@ -62,7 +62,12 @@ LEVELS = "level_range_db_spl must be increasing and iterations >= 1"
     [
         ({"lead_s": -0.01}, DURATIONS),
         ({"tone_s": -0.01, "ramp_ms": 0.0}, DURATIONS),
+        ({"tone_s": -0.01, "ramp_ms": -10.0}, DURATIONS),  # a negative tone, whatever the ramp
         ({"tone_s": 0.019, "ramp_ms": 10.0}, DURATIONS),
+        ({"tone_s": 0.01999, "ramp_ms": 10.0}, DURATIONS),  # just under two ramps (19.99 ms)
+        ({"ramp_ms": 0.0, "lead_s": 0.0}, DURATIONS),  # no ramp: 0/0 at the onset sample would give NaN
+        ({"ramp_ms": -10.0}, DURATIONS),  # a negative ramp would silence the tone
+        ({"ramp_ms": float("nan")}, DURATIONS),
         ({"tail_s": -1.0}, DURATIONS),
         ({"level_range_db_spl": (50.0, 50.0)}, LEVELS),
         ({"level_range_db_spl": (60.0, 50.0)}, LEVELS),
@@ -167,3 +172,50 @@ def test_progress_bar_only_on_request(capsys):
     err = capsys.readouterr().err
     # one bar over the 2 range ends and the 10 bisection steps
     assert "audiograms of 2 listeners" in err and "/12 [" in err and "step" in err
+
+
+def test_off_ramp_is_a_raised_cosine_and_the_window_is_whole_bins():
+    p = ToneProtocol(lead_s=0.05, tone_s=0.1, ramp_ms=10.0, tail_s=0.02)
+    wave = p.tones(torch.tensor([1000.0]), torch.tensor([60.0]))[0].double()
+    t = torch.arange(p.n_samples, dtype=torch.float64) / SAMPLE_RATE - 0.05
+    peak = math.sqrt(2.0) * REF_PRESSURE_PA * 10 ** (60 / 20)
+    off = (t >= 0.09) & (t < 0.1)  # raised-cosine off-ramp: envelope 0.5 - 0.5 cos(pi (0.1 - t) / 10 ms)
+    expected = peak * torch.sin(2 * math.pi * 1000.0 * t) * (0.5 - 0.5 * torch.cos(math.pi * (0.1 - t) / 0.01))
+    np.testing.assert_allclose(wave[off].numpy(), expected[off].numpy(), atol=1e-6 * peak)
+    assert type(p.window.start) is int and type(p.window.stop) is int
+
+
+def test_smallest_accepted_settings():
+    # a criterion below 1 is accepted (only > 0 is required); a very short ramp with its two-ramp tone
+    assert ToneProtocol(criterion=0.5).criterion == 0.5
+    p = ToneProtocol(lead_s=0.0, tone_s=0.0001, ramp_ms=0.05)
+    wave = p.tones(torch.tensor([1000.0]), torch.tensor([60.0]))
+    assert bool(torch.isfinite(wave).all()) and float(wave[0, 0]) == 0.0
+
+
+def test_protocols_with_different_settings_hash_differently():
+    protocols = [ToneProtocol(), ToneProtocol(criterion=3.0), ToneProtocol(iterations=11), ToneProtocol(lead_s=0.1)]
+    assert len({hash(p) for p in protocols}) == len(protocols)
+    assert hash(ToneProtocol(criterion=3.0)) == hash(ToneProtocol(criterion=3.0))
+
+
+def test_detectability_with_variable_silence():
+    # silence with variance: 4 bins of Bernoulli(0.5) in silence (variance 1), 2 spikes per bin for the tone (none)
+    window = slice(0, 4)
+    silence = _probs([[0.5, 0.5, 0, 0, 0]], 4)
+    tone = _probs([[0, 0, 1, 0, 0]], 4)
+    # d = (8 - 2) / sqrt(0.5 (0 + 1) + 1e-6)
+    assert float(detectability(tone, silence, window)[0]) == pytest.approx(6.0 / math.sqrt(0.5 + 1e-6), rel=1e-12)
+
+
+def test_detectability_keeps_to_the_device_of_its_inputs_and_to_leading_axes():
+    window = slice(1, 5)
+    silence = _probs([[0.5, 0.5, 0, 0, 0], [0.2, 0.3, 0.5, 0, 0]], 6)
+    tone = _probs([[0, 0, 1, 0, 0], [0, 0.1, 0.2, 0.3, 0.4]], 6)
+    expected = detectability(tone, silence, window)
+    with torch.device("meta"):  # another default device (a CUDA default, say) does not move the count classes
+        torch.testing.assert_close(detectability(tone, silence, window), expected, rtol=0.0, atol=0.0)
+    # extra leading axes (a batch of batches) give one d' per leading index, summed over channels only
+    stacked = detectability(torch.stack([tone, silence]), torch.stack([silence, silence]), window)
+    assert stacked.shape == (2, 1)
+    torch.testing.assert_close(stacked[:, 0], torch.cat([expected, torch.zeros(1, dtype=torch.float64)]))
