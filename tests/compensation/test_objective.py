@@ -209,3 +209,100 @@ def test_kl_and_l2_distances_equal_a_direct_computation(model, clean):
         obj = NeuralFidelityObjective(model, REF_NU, distance=distance)
         torch.testing.assert_close(obj.per_channel(clean, aided, HI_NU), per_channel, rtol=1e-4, atol=1e-8)
         torch.testing.assert_close(obj(clean, aided, HI_NU), per_channel @ w, rtol=1e-4, atol=1e-8)
+
+
+def test_whole_error_messages_name_the_argument(model):
+    with pytest.raises(HearloopInputError, match=r"^unknown distance 'cosine'; supported: l1, l2, kl$"):
+        NeuralFidelityObjective(model, REF_NU, distance="cosine")
+    with pytest.raises(HearloopInputError, match=r"^channel_weights must be finite, non-negative and not all zero$"):
+        NeuralFidelityObjective(model, REF_NU, channel_weights=np.zeros(model.n_channels))
+    obj = NeuralFidelityObjective(model, REF_NU)
+    with pytest.raises(HearloopInputError, match=r"^clean contains 3 non-finite values \(NaN or inf\)$"):
+        obj.target(torch.tensor([[0.0, float("nan"), float("inf"), 1.0, float("-inf")]]))
+
+
+def test_reference_nu_from_any_numeric_array_is_one_float32_row(model):
+    expected = torch.as_tensor(REF_NU).reshape(1, -1)
+    for given in (REF_NU.tolist(), REF_NU.astype(np.float64), REF_NU.astype(np.longdouble), torch.as_tensor(REF_NU)):
+        ref = NeuralFidelityObjective(model, given).reference_nu
+        assert ref.dtype == torch.float32 and ref.shape == (1, model.n_params)
+        torch.testing.assert_close(ref, expected, rtol=0.0, atol=0.0)
+
+
+def test_target_never_builds_a_graph(model, clean):
+    obj = NeuralFidelityObjective(model, REF_NU)
+    plain = obj.target(clean)
+    with_grad = obj.target(clean.clone().requires_grad_(True))  # the target is a constant of the optimisation
+    assert not plain.requires_grad and not with_grad.requires_grad
+    torch.testing.assert_close(with_grad, plain, rtol=0.0, atol=0.0)
+
+
+class _MetaDeviceModel(torch.nn.Module):
+    """Stand-in for a model on another device (``meta``): it records what the objective passes to ``predict`` and
+    answers 0.2 for every count class."""
+
+    n_params = 6
+    n_channels = 6
+    device = torch.device("meta")
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def predict(self, audio, nu, grad=None):
+        self.calls.append((audio, nu, grad))
+        return torch.full((audio.shape[0], 6, audio.shape[1] // 32, 5), 0.2, device=audio.device)
+
+
+def test_reference_nu_and_weights_live_on_the_model_device():
+    obj = NeuralFidelityObjective(_MetaDeviceModel(), REF_NU)
+    assert obj.reference_nu.device.type == "meta" and obj.channel_weights.device.type == "meta"
+    assert obj.reference_nu.shape == (1, 6) and obj.channel_weights.shape == (6,)
+
+
+def test_listener_nu_goes_to_the_model_device_and_a_graph_is_built_only_on_request():
+    model = _MetaDeviceModel()
+    obj = NeuralFidelityObjective(model, REF_NU)
+    aided = torch.zeros(2, 64)
+    assert obj.response(aided, HI_NU).shape == (2, 6, 2, 5)
+    audio, nu, grad = model.calls[-1]
+    assert audio is aided and nu.device.type == "meta" and nu.shape == (2, 6) and nu.dtype == torch.float32
+    # the objective decides whether the model builds a graph: only when the aided audio or nu requires grad (a
+    # model put back in training mode would otherwise build one)
+    assert grad is False
+    obj.response(aided.clone().requires_grad_(True), HI_NU)
+    assert model.calls[-1][2] is True
+    obj.response(aided, torch.as_tensor(HI_NU).requires_grad_(True))
+    assert model.calls[-1][2] is True
+
+
+def test_gradient_reaches_the_aided_audio_alone_and_nu_alone(model, clean):
+    obj = NeuralFidelityObjective(model, REF_NU, distance="l1")
+    aided = (clean * 1.3).requires_grad_(True)
+    obj(clean, aided, HI_NU).sum().backward()
+    assert aided.grad is not None and float(aided.grad.abs().sum()) > 0
+    nu = torch.as_tensor(HI_NU).clone().requires_grad_(True)
+    obj(clean, clean * 1.3, nu).sum().backward()
+    assert nu.grad is not None and float(nu.grad.abs().sum()) > 0
+
+
+def test_listener_nu_from_any_numeric_array_gives_the_same_distance(model, clean):
+    obj = NeuralFidelityObjective(model, REF_NU, distance="l2")
+    expected = obj(clean, clean * 1.4, HI_NU)
+    for given in (HI_NU.tolist(), HI_NU.astype(np.float64), HI_NU.astype(np.longdouble)):
+        torch.testing.assert_close(obj(clean, clean * 1.4, given), expected, rtol=0.0, atol=0.0)
+
+
+def test_more_whole_input_messages(model, clean):
+    obj = NeuralFidelityObjective(model, REF_NU)
+    bad = clean.clone()
+    bad[0, 3] = float("nan")
+    with pytest.raises(HearloopInputError, match=r"^aided audio contains NaN or Inf$"):
+        obj.response(bad, HI_NU)
+    # a single sound without its batch axis is named, not an IndexError
+    message = (
+        r"^clean audio must have the aided audio's length and its batch \(or batch 1\); got \(2, 4096\) and "
+        r"\(4096,\)$"
+    )
+    with pytest.raises(HearloopInputError, match=message):
+        obj(clean, clean[0], HI_NU)
