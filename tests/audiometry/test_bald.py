@@ -203,3 +203,93 @@ def test_binary_entropy_values():
     np.testing.assert_allclose(
         binary_entropy(np.array([0.0, 0.5, 1.0, 0.25])), [0.0, 1.0, 0.0, 0.811278124459], atol=1e-12
     )
+
+
+# ------------------------------------------------------------------------------------- dtypes, defaults, selection
+@pytest.mark.parametrize("arg", [0, 1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.longdouble, np.int64])
+def test_quadrature_bald_computes_in_float64_whatever_the_input_dtype(arg, dtype):
+    lik = ProbitLikelihood(lapse=0.03, false_alarm=0.02)
+    values = [np.array([47.0, 52.0, 61.0]), np.array([50.0, 50.0, 49.0]), np.array([4.0, 36.0, 400.0]),
+              np.array([5.0, 3.0, 7.0])]  # fmt: skip
+    given = list(values)
+    given[arg] = values[arg].astype(dtype)
+    expected = bald_quadrature(*[v.astype(np.float64) for v in given], lik)  # the given values, in float64
+    got = bald_quadrature(*given, lik)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("var", [4.0, 36.0])  # sd < sigma (Gauss-Hermite) and sd > sigma (trapezoid)
+def test_quadrature_bald_default_is_32_nodes_in_both_branches(var):
+    lik = ProbitLikelihood(lapse=0.03, false_alarm=0.02)
+    args = (np.array([47.0, 52.0]), 50.0, var, 5.0, lik)
+    np.testing.assert_array_equal(bald_quadrature(*args), bald_quadrature(*args, n_nodes=32))
+    assert not np.array_equal(bald_quadrature(*args), bald_quadrature(*args, n_nodes=33))  # the nodes matter
+
+
+def test_gauss_hermite_branch_up_to_sd_equal_to_sigma():
+    # the documented split: Gauss-Hermite while sd <= sigma, so the value at sd == sigma continues the values just
+    # below it (within 1e-11; the two quadratures differ by 1e-10 to 5e-9 here)
+    lik = ProbitLikelihood(lapse=0.03, false_alarm=0.02)
+    for level in (55.0, 60.0):
+        at = float(bald_quadrature(level, 47.0, 25.0, 5.0, lik))
+        below = float(bald_quadrature(level, 47.0, 25.0 * (1.0 - 1e-12), 5.0, lik))
+        assert at == pytest.approx(below, abs=1e-11)
+
+
+@pytest.mark.parametrize("var", [36.0, 400.0])
+def test_symmetric_response_model_gives_bald_symmetric_about_the_mean(var):
+    # lapse == false-alarm rate: p(heard) at mean + d mirrors p at mean - d, so BALD is the same on both sides (exact
+    # up to rounding with the trapezoid's nodes symmetric about the level)
+    lik = ProbitLikelihood(lapse=0.05, false_alarm=0.05)
+    for d in (2.0, 4.0, 11.0):
+        up, down = (
+            float(bald_quadrature(50.0 + d, 50.0, var, 3.0, lik)),
+            float(bald_quadrature(50.0 - d, 50.0, var, 3.0, lik)),
+        )
+        assert up == pytest.approx(down, abs=1e-13)
+
+
+def test_levels_are_clamped_to_the_bottom_of_the_safe_range():
+    rng = np.random.default_rng(0)
+    # fast: a mean below the safe minimum is presented (and scored) at the minimum
+    idx, level, score = select_stimulus(
+        np.array([-30.0]), np.array([25.0]), np.array([5.0]), (-10.0, 120.0), ProbitLikelihood(), "fast", None, rng,
+        0.0, None,
+    )  # fmt: skip
+    assert (idx, level) == (0, -10.0) and score == pytest.approx(float(bald_probit(-10.0, -30.0, 25.0, 5.0)))
+    # full: with a 30 % lapse rate the best level lies below mu* (mu* - 3.536 dB unclamped); near the bottom of the
+    # range it is clamped to the minimum
+    lik = ProbitLikelihood(lapse=0.3)
+    args = (np.array([-8.0]), np.array([25.0]), np.array([5.0]), (-10.0, 120.0), lik, "full", None, rng, 0.0, None)
+    idx, level, score = select_stimulus(*args)
+    assert (idx, level) == (0, -10.0) and score == pytest.approx(float(bald_quadrature(-10.0, -8.0, 25.0, 5.0, lik)))
+    free = select_stimulus(np.array([40.0]), *args[1:3], (-100.0, 120.0), *args[4:])
+    assert free[1] == pytest.approx(40.0 - 0.5 * math.sqrt(50.0), abs=1e-9)
+
+
+def test_excluded_frequency_is_skipped_among_two():
+    lik = ProbitLikelihood()
+    mean, var, sigma = np.array([40.0, 40.0]), np.array([100.0, 25.0]), np.full(2, 5.0)
+    best = select_stimulus(mean, var, sigma, (-10.0, 120.0), lik, "fast", None, np.random.default_rng(0), 0.0, None)
+    other = select_stimulus(mean, var, sigma, (-10.0, 120.0), lik, "fast", None, np.random.default_rng(0), 0.0, 0)
+    assert best[0] == 0 and other[0] == 1
+
+
+def test_tie_tolerance_is_a_fraction_of_the_best_score():
+    mean, sigma = np.full(3, 40.0), np.full(3, 5.0)
+    var = np.array([25.0, 24.0, 1.0])  # scores 0.278, 0.274, 0.02: within 50 % of the best only the first two
+    lik = ProbitLikelihood()
+    picks = {
+        select_stimulus(mean, var, sigma, (-10.0, 120.0), lik, "fast", None, np.random.default_rng(s), 0.5, None)[0]
+        for s in range(30)
+    }
+    assert picks == {0, 1}
+
+
+def test_a_clear_winner_leaves_the_generator_untouched():
+    mean, var, sigma = np.full(3, 40.0), np.array([25.0, 24.0, 1.0]), np.full(3, 5.0)
+    rng = np.random.default_rng(7)
+    idx, _, _ = select_stimulus(mean, var, sigma, (-10.0, 120.0), ProbitLikelihood(), "fast", None, rng, 0.0, None)
+    assert idx == 0 and rng.random() == np.random.default_rng(7).random()  # no draw without a tie
