@@ -1,5 +1,7 @@
 """WDRC: exact vectorised one-pole, static I/O curve, attack/release timing, agreement with a per-sample detector."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.signal
@@ -187,3 +189,26 @@ def test_prescription_is_clipped_to_the_parameter_bounds_and_bounds_are_checked(
 def test_one_pole_rejects_bad_time_constants(tau):
     with pytest.raises(HearloopInputError, match="one-pole time constants must be positive and finite"):
         one_pole_smooth(torch.ones(1, 100), torch.tensor([tau]))
+
+
+@pytest.mark.parametrize("variant", ["nal-r", "nal-rp"])
+def test_prescription_uses_the_configured_nal_r_variant(variant):
+    # H2000 = 100 dB HL: "auto" would pick NAL-RP; each configured variant gives its own gains
+    audiogram = {250: 60.0, 500: 70.0, 1000: 85.0, 2000: 100.0, 4000: 105.0}
+    wdrc = WDRC(n_bands=4, numtaps=129, variant=variant, bounds={"gain_db": (-100.0, 200.0)})
+    centres = np.asarray(wdrc.filterbank.centres_hz)
+    fields = {k: v[0].numpy().astype(float) for k, v in wdrc.split_theta(wdrc.prescribe(audiogram)[None]).items()}
+    excess = 65.0 - 10.0 * np.log10(4.0) - 45.0  # 13.0 dB above T, beyond the half-knee
+    expected = nalr_gain_curve(audiogram, centres, variant) + (1.0 - 1.0 / fields["ratio"]) * excess
+    np.testing.assert_allclose(fields["gain_db"], expected, rtol=1e-5)
+    other = "nal-rp" if variant == "nal-r" else "nal-r"
+    assert not np.allclose(nalr_gain_curve(audiogram, centres, variant), nalr_gain_curve(audiogram, centres, other))
+
+
+def test_profound_prescription_reaches_the_ratio_ceiling_without_numpy_warnings():
+    wdrc = WDRC(n_bands=4, numtaps=129)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # HL at or above 120 dB must not divide by zero
+        theta = wdrc.prescribe({250: 120.0, 500: 125.0, 1000: 130.0, 2000: 120.0, 4000: 140.0, 8000: 120.0})
+    assert theta.dtype == torch.float32
+    assert wdrc.split_theta(theta[None])["ratio"][0].tolist() == [4.0] * 4
