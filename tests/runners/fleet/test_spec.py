@@ -8,9 +8,11 @@ import json
 
 import pytest
 
-from runners.fleet.spec import load_spec, parse_spec, spec_from_toml
+from runners.fleet.spec import PIPELINE_STEPS, key_constraint, load_spec, parse_spec, spec_from_toml
+from runners.fleet.spec_checks import RESPONSE_RATE, SEED
 from runners.fleet.spec_docs import describe_fields
-from simulator.errors import SpecError
+from simulator.errors import MissingFileError, SpecError
+from simulator.validated_config import Interval
 
 STEPS = "[pipeline]\nsteps = {}\n"
 
@@ -189,3 +191,79 @@ def test_a_cohort_file_excludes_drawing_keys(tmp_path, key):
     with pytest.raises(SpecError) as err:
         spec_from_toml(f"[cohort]\nfile = 'c.toml'\n{key}\n", base_dir=tmp_path)
     assert str(err.value) == f"spec.cohort.{key.split(' ')[0]}: cannot be combined with spec.cohort.file"
+
+
+def test_load_spec_reads_files_relative_to_their_folder_and_none_is_the_default(tmp_path):
+    default = load_spec(None)
+    assert default == spec_from_toml("") and default.cohort.n == 8 and default.pipeline.steps == list(PIPELINE_STEPS)
+    (tmp_path / "c.toml").write_text("")
+    (tmp_path / "run.toml").write_text("[cohort]\nfile = 'c.toml'\n[hitl]\nbudget = 7\n")
+    spec = load_spec(str(tmp_path / "run.toml"))
+    assert spec.cohort.file == str((tmp_path / "c.toml").resolve()) and spec.hitl.budget == 7
+    with pytest.raises(MissingFileError) as err:
+        load_spec(tmp_path / "none.toml")
+    assert str(err.value) == f"spec file {str(tmp_path / 'none.toml')!r} does not exist"
+
+
+def test_key_constraint_is_the_declared_constraint_of_the_key():
+    assert key_constraint("cohort", "lapse_rate") is RESPONSE_RATE and key_constraint("run", "seed") is SEED
+    assert key_constraint("model", "threads") == Interval(int, 1, 256)
+    assert key_constraint("model", "path") is None
+
+
+def test_unknown_strategies_are_named_with_their_index(tmp_path):
+    with pytest.raises(SpecError) as err:
+        spec_from_toml("[strategies]\nnames = ['nalr', 'glasses']\n", base_dir=tmp_path)
+    assert str(err.value) == (
+        "spec.strategies.names[1]: unknown strategy 'glasses'; known: ('nalr', 'multiband', 'wdrc', 'dnn')"
+    )
+    assert spec_from_toml("[strategies]\nnames = ['dnn', 'nalr']\n").strategies.names == ["dnn", "nalr"]
+
+
+def test_the_default_extra_distances_drop_the_main_distance_but_given_ones_are_checked(tmp_path):
+    assert spec_from_toml("").evaluation.extra_distances == ["kl"]
+    spec = spec_from_toml("[evaluation]\ndistance = 'kl'\n")
+    assert (spec.evaluation.distance, spec.evaluation.extra_distances) == ("kl", [])
+    spec = spec_from_toml("[evaluation]\ndistance = 'l2'\nextra_distances = ['l1', 'kl']\n")
+    assert spec.evaluation.extra_distances == ["l1", "kl"]
+    with pytest.raises(SpecError) as err:
+        spec_from_toml("[evaluation]\ndistance = 'kl'\nextra_distances = ['kl']\n")
+    assert str(err.value) == (
+        "spec.evaluation.extra_distances[0]: 'kl' is not one of ('l1', 'l2', 'kl') other than spec.evaluation.distance"
+    )
+
+
+def test_regression_tolerances_take_abs_and_rel_at_or_above_zero(tmp_path):
+    spec = spec_from_toml("[regress]\ntolerances = { fr = { abs = 0.0, rel = 0.25 } }\n", base_dir=tmp_path)
+    assert spec.regress.tolerances == {"fr": {"abs": 0.0, "rel": 0.25}}
+    with pytest.raises(SpecError) as err:
+        spec_from_toml("[regress]\ntolerances = { fr = { rel = -0.5 } }\n", base_dir=tmp_path)
+    assert str(err.value) == "spec.regress.tolerances.fr.rel: must be a number in [0, inf), got -0.5"
+
+
+def test_a_relative_model_path_without_a_base_folder_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert parse_spec({"model": {"path": "ckpt"}}).model.path == str((tmp_path / "ckpt").resolve())
+    absolute = str((tmp_path / "ckpt").resolve())
+    assert parse_spec({"model": {"path": absolute}}, base_dir=tmp_path / "elsewhere").model.path == absolute
+
+
+def test_unknown_sections_are_named_with_the_known_ones(tmp_path):
+    with pytest.raises(SpecError) as err:
+        spec_from_toml("[cohrt]\nn = 2\n", base_dir=tmp_path)
+    assert str(err.value) == (
+        "spec.cohrt: unknown section (known: run, model, cohort, pipeline, audiometry, strategies, hitl, sounds, "
+        "evaluation, engine, report, regress)"
+    )
+
+
+def test_a_stored_spec_keeps_its_cohort_keys_and_needs_no_cohort_file(tmp_path):
+    """A run manifest records every key, and the cohort was drawn into its jobs: the file may be gone."""
+    stored = {"cohort": {"file": str(tmp_path / "gone.toml"), "n": 3, "seed": 4, "strata": {}}}
+    spec = parse_spec(stored, base_dir=tmp_path, stored=True)
+    assert (spec.cohort.file, spec.cohort.n, spec.cohort.seed) == (str(tmp_path / "gone.toml"), 3, 4)
+    with pytest.raises(SpecError) as err:
+        parse_spec(stored, base_dir=tmp_path)
+    assert str(err.value) == "spec.cohort.n: cannot be combined with spec.cohort.file"
