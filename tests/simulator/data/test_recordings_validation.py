@@ -12,8 +12,8 @@ import pytest
 
 from simulator.constants import SAMPLE_RATE
 from simulator.data.recording_types import ABR_FREQS_HZ, AnimalRecording, SoundRecording
-from simulator.data.recordings import read_animal, read_cohort, write_animal, write_cohort
-from simulator.errors import RecordingFormatError
+from simulator.data.recordings import open_animal, read_animal, read_cohort, write_animal, write_cohort
+from simulator.errors import RecordingFormatError, UnknownNameError
 from tests.simulator.data.test_recordings import _edit, make_animal
 
 
@@ -134,3 +134,128 @@ def test_cohort_open_refuses_a_file_that_is_not_the_indexed_animal(tmp_path, fie
         assert cohort.load(0).animal_id == "NH01"  # the consistent entry still opens
     with pytest.raises(KeyError, match="no animal 'NH05'"):
         cohort.entry("NH05")
+
+
+@pytest.mark.parametrize("key", ["animal_id", "hearing_status", "sample_rate", "n_channels"])
+def test_each_missing_header_attribute_is_named(tmp_path, key):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    _edit(path, lambda f: f.attrs.__delitem__(key))
+    with pytest.raises(RecordingFormatError) as info:
+        read_animal(path)
+    assert str(info.value) == f"{path}: missing attribute {key!r}"
+
+
+@pytest.mark.parametrize("key", ["name", "sound_class", "hours", "split"])
+def test_each_missing_sound_attribute_is_named(tmp_path, key):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    _edit(path, lambda f: f["sounds/00001"].attrs.__delitem__(key))
+    with pytest.raises(RecordingFormatError) as info:
+        read_animal(path)
+    assert str(info.value) == f"{path}: sound group '00001' misses attributes [{key!r}]"
+
+
+@pytest.mark.parametrize(("offset", "ok"), [(1e-7, True), (-1e-7, True), (2e-6, False), (-2e-6, False), (0.5, False)])
+def test_file_sample_rate_must_match_within_a_micro_hertz(tmp_path, offset, ok):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    _edit(path, lambda f: f.attrs.__setitem__("sample_rate", SAMPLE_RATE + offset))
+    if ok:
+        assert read_animal(path).animal_id == "NH01"
+        return
+    with pytest.raises(RecordingFormatError) as info:
+        read_animal(path)
+    rate = float(SAMPLE_RATE + offset)
+    assert str(info.value) == f"{path}: sample rate {rate} Hz does not match SAMPLE_RATE={SAMPLE_RATE} Hz"
+
+
+def test_header_values_are_read_with_their_types(tmp_path):
+    path = write_animal(tmp_path / "a.h5", make_animal(status="HI"))
+    with open_animal(path) as f:
+        assert (f.animal_id, f.hearing_status, f.n_channels, f.schema_version) == ("NH01", "HI", 3, 2)
+        assert type(f.animal_id) is str and type(f.hearing_status) is str and type(f.n_channels) is int
+        assert type(f.schema_version) is int
+        assert f.channel_cf_hz.dtype == np.float64 and f.ground_truth["seed"] == 0
+        assert f.sound_names == ["speech/0", "music/1", "ripple/2", "silence/3"]
+        info = f.info("ripple/2")
+        assert (info.sound_class, info.split, info.n_trials) == ("ripple", "test", 2)
+        assert type(info.n_samples) is int and info.n_samples == f.audio("ripple/2").shape[0]
+        assert type(info.n_trials) is int and type(info.hours) is float
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            _replace("abr/thresholds_db_spl", np.array([10.0, np.nan, 20.0, 30.0, np.inf])),
+            "abr/thresholds_db_spl holds non-finite thresholds {500: 10.0, 1000: nan, 2000: 20.0, 4000: 30.0, "
+            "8000: inf} (Hz: dB SPL)",
+        ),
+        (
+            lambda f: (
+                _replace("abr/freqs_hz", np.ones((1, 5), np.int64))(f),
+                _replace("abr/thresholds_db_spl", np.ones((1, 5)))(f),
+            ),
+            "abr/freqs_hz (1, 5) and abr/thresholds_db_spl (1, 5) must be equal 1-D",
+        ),
+        (
+            _replace("ground_truth", np.array("{not json", dtype=h5py.string_dtype("utf-8"))),
+            "ground_truth is not a JSON string: Expecting property name enclosed in double quotes: line 1 column 2 "
+            "(char 1)",
+        ),
+        (_set_attr("sounds/00001", "split", "Train"), "sound 'music/1': split must be 'train' or 'test', got 'Train'"),
+        (
+            _set_attr("sounds/00002", "trial_hours", [1.0, 2.0]),
+            "sound 'ripple/2': trial_hours [1.0, 2.0] must give one finite time per trial (2), starting at hours = ",
+        ),
+        (
+            _replace("sounds/00000/audio", np.zeros(9600, np.float64)),
+            "dataset 'sounds/00000/audio' has dtype float64, expected float32",
+        ),
+        (
+            _replace("sounds/00000/counts", np.zeros((1, 3), np.uint8)),
+            "dataset 'sounds/00000/counts' has shape (1, 3), expected 3-D",
+        ),
+        (_replace("abr/freqs_hz", np.zeros(0, np.int64)), "abr/freqs_hz (0,) and abr/thresholds_db_spl (5,) must be"),
+        (lambda f: f["abr"].create_group("x") and _move(f, "abr/x", "abr/freqs_hz"), "missing dataset 'abr/freqs_hz'"),
+    ],
+)
+def test_malformed_values_are_named_in_full(tmp_path, edit, message):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    _edit(path, edit)
+    with pytest.raises(RecordingFormatError) as info:
+        read_animal(path)
+    assert str(info.value).startswith(f"{path}: {message}")
+
+
+def _move(f: h5py.File, source: str, dest: str) -> bool:
+    del f[dest]
+    f.move(source, dest)
+    return True
+
+
+def test_a_failed_open_closes_the_file(tmp_path):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    _edit(path, lambda f: f.attrs.__setitem__("hearing_status", "deaf"))
+    with pytest.raises(RecordingFormatError, match="hearing_status") as info:
+        open_animal(path)
+    _edit(path, lambda f: f.attrs.__setitem__("hearing_status", "HI"))  # h5py refuses a file still open read-only
+    del info
+    assert read_animal(path).hearing_status == "HI"
+
+
+def test_non_finite_audio_and_unknown_sounds_are_named_on_read(tmp_path):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    _edit(path, lambda f: f["sounds/00001/audio"].__setitem__(5, np.nan))
+    with open_animal(path) as f:
+        assert np.isfinite(f.audio("music/1", 0, 5)).all()  # a slice without the bad sample is fine
+        with pytest.raises(RecordingFormatError) as info:
+            f.audio("music/1", 5, 6)
+        assert str(info.value) == f"{path}: sound 'music/1': audio contains non-finite samples"
+        with pytest.raises(UnknownNameError) as missing:
+            f.audio("music/9")
+        assert str(missing.value) == repr(f"{path}: no sound named 'music/9'")
+        with pytest.raises(UnknownNameError, match="no sound named 'x'"):
+            f.counts("x")
+        assert f.counts("music/1", 5, 5).shape == (1, 3, 0)  # an empty slice has no maximum to check
+        assert f.counts("music/1", 0, 4, trials=0).shape == (3, 4)
+    with pytest.raises(RecordingFormatError, match="non-finite samples"):
+        read_animal(path, load_counts=False)  # the audio is read (and checked) even without the counts
