@@ -96,19 +96,19 @@ def _counts(sound: SoundRecording, counts: np.ndarray) -> SoundRecording:
         (lambda: _sound(split="Train"), "sound 's': split must be 'train' or 'test', got 'Train'"),
         (lambda: _sound(split="test", trials=1), "sound 's': test sounds need 2 repeated trials, got 1"),
         (
-            lambda: _sound(trials=2, trial_hours=(1.0, 2.0, 3.0)),
+            lambda: _sound(trials=2, channels=3, trial_hours=(1.0, 2.0, 3.0)),
             "sound 's': trial_hours needs one finite time >= 0 per trial (2), got (1.0, 2.0, 3.0)",
         ),
         (
-            lambda: _sound(trials=2, trial_hours=(1.0, np.nan)),
+            lambda: _sound(trials=2, channels=3, trial_hours=(1.0, np.nan)),
             "sound 's': trial_hours needs one finite time >= 0 per trial (2), got (1.0, nan)",
         ),
         (
-            lambda: _sound(trials=2, hours=None, trial_hours=(-0.5, 1.0)),
+            lambda: _sound(trials=2, channels=3, hours=None, trial_hours=(-0.5, 1.0)),
             "sound 's': trial_hours needs one finite time >= 0 per trial (2), got (-0.5, 1.0)",
         ),
         (
-            lambda: _sound(trials=2, hours=1.0, trial_hours=(1.5, 2.0)),
+            lambda: _sound(trials=2, channels=3, hours=1.0, trial_hours=(1.5, 2.0)),
             "sound 's': hours (1.0) must be the first trial's time (1.5)",
         ),
     ],
@@ -151,3 +151,8 @@ def test_invalid_animals_name_the_animal_and_the_field(make, message):
     with pytest.raises(HearloopInputError) as err:
         make().validate()
     assert str(err.value).startswith(message)
+
+
+def test_complex_trial_hours_are_refused_not_cut_to_their_real_part():
+    with pytest.raises(TypeError, match="complex"):
+        _sound(trials=2, split="test", hours=None, trial_hours=(1 + 0j, 2.0))

@@ -4,6 +4,10 @@ index entries, the file-name-safe ids and the cohort helpers, each with the valu
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -17,6 +21,8 @@ from simulator.data.recordings import (
     FILE_FORMAT,
     READABLE_VERSIONS,
     SCHEMA_VERSION,
+    open_animal,
+    read_animal,
     read_cohort,
     sha256_file,
     write_animal,
@@ -61,8 +67,10 @@ def test_float_typed_inputs_are_stored_with_the_documented_dtypes(tmp_path):
     s = animal.sounds[0]
     animal.sounds[0] = SoundRecording(s.name, s.sound_class, s.audio.astype(np.float64), s.counts.astype(np.int64),
                                       s.hours, s.split)  # fmt: skip
+    animal.sounds[2].hours, animal.sounds[2].trial_hours = 1, (1, 3)  # set after construction: ints
     path = write_animal(tmp_path / "a.h5", animal)
     with h5py.File(path, "r") as f:
+        assert f["sounds/00002"].attrs["trial_hours"].dtype == np.float64
         assert f["abr/freqs_hz"].dtype == np.int64 and f["abr/thresholds_db_spl"].dtype == np.float64
         assert f["channel_cf_hz"].dtype == np.float64
         assert f["sounds/00000/audio"].dtype == np.float32 and f["sounds/00000/counts"].dtype == np.uint8
@@ -185,3 +193,49 @@ def test_each_index_entry_needs_its_keys(tmp_path, missing):
         f"{tmp_path / 'cohort.json'}: 'animals' must be a list of entries with keys "
         "('animal_id', 'file', 'hearing_status', 'sha256')"
     )
+
+
+def test_whole_sounds_and_animals_are_read_with_their_counts_by_default(tmp_path):
+    animal = make_animal()
+    path = write_animal(tmp_path / "a.h5", animal)
+    with open_animal(path) as f:
+        np.testing.assert_array_equal(f.sound("ripple/2").counts, animal.sounds[2].counts)
+        np.testing.assert_array_equal(f.to_recording().sounds[1].counts, animal.sounds[1].counts)
+        assert f.sound("ripple/2", load_counts=False).counts.shape == (2, 3, 0)
+
+
+def test_a_version_1_sound_without_trials_keeps_its_hours(tmp_path):
+    """Version 1 files give a sound's time once (``hours``); a training sound may have no trial at all."""
+    s = SoundRecording("empty", "tone", np.zeros(64, np.float32), np.zeros((0, 2, 2), np.uint8), 3.5)
+    animal = AnimalRecording("A", "NH", {f: 10.0 for f in ABR_FREQS_HZ}, [s])
+    path = write_animal(tmp_path / "a.h5", animal)
+
+    def to_v1(f):
+        f.attrs["schema_version"] = 1
+        del f["sounds/00000"].attrs["trial_hours"]
+
+    with h5py.File(path, "r+") as f:
+        to_v1(f)
+    back = read_animal(path).sounds[0]
+    assert (back.hours, back.trial_hours, back.counts.shape) == (3.5, (), (0, 2, 2))
+
+
+def test_an_empty_cohort_is_refused_by_name(tmp_path):
+    with pytest.raises(RecordingFormatError) as err:
+        write_cohort(tmp_path, [])
+    assert str(err.value) == "write_cohort needs at least one animal"
+
+
+def test_the_cohort_index_is_read_as_utf8_whatever_the_locale(tmp_path):
+    write_cohort(tmp_path, [make_animal("NH01")])
+    d = json.loads((tmp_path / "cohort.json").read_text())
+    d["metadata"] = {"note": "µs"}
+    (tmp_path / "cohort.json").write_bytes(json.dumps(d, ensure_ascii=False).encode("utf-8"))
+    code = (
+        "import sys; from simulator.data.recordings import read_cohort; print(ascii(read_cohort(sys.argv[1]).metadata))"
+    )
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0"}  # the locale's encoding is ASCII here
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
+                          check=False, cwd=Path(__file__).resolve().parents[3])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ascii({"note": "µs"})

@@ -259,3 +259,59 @@ def test_non_finite_audio_and_unknown_sounds_are_named_on_read(tmp_path):
         assert f.counts("music/1", 0, 4, trials=0).shape == (3, 4)
     with pytest.raises(RecordingFormatError, match="non-finite samples"):
         read_animal(path, load_counts=False)  # the audio is read (and checked) even without the counts
+
+
+@pytest.mark.parametrize("times", [["h"], ["h", "nan"], ["h", "h", "h"], ["h", "inf"]])
+def test_trial_hours_starting_at_hours_still_need_one_finite_time_per_trial(tmp_path, times):
+    animal = make_animal()
+    hours = animal.sounds[2].hours
+    values = [hours if t == "h" else float(t) for t in times]
+    path = write_animal(tmp_path / "a.h5", animal)
+    _edit(path, _set_attr("sounds/00002", "trial_hours", np.asarray(values)))
+    with pytest.raises(RecordingFormatError) as info:
+        read_animal(path)
+    assert str(info.value) == (
+        f"{path}: sound 'ripple/2': trial_hours {values} must give one finite time per trial (2), starting at "
+        f"hours = {hours}"
+    )
+
+
+def test_trial_hours_are_read_as_float_hours_whatever_their_stored_form(tmp_path):
+    animal = make_animal()
+    path = write_animal(tmp_path / "a.h5", animal)
+    hours = animal.sounds[0].hours
+    _edit(path, _set_attr("sounds/00000", "trial_hours", hours))  # one trial: a scalar
+    _edit(path, _set_attr("sounds/00002", "trial_hours", np.array([[repr(animal.sounds[2].hours), "7.25"]], "S")))
+    back = read_animal(path)
+    assert back.sounds[0].trial_hours == (hours,)
+    assert back.sounds[2].trial_hours == (animal.sounds[2].hours, 7.25)
+    assert all(type(h) is float for h in back.sounds[2].trial_hours)
+
+
+def test_counts_and_audio_lengths_disagreeing_are_named_in_full(tmp_path):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    with h5py.File(path, "r") as f:
+        samples = f["sounds/00000/audio"].shape[0]
+    _edit(path, _replace("sounds/00000/counts", np.zeros((1, 3, 7), np.uint8)))
+    with pytest.raises(RecordingFormatError) as info:
+        read_animal(path)
+    assert str(info.value) == (
+        f"{path}: sound 'speech/0': counts have 7 bins but audio has {samples} samples "
+        f"(expected samples // 32 = {samples // 32} bins)"
+    )
+
+
+def test_a_file_without_schema_version_is_named_as_not_a_recording(tmp_path):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    _edit(path, lambda f: f.attrs.__delitem__("schema_version"))
+    with pytest.raises(RecordingFormatError) as info:
+        read_animal(path)
+    assert str(info.value) == f"{path}: missing schema_version attribute (not a hearloop recording?)"
+
+
+def test_a_file_without_sounds_is_named(tmp_path):
+    path = write_animal(tmp_path / "a.h5", make_animal())
+    _edit(path, lambda f: f.__delitem__("sounds"))
+    with pytest.raises(RecordingFormatError) as info:
+        read_animal(path)
+    assert str(info.value) == f"{path}: missing group 'sounds'"
