@@ -29,7 +29,10 @@ T_MET = "tests/simulator/test_metrics.py"
 T_LAP = "tests/audiometry/test_laplace.py"
 T_BALD = "tests/audiometry/test_bald.py"
 T_SPEC = "tests/runners/fleet/test_spec.py"
-T_REC = ("tests/simulator/data/test_recordings.py", "tests/simulator/data/test_recordings_validation.py")
+T_REC = tuple(
+    f"tests/simulator/data/test_{name}.py"
+    for name in ("recordings", "recordings_validation", "recordings_layout", "recording_types")
+)
 NOT = "if False:  # reintroduced: check deleted"
 
 # (name, file, original text, reintroduced defect, test files)
@@ -81,13 +84,14 @@ EXAMPLES: list[tuple[str, str, str, str, tuple[str, ...]]] = [
      "if len(set(steps)) != len(steps):", NOT, (T_SPEC,)),
     ("spec: hitl/evaluation without prescription accepted", "runners/fleet/spec.py",
      'if step in steps and "prescription" not in steps:', NOT, (T_SPEC,)),
-    ("spec: lapse_rate outside [0, 1] accepted", "runners/fleet/toml_fields.py",
-     "return None if 0.0 <= value <= 1.0 else", "return None if True else", (T_SPEC,)),
+    ("spec: lapse_rate outside [0, 1] accepted", "runners/fleet/spec_checks.py",
+     'RESPONSE_RATE = Interval(float, 0.0, 0.5, closed="left")', "RESPONSE_RATE = Interval(float, None, None)",
+     (T_SPEC,)),
     ("spec: true accepted as an int", "runners/fleet/toml_fields.py",
      "if isinstance(value, bool) != (hint is bool) or not isinstance(value, hint):",
      "if not isinstance(value, hint):", (T_SPEC,)),
     ("spec: HITL with dnn accepted", "runners/fleet/spec.py",
-     "choice(*KNOWN_STRATEGIES[:3])", "choice(*KNOWN_STRATEGIES)", (T_SPEC,)),
+     "Options(KNOWN_STRATEGIES[:3])", "Options(KNOWN_STRATEGIES)", (T_SPEC,)),
     ("recordings: bad hearing_status read", "simulator/data/recordings.py",
      "if self.hearing_status not in HEARING_STATUSES:", NOT, T_REC),
     ("recordings: bad split read", "simulator/data/recordings.py",
