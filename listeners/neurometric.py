@@ -70,10 +70,17 @@ class ToneProtocol:
         iterations: int = 12,
         criterion: float = DETECTION_D_PRIME,
     ) -> None:
+        if not np.isfinite([lead_s, tone_s, ramp_ms, tail_s]).all():
+            raise HearloopInputError(
+                f"tone protocol durations must be finite; got lead_s={lead_s}, tone_s={tone_s}, ramp_ms={ramp_ms}, "
+                f"tail_s={tail_s}"
+            )
         if min(lead_s, tone_s, tail_s) < 0 or not ramp_ms > 0 or tone_s * 1000.0 < 2 * ramp_ms:
             raise HearloopInputError(
                 "tone protocol durations must be >= 0, the ramps > 0 and the tone at least two ramps long"
             )
+        if not np.isfinite(level_range_db_spl).all():
+            raise HearloopInputError(f"level_range_db_spl must be finite; got {tuple(level_range_db_spl)}")
         if level_range_db_spl[1] <= level_range_db_spl[0] or iterations < 1:
             raise HearloopInputError("level_range_db_spl must be increasing and iterations >= 1")
         if not (np.isfinite(criterion) and criterion > 0):

@@ -67,7 +67,29 @@ LEVELS = "level_range_db_spl must be increasing and iterations >= 1"
         ({"tone_s": 0.01999, "ramp_ms": 10.0}, DURATIONS),  # just under two ramps (19.99 ms)
         ({"ramp_ms": 0.0, "lead_s": 0.0}, DURATIONS),  # no ramp: 0/0 at the onset sample would give NaN
         ({"ramp_ms": -10.0}, DURATIONS),  # a negative ramp would silence the tone
-        ({"ramp_ms": float("nan")}, DURATIONS),
+        (
+            {"ramp_ms": float("nan")},
+            "tone protocol durations must be finite; got lead_s=0.08, tone_s=0.2, ramp_ms=nan, tail_s=0.03",
+        ),
+        # NaN compares False with everything: each duration must be refused by name, not reach round() as a ValueError
+        (
+            {"lead_s": float("nan")},
+            "tone protocol durations must be finite; got lead_s=nan, tone_s=0.2, ramp_ms=10.0, tail_s=0.03",
+        ),
+        (
+            {"tone_s": float("inf")},
+            "tone protocol durations must be finite; got lead_s=0.08, tone_s=inf, ramp_ms=10.0, tail_s=0.03",
+        ),
+        (
+            {"tail_s": float("nan")},
+            "tone protocol durations must be finite; got lead_s=0.08, tone_s=0.2, ramp_ms=10.0, tail_s=nan",
+        ),
+        (
+            {"ramp_ms": float("inf")},
+            "tone protocol durations must be finite; got lead_s=0.08, tone_s=0.2, ramp_ms=inf, tail_s=0.03",
+        ),
+        ({"level_range_db_spl": (float("nan"), 50.0)}, "level_range_db_spl must be finite; got (nan, 50.0)"),
+        ({"level_range_db_spl": (0.0, float("inf"))}, "level_range_db_spl must be finite; got (0.0, inf)"),
         ({"tail_s": -1.0}, DURATIONS),
         ({"level_range_db_spl": (50.0, 50.0)}, LEVELS),
         ({"level_range_db_spl": (60.0, 50.0)}, LEVELS),
