@@ -57,12 +57,15 @@ class SoundRecording:
 
     def __post_init__(self) -> None:
         if self.trial_hours is not None:
-            self.trial_hours = tuple(float(h) for h in np.asarray(self.trial_hours, dtype=np.float64).reshape(-1))
+            self.trial_hours = tuple(float(h) for h in _real_hours(self.name, "trial_hours", self.trial_hours))
             if self.hours is None and self.trial_hours:
                 self.hours = self.trial_hours[0]
         if self.hours is None:
             raise HearloopInputError(f"sound {self.name!r}: give hours (or trial_hours), the presentation time in h")
-        self.hours = float(self.hours)
+        hours = _real_hours(self.name, "hours", self.hours)
+        if hours.shape != (1,):
+            raise HearloopInputError(f"sound {self.name!r}: hours must be one time in h, got {self.hours!r}")
+        self.hours = float(hours[0])
 
     @property
     def presentation_hours(self) -> tuple[float, ...]:
@@ -102,6 +105,17 @@ class SoundRecording:
             raise HearloopInputError(
                 f"sound {self.name!r}: hours ({self.hours}) must be the first trial's time ({times[0]})"
             )
+
+
+def _real_hours(name: str, field: str, value: object) -> np.ndarray:
+    """``value`` as a flat float64 array of times (h); a complex, non-numeric or ragged value is a named error."""
+    try:
+        hours = np.asarray(value)
+        if np.iscomplexobj(hours):
+            raise TypeError("complex times")
+        return hours.astype(np.float64).reshape(-1)
+    except (TypeError, ValueError) as err:
+        raise HearloopInputError(f"sound {name!r}: {field} must be real times in h, got {value!r} ({err})") from err
 
 
 @dataclass

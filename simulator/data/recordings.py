@@ -211,7 +211,7 @@ class AnimalFile:
             if "trial_hours" not in g.attrs:
                 raise self._fail(f"sound group {key!r} misses attribute 'trial_hours' (schema version 2)")
             times = np.asarray(g.attrs["trial_hours"], dtype=np.float64).reshape(-1)
-            if times.shape != (n_trials,) or not np.isfinite(times).all() or times[0] != hours:
+            if times.shape != (n_trials,) or not np.isfinite(times).all() or (n_trials and times[0] != hours):
                 raise self._fail(
                     f"sound {name!r}: trial_hours {times.tolist()} must give one finite time per trial "
                     f"({n_trials}), starting at hours = {hours}"

@@ -153,6 +153,33 @@ def test_invalid_animals_name_the_animal_and_the_field(make, message):
     assert str(err.value).startswith(message)
 
 
-def test_complex_trial_hours_are_refused_not_cut_to_their_real_part():
-    with pytest.raises(TypeError, match="complex"):
-        _sound(trials=2, split="test", hours=None, trial_hours=(1 + 0j, 2.0))
+@pytest.mark.parametrize("hours", [[1.0, 2.0], np.array([]), (3.0,) * 3])
+def test_hours_is_one_time(hours):
+    with pytest.raises(HearloopInputError) as err:
+        _sound(hours=hours)
+    assert str(err.value) == f"sound 's': hours must be one time in h, got {hours!r}"
+    assert _sound(hours=np.array([[2.5]])).hours == 2.5  # one time in any shape
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"hours": None, "trial_hours": (1 + 0j, 2.0)},
+            "sound 's': trial_hours must be real times in h, got ((1+0j), 2.0)",
+        ),
+        ({"hours": 1 + 0j}, "sound 's': hours must be real times in h, got (1+0j)"),
+        ({"trial_hours": ("one", 2.0)}, "sound 's': trial_hours must be real times in h, got ('one', 2.0)"),
+        (
+            {"trial_hours": ([1.0], [2.0, 3.0])},
+            "sound 's': trial_hours must be real times in h, got ([1.0], [2.0, 3.0])",
+        ),
+        ({"hours": "soon"}, "sound 's': hours must be real times in h, got 'soon'"),
+    ],
+)
+def test_times_that_are_not_real_numbers_are_named_not_cut_to_their_real_part(kwargs, message):
+    with pytest.raises(HearloopInputError) as err:
+        _sound(trials=2, split="test", **kwargs)
+    assert str(err.value).startswith(message + " (")
+    if "j)" in message:  # a complex time is refused by name, not by numpy's cast (which would keep the real part)
+        assert str(err.value).endswith(" (complex times)")

@@ -220,6 +220,18 @@ def test_a_version_1_sound_without_trials_keeps_its_hours(tmp_path):
     assert (back.hours, back.trial_hours, back.counts.shape) == (3.5, (), (0, 2, 2))
 
 
+def test_a_sound_without_trials_round_trips_in_the_current_version(tmp_path):
+    """Version 2 stores an empty ``trial_hours`` for a training sound without trials: read back, not an IndexError."""
+    s = SoundRecording("empty", "tone", np.zeros(64, np.float32), np.zeros((0, 2, 2), np.uint8), 3.5)
+    path = write_animal(tmp_path / "a.h5", AnimalRecording("A", "NH", {f: 10.0 for f in ABR_FREQS_HZ}, [s]))
+    back = read_animal(path).sounds[0]
+    assert (back.hours, back.trial_hours, back.counts.shape) == (3.5, (), (0, 2, 2))
+    with h5py.File(path, "r+") as f:  # one stored time for no trial is still a mismatch
+        f["sounds/00000"].attrs["trial_hours"] = np.array([3.5])
+    with pytest.raises(RecordingFormatError, match=r"trial_hours \[3\.5\] must give one finite time per trial \(0\)"):
+        read_animal(path)
+
+
 def test_an_empty_cohort_is_refused_by_name(tmp_path):
     with pytest.raises(RecordingFormatError) as err:
         write_cohort(tmp_path, [])
