@@ -154,6 +154,14 @@ def _nh(table: Any) -> list[str]:
     ]  # fmt: skip
 
 
+def _limit_text(limits_phon: list[float]) -> str:
+    """The comfort limit of the headline: one value when every listener shares it, else its range over listeners."""
+    low, high = min(limits_phon), max(limits_phon)
+    if high - low < 0.05:
+        return f"{_fmt(low, 1)} phon"
+    return f"{_fmt(low, 1)}-{_fmt(high, 1)} phon over the {len(limits_phon)} listeners"
+
+
 def _comfort(table: Any) -> list[str]:
     above = plots.rows(table, "evaluation", "above_comfort_phon")
     limits = {r["listener"]: r["value"] for r in plots.rows(table, "comfort", "comfort_limit_phon")}
@@ -172,7 +180,7 @@ def _comfort(table: Any) -> list[str]:
     return [
         "", "## Comfort", "",
         f"Comfort limit (\"loud\", ISO 16832 categories on the listener's ISO 532-1 loudness with its hearing loss): "
-        f"{_fmt(next(iter(limits.values())), 1)} phon. Loudest output delivered by any strategy, as heard: "
+        f"{_limit_text(list(limits.values()))}. Loudest output delivered by any strategy, as heard: "
         f"{_fmt(worst['value'], 2)} phon relative to the limit ({worst['strategy']} for {worst['listener']}): "
         f"{verdict}. The comfort limit turned down {n_cut} of {len(cut)} (listener, strategy, sound) outputs.", "",
         "Each listener's comfortable range for the evaluation sounds (mean presentation level, dB SPL):", "",

@@ -50,3 +50,18 @@ def test_an_nh_listener_inside_the_range_that_gains_still_fails_the_check():
     text = "\n".join(comparison_sections(_table(rows)))
     assert "| A | 0.100 | yes | 0.090 (volume control) |" in text
     assert "NH animals' range (1 of 1), benefit from every strategy within +-0.05 as heard: NO (largest" in text
+
+
+def _comfort_rows(name: str, limit_phon: float, above_phon: float) -> list[dict]:
+    base = {"listener": name, "stratum": "mild"}
+    return [{**base, "step": "comfort", "metric": "comfort_limit_phon", "value": limit_phon},
+            {**base, "metric": "above_comfort_phon", "strategy": "nalr", "value": above_phon}]  # fmt: skip
+
+
+def test_the_comfort_headline_gives_every_listeners_limit_not_the_first_ones():
+    same = "\n".join(comparison_sections(_table(_comfort_rows("A", 90.0, -3.0) + _comfort_rows("B", 90.01, -1.0))))
+    assert "with its hearing loss): 90.0 phon. Loudest output delivered by any strategy, as heard: -1.00 phon" in same
+    assert "(nalr for B): no output above it." in same
+    apart = "\n".join(comparison_sections(_table(_comfort_rows("A", 92.0, 0.5) + _comfort_rows("B", 85.5, -1.0))))
+    assert "with its hearing loss): 85.5-92.0 phon over the 2 listeners. Loudest output" in apart
+    assert "as heard: 0.50 phon relative to the limit (nalr for A): an output ABOVE it." in apart
