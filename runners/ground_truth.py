@@ -117,7 +117,8 @@ def fresh_loop_animals(
     model: nn.Module, n_nh: int = 0, n_hi: int = 3, seed: int = 1000, fit_evals: int = 24, progress: bool = True
 ) -> list[LoopAnimal]:
     """Fresh animals (:func:`listeners.unseen.generate_unseen_animals`) with BO-fitted nu (``fit_evals`` loss
-    evaluations, 8 Sobol starts) and their true audiogram."""
+    evaluations, 8 Sobol starts) and their true audiogram; ``progress``: tqdm bars while the animals and the reference
+    animal hear their sounds (the long part on the BEZ2018 periphery), are aligned and are fitted."""
     from tqdm import tqdm
 
     from listeners.fit_objective import NuFitObjective, recording_subset
@@ -126,7 +127,7 @@ def fresh_loop_animals(
 
     if fit_evals < 8:
         raise HearloopInputError(f"fit_evals must be >= 8 (the Sobol start); got {fit_evals}")
-    animals = generate_unseen_animals(model, n_nh=n_nh, n_hi=n_hi, seed=seed)
+    animals = generate_unseen_animals(model, n_nh=n_nh, n_hi=n_hi, seed=seed, progress=progress)
     out = []
     for rec in tqdm(animals, desc="fit fresh animals", disable=not progress):
         fit = bo_fit(NuFitObjective(model, recording_subset(rec).sounds), n_init=8, max_evals=fit_evals, seed=seed)

@@ -49,11 +49,14 @@ def test_the_token_corpus_regenerates_the_same_animals(synthetic_cohort):
     assert sum(s.audio.size for s in token[0].sounds) < sum(s.audio.size for s in full[0].sounds) / 5
 
 
-def test_training_and_fresh_animals_through_the_loop(tiny_cohort_model, tmp_path):
+def test_training_and_fresh_animals_through_the_loop(tiny_cohort_model, tmp_path, capsys):
     model = tiny_cohort_model
     training = training_loop_animals(model)
     assert [a.listener.id for a in training] == ["HI01", "HI02"] and all(a.cohort == "training" for a in training)
-    fresh = fresh_loop_animals(model, n_nh=0, n_hi=1, seed=1000, fit_evals=8, progress=False)
+    fresh = fresh_loop_animals(model, n_nh=0, n_hi=1, seed=1000, fit_evals=8, progress=True)
+    bars = capsys.readouterr().err  # every long phase of the fresh animals shows its bar, generation included
+    for label in ("fresh animals: sounds", "reference animal: sounds", "aligning to the reference", "fit fresh"):
+        assert label in bars
     assert [a.listener.id for a in fresh] == ["U-HI01"] and fresh[0].cohort == "fresh"
     assert fresh[0].listener.pta > 5.0 and np.all((fresh[0].listener.nu >= 0) & (fresh[0].listener.nu <= 1))
     strategies = {n: get_strategy(n) for n in GRID}
