@@ -3,7 +3,7 @@
     nice -n 10 .venv/bin/python scripts/mutation.py nalr            # one module (names: --list)
     nice -n 10 .venv/bin/python scripts/mutation.py --all           # every module, one after the other
     nice -n 10 .venv/bin/python scripts/mutation.py --retest nalr   # after adding tests: re-run the survivors only
-    nice -n 10 .venv/bin/python scripts/mutation.py --resume nalr   # a run that stopped: finish it in its scratch copy
+    nice -n 10 .venv/bin/python scripts/mutation.py --resume nalr   # a stopped run: finish it on the current code
     .venv/bin/python scripts/mutation.py --rescore nalr             # equivalent list edited: score the last run again
     .venv/bin/python scripts/mutation.py --table                    # the score table of the last runs
     .venv/bin/python scripts/mutation.py --details                  # survivors and equivalent mutants, with reasons
@@ -70,6 +70,12 @@ def lay_out(name: str, entry: dict, project: dict) -> Path:
     work.mkdir(parents=True)
     for link in (*PACKAGES, "tests"):
         (work / link).symlink_to(ROOT / link, target_is_directory=True)
+    write_scratch_config(work, entry, project)
+    return work
+
+
+def write_scratch_config(work: Path, entry: dict, project: dict) -> None:
+    """``work/pyproject.toml``: the project's, its ``[tool.mutmut]`` with the module's files and tests only."""
     config = dict(project)
     tool = dict(config["tool"])
     tool.pop("hearloop", None)
@@ -80,7 +86,6 @@ def lay_out(name: str, entry: dict, project: dict) -> Path:
     }
     config["tool"] = tool
     (work / "pyproject.toml").write_text(tomli_w.dumps(config))
-    return work
 
 
 def mutmut(work: Path, *args: str, log=None) -> str:
@@ -195,19 +200,49 @@ def write_report(summary: dict, entry: dict, work: Path) -> None:
     (work / "report.md").write_text("\n".join(lines))
 
 
-def resume(name: str, max_children: int) -> Path:
-    """Finish a run that stopped (time box, paused machine) in its scratch copy: ``mutmut run`` again only if some
-    mutant is still unchecked (mutmut skips the mutants it has results for); the re-checks already made are kept."""
+def resume(name: str, entry: dict, project: dict, max_children: int) -> Path:
+    """Finish a run that stopped (time box, paused machine) in its scratch copy, on the current code and tests.
+
+    Always runs ``mutmut run`` (no mutant names): it copies the current code and tests into the copy, re-mutates every
+    function whose source changed since the stopped run (fresh mutants, results reset) and runs every mutant without a
+    result, keeping the others. The scratch ``pyproject.toml`` is written again from the project's (a changed test
+    selection makes mutmut re-run everything). Re-checks already made are kept, except those of mutants whose function
+    changed (the same name may now be another mutant)."""
     work = WORK / name
     if not (work / "mutants").is_dir():
         raise SystemExit(f"--resume needs a started run of {name} in {work}")
+    write_scratch_config(work, entry, project)
+    before = function_hashes(work, entry)
     statuses = parse_results(mutmut(work, "results", "--all", "true"))
     unchecked = [k for k, status in statuses.items() if status == "not checked"]
-    print(f"[{name}] resuming {work}: {len(statuses)} mutants, {len(unchecked)} unchecked")
-    if unchecked:
-        with open(work / "run.log", "a") as log:
-            mutmut(work, "run", "--max-children", str(max_children), *unchecked, log=log)
+    print(f"[{name}] resuming {work}: {len(statuses)} mutants, {len(unchecked)} unchecked before re-mutating changes")
+    with open(work / "run.log", "a") as log:
+        mutmut(work, "run", "--max-children", str(max_children), log=log)
+    after = function_hashes(work, entry)
+    changed = {f for f in before.keys() | after.keys() if before.get(f) != after.get(f)}
+    if changed:
+        print(f"[{name}] re-mutated the changed functions {sorted(changed)}")
+    rechecked = work / "rechecked.json"
+    if changed and rechecked.is_file():
+        kept = {
+            k: v
+            for k, v in json.loads(rechecked.read_text()).items()
+            if not any(k.startswith(f"{f}__mutmut_") for f in changed)
+        }
+        rechecked.write_text(json.dumps(kept, indent=2) + "\n")
     return work
+
+
+def function_hashes(work: Path, entry: dict) -> dict[str, str]:
+    """``{module.function: source hash}`` of the mutated files, from mutmut's ``.meta`` files in ``work/mutants``."""
+    out = {}
+    for file in entry["files"]:
+        meta = work / "mutants" / f"{file}.meta"
+        if meta.is_file():
+            module = file.removesuffix(".py").replace("/", ".")
+            hashes = json.loads(meta.read_text()).get("hash_by_function_name", {})
+            out |= {f"{module}.{function}": h for function, h in hashes.items()}
+    return out
 
 
 def run_module(
@@ -224,7 +259,7 @@ def run_module(
     run's results again against the current equivalent list; ``resumed``: finish a stopped run (:func:`resume`)."""
     t0 = time.perf_counter()
     if resumed:
-        work = resume(name, max_children)
+        work = resume(name, entry, project, max_children)
     elif rescore:
         work = WORK / name
         if not (work / "summary.json").is_file():
