@@ -214,7 +214,13 @@ class WDRC(Strategy):
         return dict(zip(FIELDS, theta.reshape(theta.shape[0], len(FIELDS), self.n_bands).unbind(1), strict=True))
 
     def band_levels_db(self, bands: torch.Tensor, fields: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Detected level (dB SPL) ``batch x bands x samples`` of band signals ``batch x bands x samples`` (Pa)."""
+        """Detected level (dB SPL) ``batch x bands x samples`` of band signals ``batch x bands x samples`` (Pa).
+
+        Raises:
+            HearloopInputError: the band signals are not floating-point (integer pressures would give integer levels).
+        """
+        if not bands.is_floating_point():
+            raise HearloopInputError(f"band signals must be floating-point pressures (Pa), got {bands.dtype}")
         power = bands**2
         env = attack_release_envelope(
             power, fields["attack_ms"] / 1000.0, fields["release_ms"] / 1000.0, self.sample_rate

@@ -8,6 +8,7 @@ import scipy.signal
 import torch
 
 from compensation import WDRC, attack_release_envelope, one_pole_smooth
+from compensation.limiter import DEFAULT_MAX_OUTPUT_DB_SPL
 from compensation.nalr import nalr_gain_curve
 from compensation.wdrc import branching_detector, soft_knee_excess, static_gain_db
 from simulator.constants import REF_PRESSURE_PA, SAMPLE_RATE
@@ -212,3 +213,72 @@ def test_profound_prescription_reaches_the_ratio_ceiling_without_numpy_warnings(
         theta = wdrc.prescribe({250: 120.0, 500: 125.0, 1000: 130.0, 2000: 120.0, 4000: 140.0, 8000: 120.0})
     assert theta.dtype == torch.float32
     assert wdrc.split_theta(theta[None])["ratio"][0].tolist() == [4.0] * 4
+
+
+def test_band_levels_are_the_db_spl_of_the_larger_one_pole_floored_at_minus_20_db_spl():
+    # float64 bands at a rate that the strategy accepts but that is not exactly SAMPLE_RATE (within 1e-6): the
+    # detector must use the strategy's own rate and the time constants in seconds (ms / 1000)
+    rate = FS * (1 + 5e-7)
+    wdrc = WDRC(n_bands=3, numtaps=65, sample_rate=rate)
+    n = 3000
+    t = np.arange(n) / rate
+    on = np.where(t < 0.06, 70.0, 40.0)  # a loud start, then 30 dB quieter: attack, then release
+    bands = np.stack([_tone(1000.0, on), np.zeros(n), np.full(n, REF_PRESSURE_PA * 10 ** (-10.0 / 20))])
+    attack_ms, release_ms = np.array([2.0, 5.0, 5.0]), np.array([30.0, 50.0, 50.0])
+    fields = {"attack_ms": torch.tensor(attack_ms)[None], "release_ms": torch.tensor(release_ms)[None]}
+    levels = wdrc.band_levels_db(torch.tensor(bands)[None], fields)[0]
+    assert levels.dtype == torch.float64 and levels.shape == (3, n)
+
+    def one_pole(power, tau_ms):
+        a = np.exp(-1000.0 / (tau_ms * rate))
+        return scipy.signal.lfilter([1 - a], [1, -a], power)
+
+    floor = 4e-12  # (20 uPa * 10^(-20/20))^2: -20 dB SPL
+    for b in range(3):
+        power = bands[b] ** 2
+        envelope = np.maximum(one_pole(power, attack_ms[b]), one_pole(power, release_ms[b]))
+        expected = 10 * np.log10(np.maximum(envelope, floor) / REF_PRESSURE_PA**2)
+        np.testing.assert_allclose(levels[b].numpy(), expected, rtol=0, atol=1e-9)
+    assert levels[1].tolist() == pytest.approx([-20.0] * n, abs=1e-12)  # silence reads the floor, never log(0)
+    # a constant -10 dB SPL signal (above the floor) charges to its level with the attack time constant: at the
+    # sample n + 1 = tau fs the power is 1 - 1/e of its final value
+    k = round(5.0e-3 * rate) - 1
+    a = np.exp(-1000.0 / (5.0 * rate))
+    assert float(levels[2, k]) == pytest.approx(-10.0 + 10 * np.log10(1 - a ** (k + 1)), abs=1e-9)
+
+
+def test_default_wdrc_has_eight_bands_from_125_hz_to_10_khz():
+    wdrc = WDRC()
+    bank = wdrc.filterbank
+    assert (wdrc.n_bands, bank.n_bands, bank.numtaps, bank.sample_rate) == (8, 8, 1025, SAMPLE_RATE)
+    np.testing.assert_allclose(bank.edges_hz, np.geomspace(125.0, 10000.0, 9), rtol=1e-12)
+    assert (wdrc.knee_db, wdrc.compensate_delay, wdrc.variant) == (6.0, True, "auto")
+    assert wdrc.limiter.max_output_db_spl == DEFAULT_MAX_OUTPUT_DB_SPL and wdrc.sample_rate == SAMPLE_RATE
+
+
+def test_settings_reach_the_filterbank_the_limiter_and_the_band_split():
+    rate = FS * (1 + 5e-7)  # accepted (within 1e-6 of SAMPLE_RATE) but not SAMPLE_RATE itself
+    settings = {"n_bands": 3, "f_low": 200.0, "f_high": 5000.0, "numtaps": 65, "max_output_db_spl": 100.0}
+    wdrc = WDRC(**settings, knee_db=2.0, compensate_delay=False, variant="nal-r", sample_rate=rate)
+    bank = wdrc.filterbank
+    assert (wdrc.sample_rate, bank.sample_rate, bank.n_bands, bank.numtaps) == (rate, rate, 3, 65)
+    np.testing.assert_allclose(bank.edges_hz, np.geomspace(200.0, 5000.0, 4), rtol=1e-12)
+    assert (wdrc.knee_db, wdrc.compensate_delay, wdrc.variant) == (2.0, False, "nal-r")
+    assert wdrc.limiter.max_output_db_spl == 100.0
+    # the bands of an impulse at sample 10 sum to the impulse delayed by the group delay of 32 samples, or not delayed
+    impulse = torch.zeros(1, 256)
+    impulse[0, 10] = 1.0
+    delayed = wdrc.analyse(impulse, _theta(wdrc)[None])["bands"].sum(1)[0]
+    aligned = WDRC(**settings, compensate_delay=True).analyse(impulse, _theta(wdrc)[None])["bands"].sum(1)[0]
+    expected = torch.zeros(256)
+    torch.testing.assert_close(delayed, expected.index_fill(0, torch.tensor([42]), 1.0), atol=1e-6, rtol=0)
+    torch.testing.assert_close(aligned, expected.index_fill(0, torch.tensor([10]), 1.0), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool, torch.complex64])
+def test_band_levels_refuse_band_signals_that_are_not_floating_point(dtype):
+    wdrc = WDRC(n_bands=2, numtaps=65)
+    fields = {"attack_ms": torch.full((1, 2), 5.0), "release_ms": torch.full((1, 2), 50.0)}
+    message = rf"^band signals must be floating-point pressures \(Pa\), got {dtype}$"
+    with pytest.raises(HearloopInputError, match=message):
+        wdrc.band_levels_db(torch.ones(1, 2, 100, dtype=dtype), fields)
