@@ -43,6 +43,24 @@ def test_one_pole_is_exact_iir():
     np.testing.assert_allclose(out32, scipy.signal.lfilter([1 - a], [1, -a], burst), rtol=2e-5)
 
 
+def test_one_pole_broadcasts_one_time_constant_over_every_channel():
+    power = np.random.default_rng(1).random((2, 3, 500)) ** 2
+    out = one_pole_smooth(torch.tensor(power), torch.tensor(0.002, dtype=torch.float64), FS).numpy()
+    a = np.exp(-1 / (0.002 * FS))
+    np.testing.assert_allclose(out, scipy.signal.lfilter([1 - a], [1, -a], power, axis=-1), rtol=1e-9, atol=1e-12)
+
+
+def test_attack_release_envelope_is_the_larger_one_pole_at_the_given_rate():
+    rate = 16000.0
+    power = np.concatenate([np.zeros(100), np.full(400, 1e-4), np.full(1000, 1e-6)])[None].repeat(2, 0)
+    attack_s, release_s = np.array([0.001, 0.004]), np.array([0.02, 0.05])
+    out = attack_release_envelope(torch.tensor(power), torch.tensor(attack_s), torch.tensor(release_s), rate).numpy()
+    for c in range(2):
+        poles = np.exp(-1 / (np.array([attack_s[c], release_s[c]]) * rate))
+        smooth = [scipy.signal.lfilter([1 - a], [1, -a], power[c]) for a in poles]
+        np.testing.assert_allclose(out[c], np.maximum(*smooth), rtol=1e-9, atol=1e-15)
+
+
 @pytest.mark.parametrize(("att", "rel"), [(0.005, 0.05), (0.01, 0.1)])
 def test_vectorised_detector_matches_per_sample_reference_within_documented_tolerance(att, rel):
     t = np.arange(int(0.6 * FS)) / FS
@@ -142,6 +160,17 @@ def test_attack_and_release_times_change_the_output_and_receive_gradients():
 )
 def test_soft_knee_excess_values(over_db, expected):
     assert float(soft_knee_excess(torch.tensor(over_db, dtype=torch.float64), 6.0)) == pytest.approx(
+        expected, abs=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("knee_db", "over_db", "expected"),
+    # a knee narrower than 1 dB is still soft: W = 1 dB: s(0) = 0.5^2 / 2, s(0.4) = 0.9^2 / 2; W = 0.5 dB: s(0) = 1/16
+    [(1.0, 0.0, 0.125), (1.0, 0.4, 0.405), (1.0, -0.5, 0.0), (1.0, 0.6, 0.6), (0.5, 0.0, 0.0625), (0.5, 0.2, 0.2025)],
+)
+def test_narrow_soft_knee_values(knee_db, over_db, expected):
+    assert float(soft_knee_excess(torch.tensor(over_db, dtype=torch.float64), knee_db)) == pytest.approx(
         expected, abs=1e-12
     )
 
