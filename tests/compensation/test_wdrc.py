@@ -50,6 +50,21 @@ def test_one_pole_broadcasts_one_time_constant_over_every_channel():
     np.testing.assert_allclose(out, scipy.signal.lfilter([1 - a], [1, -a], power, axis=-1), rtol=1e-9, atol=1e-12)
 
 
+def test_one_pole_works_in_the_power_dtype_or_float32_whatever_the_time_constant_dtype():
+    power = np.random.default_rng(2).random((1, 3000)) ** 2
+    tau = torch.tensor([0.0005], dtype=torch.float32)  # the shortest attack; tau of another dtype than the power
+    a = np.exp(-1 / (float(tau) * FS))  # the float32 tau's own value, in float64
+    ref = scipy.signal.lfilter([1 - a], [1, -a], power)
+    out64 = one_pole_smooth(torch.tensor(power), tau, FS)
+    assert out64.dtype == torch.float64
+    np.testing.assert_allclose(out64.numpy(), ref, rtol=1e-9)  # computed in float64, not in the tau's float32
+    out32 = one_pole_smooth(torch.tensor(power, dtype=torch.float32), tau, FS)
+    np.testing.assert_allclose(out32.double().numpy(), ref, rtol=2e-5)  # blocks short enough for a^-L in float32
+    half = one_pole_smooth(torch.tensor(power, dtype=torch.float16), tau, FS)  # computed in float32 (a^-L > 65504)
+    assert half.dtype == torch.float16
+    np.testing.assert_allclose(half.double().numpy(), ref, rtol=2e-3, atol=1e-4)
+
+
 def test_attack_release_envelope_is_the_larger_one_pole_at_the_given_rate():
     rate = 16000.0
     power = np.concatenate([np.zeros(100), np.full(400, 1e-4), np.full(1000, 1e-6)])[None].repeat(2, 0)
@@ -217,7 +232,7 @@ def test_prescription_is_clipped_to_the_parameter_bounds_and_bounds_are_checked(
 
 @pytest.mark.parametrize("tau", [0.0, -0.01, float("nan"), float("inf")])
 def test_one_pole_rejects_bad_time_constants(tau):
-    with pytest.raises(HearloopInputError, match="one-pole time constants must be positive and finite"):
+    with pytest.raises(HearloopInputError, match=r"^one-pole time constants must be positive and finite$"):
         one_pole_smooth(torch.ones(1, 100), torch.tensor([tau]))
 
 
