@@ -65,6 +65,12 @@ def test_one_pole_works_in_the_power_dtype_or_float32_whatever_the_time_constant
     np.testing.assert_allclose(half.double().numpy(), ref, rtol=2e-3, atol=1e-4)
 
 
+def test_one_pole_of_a_single_sample_is_one_minus_a_times_it():
+    a = np.exp(-1 / (0.01 * FS))
+    out = one_pole_smooth(torch.tensor([[2.0], [3.0]], dtype=torch.float64), torch.tensor([0.01, 0.01]), FS)
+    np.testing.assert_allclose(out.numpy(), [[2.0 * (1 - a)], [3.0 * (1 - a)]], rtol=1e-6)
+
+
 def test_attack_release_envelope_is_the_larger_one_pole_at_the_given_rate():
     rate = 16000.0
     power = np.concatenate([np.zeros(100), np.full(400, 1e-4), np.full(1000, 1e-6)])[None].repeat(2, 0)
