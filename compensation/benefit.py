@@ -25,7 +25,8 @@ __all__ = ["benefit", "response_scale"]
 
 
 def response_scale(objective, clean: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
-    """D_0 of each clean sound: the objective's distance from the NH reference's response to silence -> ``S``.
+    """D_0 of each clean sound: the objective's distance from the NH reference's response to silence -> ``S`` (eq.
+    (D3) of :mod:`simulator.metrics`, computed there by :func:`simulator.metrics.response_distance`).
 
     Args:
         objective: a :class:`compensation.objective.NeuralFidelityObjective` (its ``reference_nu`` hears silence).

@@ -12,7 +12,7 @@ and DNN evaluation) and the two can be compared strategy by strategy:
 
 The generator draws counts ``Binomial(4, p)`` per channel and 1.31 ms bin, so its exact response distribution is the
 5-class binomial pmf of ``p`` (``B x channels x bins x 5``, the model's output format), and the three distances of
-:data:`~compensation.objective.DISTANCES` mean the same thing on both sides. Channels are weighted uniformly (every
+:data:`~simulator.metrics.RESPONSE_DISTANCES` mean the same thing on both sides. Channels are weighted uniformly (every
 generator channel is noise-free, so every channel is reliable).
 
 The generator is not differentiable: ``response`` of an ``aided`` tensor that requires grad raises
@@ -30,9 +30,9 @@ import torch
 from scipy.stats import binom
 from torch import Tensor
 
-from compensation.objective import DISTANCES
 from simulator.constants import MAX_COUNT
 from simulator.errors import HearloopInputError
+from simulator.metrics import check_response_distance, response_distance, response_distance_per_channel
 from simulator.validation import validate_audio
 from simulator.virtual_ic import AnimalParams, expected_response, nh_twin
 
@@ -48,8 +48,6 @@ __all__ = [
 
 OBJECTIVES: tuple[str, ...] = ("model", "generator")
 """Where fidelity is scored: through the nu-ICNet model (any listener) or on the virtual-IC generator (an animal)."""
-
-_KL_FLOOR = 1e-8
 
 
 class GeneratorGradientError(HearloopInputError):
@@ -96,7 +94,7 @@ class GeneratorFidelityObjective:
     Args:
         params: the animal's ground truth (:class:`simulator.virtual_ic.AnimalParams` or its ``to_dict()``, e.g. an
             ``AnimalRecording.ground_truth``).
-        distance: one of :data:`~compensation.objective.DISTANCES`.
+        distance: one of :data:`~simulator.metrics.RESPONSE_DISTANCES`.
         hours: recording time (h) of the animal's responses (degradation); the twin has none.
 
     Example:
@@ -111,8 +109,7 @@ class GeneratorFidelityObjective:
         distance: Literal["l1", "l2", "kl"] = "l1",
         hours: float = 0.0,
     ) -> None:
-        if distance not in DISTANCES:
-            raise HearloopInputError(f"unknown distance {distance!r}; supported: {', '.join(DISTANCES)}")
+        check_response_distance(distance)
         if not (np.isfinite(hours) and hours >= 0):
             raise HearloopInputError(f"hours must be a non-negative number of hours; got {hours}")
         self.params = params if isinstance(params, AnimalParams) else AnimalParams.from_dict(dict(params))
@@ -147,8 +144,8 @@ class GeneratorFidelityObjective:
             )
         return self._pmf(self.params, validate_audio(aided, name="aided"), self.hours)
 
-    def per_channel(self, clean: Tensor, aided: Tensor, nu: Any = None, target: Tensor | None = None) -> Tensor:
-        """``B x channels`` distances averaged over bins (as the model objective's ``per_channel``)."""
+    def _responses(self, clean: Tensor, aided: Tensor, nu: Any, target: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The NH twin's target and the animal's response, pmfs ``B x channels x bins x 5`` (after the checks)."""
         if clean.dim() != 2 or aided.dim() != 2 or clean.shape[-1] != aided.shape[-1]:
             raise HearloopInputError(
                 f"clean and aided audio must be (batch, samples) of one length; got {tuple(clean.shape)} and "
@@ -158,18 +155,12 @@ class GeneratorFidelityObjective:
         pred = self.response(aided, nu)
         if target.shape[1:] != pred.shape[1:] or target.shape[0] not in (1, pred.shape[0]):
             raise HearloopInputError(f"target shape {tuple(target.shape)} does not match response {tuple(pred.shape)}")
-        return self._per_channel(target, pred)
+        return target, pred
 
-    def _per_channel(self, target: Tensor, pred: Tensor) -> Tensor:
-        """``B x channels`` distances of two pmfs ``B x channels x bins x 5``, averaged over bins."""
-        if self.distance == "kl":
-            p = target.clamp_min(_KL_FLOOR)
-            per_bin = (p * (p.log() - pred.clamp_min(_KL_FLOOR).log())).sum(-1)
-        else:
-            counts = torch.arange(MAX_COUNT + 1, dtype=torch.float32)
-            diff = target @ counts - pred @ counts
-            per_bin = diff.abs() if self.distance == "l1" else diff.square()
-        return per_bin.mean(-1)
+    def per_channel(self, clean: Tensor, aided: Tensor, nu: Any = None, target: Tensor | None = None) -> Tensor:
+        """``B x channels`` distances averaged over bins (as the model objective's ``per_channel``: eq. (D1) of
+        :mod:`simulator.metrics`)."""
+        return response_distance_per_channel(*self._responses(clean, aided, nu, target), self.distance)
 
     def response_scale(self, clean: Tensor, target: Tensor | None = None) -> Tensor:
         """Response scale D_0 of each clean sound (``B``): the NH twin's distance from its own response to silence,
@@ -177,8 +168,9 @@ class GeneratorFidelityObjective:
         :meth:`target` of ``clean``)."""
         target = self.target(clean) if target is None else target
         silence = self._pmf(self.twin, torch.zeros_like(validate_audio(clean, name="clean")), 0.0)
-        return self._per_channel(target, silence) @ self.channel_weights
+        return response_distance(target, silence, self.channel_weights, self.distance)
 
     def __call__(self, clean: Tensor, aided: Tensor, nu: Any = None, target: Tensor | None = None) -> Tensor:
-        """Channel-weighted distance D, ``B`` values (arguments as :meth:`per_channel`)."""
-        return self.per_channel(clean, aided, nu, target=target) @ self.channel_weights
+        """Channel-weighted distance D, ``B`` values (arguments as :meth:`per_channel`; eq. (D2) of
+        :mod:`simulator.metrics`)."""
+        return response_distance(*self._responses(clean, aided, nu, target), self.channel_weights, self.distance)

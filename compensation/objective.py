@@ -11,7 +11,7 @@ and the objective is a channel-weighted distance between the two spike-count dis
 makes things worse.
 
 Distances, per channel i and bin t, with p the 5-class count distribution and E[n] = sum_n n p(n) (eq. (4) of
-[Pellatt2025]_):
+[Pellatt2025]_), computed by :func:`simulator.metrics.response_distance` (eqs. (D1), (D2) there):
 
 * ``"l1"``: |E_ref[n] - E_lis[n]| (spikes per bin), averaged over bins;
 * ``"l2"``: (E_ref[n] - E_lis[n])^2 (spikes^2 per bin), averaged over bins;
@@ -19,7 +19,7 @@ Distances, per channel i and bin t, with p the 5-class count distribution and E[
 
 Channels are weighted by reliability w_i >= 0, sum w_i = 1 (the FEVE weights of eq. (4) of [Pellatt2025]_: the positive
 two-trial covariance of each recorded channel), taken from the bundled model's ``metadata["channel_weights"]`` unless
-given.
+given (:func:`simulator.metrics.response_channel_weights`).
 
 References
 
@@ -38,31 +38,19 @@ import torch
 from torch import Tensor, nn
 
 from simulator.errors import HearloopInputError
-from simulator.model.spikes import expected_counts
+from simulator.metrics import (
+    RESPONSE_DISTANCES,
+    check_response_distance,
+    response_channel_weights,
+    response_distance,
+    response_distance_per_channel,
+)
 from simulator.validation import validate_audio, validate_nu
 
 __all__ = ["DISTANCES", "NeuralFidelityObjective", "fidelity_restored"]
 
-DISTANCES: tuple[str, ...] = ("l1", "l2", "kl")
+DISTANCES: tuple[str, ...] = RESPONSE_DISTANCES
 """Supported distances between the reference and the listener's response."""
-
-_KL_FLOOR = 1e-8
-
-
-def _resolve_channel_weights(model: nn.Module, channel_weights: Sequence[float] | torch.Tensor | None) -> torch.Tensor:
-    """Channel reliability weights ``C`` (non-negative, summing to one)."""
-    n_channels = int(model.n_channels)
-    if channel_weights is None:
-        stored = (getattr(model, "metadata", None) or {}).get("channel_weights")
-        channel_weights = stored if stored is not None else np.full(n_channels, 1.0 / n_channels)
-    weights = torch.as_tensor(np.asarray(channel_weights, dtype=np.float32))
-    if weights.shape != (n_channels,):
-        raise HearloopInputError(
-            f"channel_weights must have one value per model channel ({n_channels}); got shape {tuple(weights.shape)}"
-        )
-    if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()) or float(weights.sum()) <= 0:
-        raise HearloopInputError("channel_weights must be finite, non-negative and not all zero")
-    return weights / weights.sum()
 
 
 class NeuralFidelityObjective:
@@ -89,13 +77,11 @@ class NeuralFidelityObjective:
         distance: Literal["l1", "l2", "kl"] = "l1",
         channel_weights: Sequence[float] | torch.Tensor | None = None,
     ) -> None:
-        if distance not in DISTANCES:
-            raise HearloopInputError(f"unknown distance {distance!r}; supported: {', '.join(DISTANCES)}")
+        self.distance = check_response_distance(distance)
         self.model = model.eval()
-        self.distance = distance
         ref = torch.as_tensor(np.asarray(reference_nu, dtype=np.float32)).reshape(1, -1)
         self.reference_nu = validate_nu(ref, int(model.n_params)).to(model.device)
-        self.channel_weights = _resolve_channel_weights(model, channel_weights).to(model.device)
+        self.channel_weights = response_channel_weights(model, channel_weights).to(model.device)
 
     # ---------------------------------------------------------------------------------------------------- responses
     def target(self, clean: torch.Tensor) -> torch.Tensor:
@@ -134,14 +120,14 @@ class NeuralFidelityObjective:
         return self.model.predict(aided, nu_t, grad=aided.requires_grad or nu_t.requires_grad)
 
     # ---------------------------------------------------------------------------------------------------- distances
-    def per_channel(
+    def _responses(
         self,
         clean: torch.Tensor,
         aided: torch.Tensor,
         nu: torch.Tensor | np.ndarray,
         target: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Distance of every channel, averaged over bins (channel weights not applied).
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The NH target and the listener's response that the distances compare.
 
         Args:
             clean: ``B x samples`` (or ``1 x samples``, broadcast) clean sound (Pa), for the target when ``target`` is
@@ -151,7 +137,7 @@ class NeuralFidelityObjective:
             target: optional cached :meth:`target` of ``clean``.
 
         Returns:
-            ``B x channels`` distances (spikes/bin for l1, spikes^2/bin for l2, nats/bin for kl).
+            probabilities ``(B or 1) x channels x bins x 5`` (target) and ``B x channels x bins x 5`` (response).
         """
         if clean.dim() != 2 or clean.shape[-1] != aided.shape[-1] or clean.shape[0] not in (1, aided.shape[0]):
             raise HearloopInputError(
@@ -162,18 +148,20 @@ class NeuralFidelityObjective:
         pred = self.response(aided.to(self.model.device), nu)
         if target.shape[1:] != pred.shape[1:] or target.shape[0] not in (1, pred.shape[0]):
             raise HearloopInputError(f"target shape {tuple(target.shape)} does not match response {tuple(pred.shape)}")
-        if self.distance == "kl":
-            p = target.clamp_min(_KL_FLOOR)
-            per_bin = (p * (p.log() - pred.clamp_min(_KL_FLOOR).log())).sum(-1)
-        else:
-            diff = expected_counts(target) - expected_counts(pred)
-            per_bin = diff.abs() if self.distance == "l1" else diff.square()
-        return per_bin.mean(-1)
+        return target, pred
+
+    def per_channel(
+        self, clean: Tensor, aided: Tensor, nu: Tensor | np.ndarray, target: Tensor | None = None
+    ) -> Tensor:
+        """Distance of every channel, averaged over bins, channel weights not applied (eq. (D1) of
+        :mod:`simulator.metrics`; arguments as :meth:`_responses`): ``B x channels`` (spikes/bin for l1, spikes^2/bin
+        for l2, nats/bin for kl)."""
+        return response_distance_per_channel(*self._responses(clean, aided, nu, target=target), self.distance)
 
     def __call__(self, clean: Tensor, aided: Tensor, nu: Tensor | np.ndarray, target: Tensor | None = None) -> Tensor:
-        """Channel-weighted distance D: ``B`` values, differentiable w.r.t. ``aided`` and ``nu`` (arguments as
-        :meth:`per_channel`)."""
-        return self.per_channel(clean, aided, nu, target=target) @ self.channel_weights
+        """Channel-weighted distance D (eq. (D2) of :mod:`simulator.metrics`): ``B`` values, differentiable w.r.t.
+        ``aided`` and ``nu`` (arguments as :meth:`_responses`)."""
+        return response_distance(*self._responses(clean, aided, nu, target=target), self.channel_weights, self.distance)
 
 
 def fidelity_restored(

@@ -11,7 +11,8 @@ NH only if its unaided response also lies within the NH training animals' range:
 with D_s(nu) the channel-weighted L1 distance (expected spikes per bin, averaged over bins; channel weights from
 ``model.metadata["channel_weights"]`` or uniform) between the listener's response to probe sound s and the NH
 reference's, and D_0,s the NH reference's distance to silence (the whole response the sound evokes): the fleet's
-fidelity distance and benefit scale (``compensation.objective``, ``compensation.benefit``). The probe sounds are the
+fidelity distance and benefit scale, both computed by :func:`simulator.metrics.response_distance` (eqs. (D2), (D3)
+there), as ``compensation.objective`` and ``compensation.benefit`` compute them. The probe sounds are the
 default fleet's evaluation sounds (:data:`PROBE_CLASSES`, 0.5 s at 65 dB SPL, corpus seed 0), so the default fleet
 report's per-listener check (its NH section, ``d_unaided_nh_animal``) reads the same range.
 
@@ -29,8 +30,8 @@ import torch
 from torch import nn
 
 from simulator.errors import CheckpointError
+from simulator.metrics import response_channel_weights, response_distance
 from simulator.model.animals import animal_nus, nh_animal_indices, nh_reference_nu
-from simulator.model.spikes import expected_counts
 from simulator.severity import severity_stratum
 
 __all__ = ["HIDDEN_LOSS_STRATUM", "PROBE_CLASSES", "hearing_stratum", "nh_response_limit", "unaided_response_distance"]
@@ -46,7 +47,7 @@ _CACHE_ATTR = "_hearloop_nh_response"
 
 
 class _Probe:
-    """The probe sounds, the NH reference's expected counts on them, D_0 and the channel weights (per model)."""
+    """The probe sounds, the NH reference's response to them, D_0 and the channel weights (per model)."""
 
     def __init__(self, model: nn.Module) -> None:
         from simulator.data.corpus import synthesise
@@ -55,30 +56,27 @@ class _Probe:
                  for i, c in enumerate(PROBE_CLASSES)]  # fmt: skip
         self.model = model
         self.sounds = torch.tensor(np.stack(audio), dtype=torch.float32, device=model.device)  # S x samples, Pa
-        n_channels = int(model.n_channels)
-        stored = (getattr(model, "metadata", None) or {}).get("channel_weights")
-        weights = np.asarray(stored if stored is not None else np.ones(n_channels), dtype=np.float64)
-        self.weights = torch.as_tensor(weights / weights.sum(), dtype=torch.float32, device=model.device)  # C
+        self.weights = response_channel_weights(model).to(model.device)  # C
         self.reference_nu = nh_reference_nu(model)
-        self.target = self._counts(self.sounds, np.atleast_2d(self.reference_nu))  # 1 x S x C x T
-        silence = self._counts(torch.zeros_like(self.sounds), np.atleast_2d(self.reference_nu))
+        self.target = self._response(self.sounds, np.atleast_2d(self.reference_nu))  # 1 x S x C x T x 5
+        silence = self._response(torch.zeros_like(self.sounds), np.atleast_2d(self.reference_nu))
         self.scale = self._distance(silence)  # 1 x S: D_0 per sound
 
     @torch.no_grad()
-    def _counts(self, sounds: torch.Tensor, nus: np.ndarray) -> torch.Tensor:
-        """Expected counts ``N x S x channels x bins`` of ``N`` listeners (``nus`` N x D) hearing every sound."""
+    def _response(self, sounds: torch.Tensor, nus: np.ndarray) -> torch.Tensor:
+        """Responses ``N x S x channels x bins x 5`` of ``N`` listeners (``nus`` N x D) hearing every sound."""
         n, s = nus.shape[0], sounds.shape[0]
         nu_t = torch.as_tensor(nus, dtype=torch.float32, device=self.model.device).repeat_interleave(s, dim=0)
         probs = self.model.predict(sounds.repeat(n, 1), nu_t, grad=False)
-        return expected_counts(probs).reshape(n, s, *probs.shape[1:-1])
+        return probs.reshape(n, s, *probs.shape[1:])
 
-    def _distance(self, counts: torch.Tensor) -> torch.Tensor:
-        """Channel-weighted L1 distance ``N x S`` of expected counts to the reference's."""
-        return ((counts - self.target).abs().mean(-1) @ self.weights).double()
+    def _distance(self, response: torch.Tensor) -> torch.Tensor:
+        """Channel-weighted L1 distance ``N x S`` of responses to the reference's (eq. (D2) of simulator.metrics)."""
+        return response_distance(self.target, response, self.weights, "l1").double()
 
     def unaided(self, nus: np.ndarray) -> np.ndarray:
         """Eq. (1)'s u(nu) of ``N`` listeners -> ``N`` float64."""
-        return (self._distance(self._counts(self.sounds, nus)) / self.scale).mean(-1).cpu().numpy()
+        return (self._distance(self._response(self.sounds, nus)) / self.scale).mean(-1).cpu().numpy()
 
 
 def _probe(model: nn.Module) -> tuple[_Probe, float]:

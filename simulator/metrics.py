@@ -13,6 +13,20 @@ Means, variances and covariances are population moments over time (ddof = 0), ma
 mse terms. Inputs may be numpy arrays or torch tensors (any device); the computation is float64 numpy and results are
 Python floats. Medians over sounds/animals are left to the evaluator.
 
+Response distances (the one home of the neural-fidelity distance, its channel weights and the response scale D_0): for
+two responses of the model, probabilities p_ref, p over the spike counts n = 0..4 of every channel i and bin t, with
+expected counts E[n] = sum_n n p(n) (the prediction y_i above), and T bins,
+
+    d_i("l1") = (1/T) sum_t |E_ref[n]_it - E[n]_it|                       spikes per bin                        (D1)
+    d_i("l2") = (1/T) sum_t (E_ref[n]_it - E[n]_it)^2                     spikes^2 per bin
+    d_i("kl") = (1/T) sum_t sum_n p_ref,it(n) log(p_ref,it(n) / p_it(n))  nats per bin (both floored at 1e-8)
+    D         = sum_i w_i d_i,   w_i >= 0, sum_i w_i = 1                                                           (D2)
+    D_0       = D(reference's response to a sound, reference's response to silence)                               (D3)
+
+with w the weights w_i above (averaged over the training animals, stored with the model) or uniform. D_0 is the whole
+response a sound evokes, the scale of the benefit (D_u - D_aided) / D_0 and of the NH response range. These are torch
+computations (differentiable, any device, batched over leading dimensions).
+
 References
 
 .. [Pellatt2025]
@@ -25,19 +39,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from scipy import special
+from torch import Tensor
 
 from simulator.constants import MAX_COUNT, N_CLASSES
 from simulator.errors import HearloopInputError
 
 __all__ = [
-    "HISTOGRAM_EPS",
-    "channel_weights",
-    "feve",
-    "feve_per_channel",
-    "spike_histogram_kl",
-    "spike_histogram_kl_per_channel",
-]
+    "HISTOGRAM_EPS", "KL_FLOOR", "RESPONSE_DISTANCES", "channel_weights", "check_response_distance", "expected_counts",
+    "feve", "feve_per_channel", "response_channel_weights", "response_distance", "response_distance_per_channel",
+    "spike_histogram_kl", "spike_histogram_kl_per_channel",
+]  # fmt: skip
 
 HISTOGRAM_EPS: float = 1e-6
 """Smoothing of the predicted histogram in the KL metric: h_hat <- (1 - eps) h_hat + eps / 5. It keeps KL finite when
@@ -268,3 +281,118 @@ def spike_histogram_kl(
             raise HearloopInputError("weights must be non-negative and not all zero")
         w = w / w.sum()
     return float(np.sum(w * kl))
+
+
+# --------------------------------------------------------------------------------------------- response distances
+RESPONSE_DISTANCES: tuple[str, ...] = ("l1", "l2", "kl")
+"""The distances d_i of eq. (D1): between expected counts (``"l1"``, ``"l2"``) or count distributions (``"kl"``)."""
+KL_FLOOR: float = 1e-8
+"""Floor of both distributions' probabilities in the ``"kl"`` distance (keeps log 0 out of the values and gradients)."""
+
+
+def expected_counts(probs: Tensor) -> Tensor:
+    """Expected spike count E[n] = sum_n n p(n) per bin (y_hat, eq. (4) of [Pellatt2025]_): ``... x channels x bins x
+    5`` probabilities of counts 0..4 (not logits) -> ``... x channels x bins`` in [0, 4], same dtype and device."""
+    if probs.shape[-1] != N_CLASSES:
+        raise HearloopInputError(f"probs must have a last dimension of {N_CLASSES}; got shape {tuple(probs.shape)}")
+    values = torch.arange(N_CLASSES, dtype=probs.dtype, device=probs.device)
+    return probs @ values
+
+
+def check_response_distance(distance: str) -> str:
+    """``distance`` if it is one of :data:`RESPONSE_DISTANCES`, else HearloopInputError naming it and those."""
+    if distance not in RESPONSE_DISTANCES:
+        raise HearloopInputError(f"unknown distance {distance!r}; supported: {', '.join(RESPONSE_DISTANCES)}")
+    return distance
+
+
+def response_distance_per_channel(reference: Tensor, response: Tensor, distance: str = "l1") -> Tensor:
+    """d_i of eq. (D1): the distance of every channel between two responses, averaged over bins (not weighted).
+
+    Args:
+        reference: ``... x channels x bins x 5`` probabilities over spike counts 0..4 (e.g. the NH reference's response
+            to the clean sound).
+        response: ``... x channels x bins x 5`` probabilities; its leading dimensions broadcast with the reference's
+            (one reference for a batch of responses).
+        distance: ``"l1"`` (spikes/bin), ``"l2"`` (spikes^2/bin) or ``"kl"`` (nats/bin, KL(reference || response)).
+
+    Returns:
+        ``... x channels`` distances (the broadcast leading shape), the inputs' dtype and device; differentiable.
+    Raises:
+        HearloopInputError: an unknown ``distance``; ``reference`` or ``response`` not a ``(..., channels, bins, 5)``
+            tensor; their channels or bins differ, or their leading dimensions do not broadcast.
+    """
+    check_response_distance(distance)
+    for name, x in (("reference", reference), ("response", response)):
+        if not isinstance(x, Tensor) or x.dim() < 3 or x.shape[-1] != N_CLASSES:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise HearloopInputError(f"{name} must be a tensor (..., channels, bins, {N_CLASSES}); got {shape}")
+    try:
+        torch.broadcast_shapes(reference.shape, response.shape)
+        same_bins = reference.shape[-3:] == response.shape[-3:]
+    except RuntimeError:
+        same_bins = False
+    if not same_bins:
+        raise HearloopInputError(
+            "reference and response must have the same channels and bins and broadcastable leading dimensions; got "
+            f"{tuple(reference.shape)} and {tuple(response.shape)}"
+        )
+    if distance == "kl":
+        p = reference.clamp_min(KL_FLOOR)
+        per_bin = (p * (p.log() - response.clamp_min(KL_FLOOR).log())).sum(-1)
+    else:
+        diff = expected_counts(reference) - expected_counts(response)
+        per_bin = diff.abs() if distance == "l1" else diff.square()
+    return per_bin.mean(-1)
+
+
+def response_distance(reference: Tensor, response: Tensor, weights: Tensor, distance: str = "l1") -> Tensor:
+    """D of eq. (D2): the channel-weighted distance between two responses (D_0 of eq. (D3) with a response to silence).
+
+    Args:
+        reference, response, distance: as :func:`response_distance_per_channel`.
+        weights: ``channels`` tensor of weights w_i >= 0 summing to 1 (:func:`response_channel_weights`), of the
+            responses' dtype and device.
+
+    Returns:
+        ``...`` distances (spikes per bin, spikes^2 per bin or nats per bin); differentiable.
+    Raises:
+        HearloopInputError: as :func:`response_distance_per_channel`; ``weights`` not a ``channels`` tensor, or not
+            finite, non-negative and summing to 1 (within 1e-4).
+    """
+    per_channel = response_distance_per_channel(reference, response, distance)
+    n_channels = per_channel.shape[-1]
+    if not isinstance(weights, Tensor) or weights.shape != (n_channels,):
+        shape = tuple(weights.shape) if isinstance(weights, Tensor) else type(weights).__name__
+        raise HearloopInputError(f"weights must be a tensor of one weight per channel ({n_channels}); got {shape}")
+    w = weights.detach()  # NaN and -inf fail w >= 0, +inf the sum: both checks in one device sync
+    if not bool((w >= 0).all() & ((w.sum() - 1.0).abs() <= 1e-4)):
+        raise HearloopInputError("weights must be finite, non-negative and sum to 1 (see response_channel_weights)")
+    return per_channel @ weights
+
+
+def response_channel_weights(model: Any, channel_weights: Any | None = None) -> Tensor:
+    """The weights w of eq. (D2) for a model's responses: ``channel_weights`` if given, else the model's
+    ``metadata["channel_weights"]``, else uniform; normalised to sum to 1.
+
+    Args:
+        model: anything with ``n_channels`` and an optional ``metadata`` dict (a nu-ICNet).
+        channel_weights: ``channels`` non-negative reliability weights, or None.
+
+    Returns:
+        ``channels`` float32 weights on the CPU (move them to the model's device).
+    Raises:
+        HearloopInputError: not one value per model channel; not finite, non-negative and not all zero.
+    """
+    n_channels = int(model.n_channels)
+    if channel_weights is None:
+        stored = (getattr(model, "metadata", None) or {}).get("channel_weights")
+        channel_weights = stored if stored is not None else np.full(n_channels, 1.0 / n_channels)
+    weights = torch.as_tensor(np.asarray(channel_weights, dtype=np.float32))
+    if weights.shape != (n_channels,):
+        raise HearloopInputError(
+            f"channel_weights must have one value per model channel ({n_channels}); got shape {tuple(weights.shape)}"
+        )
+    if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()) or float(weights.sum()) <= 0:
+        raise HearloopInputError("channel_weights must be finite, non-negative and not all zero")
+    return weights / weights.sum()

@@ -20,6 +20,7 @@ import torch
 
 from simulator.constants import MAX_COUNT, N_CLASSES
 from simulator.errors import HearloopInputError
+from simulator.metrics import expected_counts  # the one home of E[n], re-exported here with the other count utilities
 
 __all__ = [
     "count_histogram",
@@ -90,21 +91,6 @@ def validate_counts(counts: torch.Tensor, *, name: str = "counts") -> torch.Tens
         if lo < 0 or hi > MAX_COUNT:
             raise HearloopInputError(f"{name} must lie in 0..{MAX_COUNT}; got values in [{lo}, {hi}]")
     return counts.to(torch.int64)
-
-
-def expected_counts(probs: torch.Tensor) -> torch.Tensor:
-    """Expected spike count E[n] = sum_n n p(n) of each bin (the prediction y_hat in eq. (4) of [Pellatt2025]_).
-
-    Args:
-        probs: ``... x channels x bins x 5`` probabilities over counts 0..4 (not logits).
-
-    Returns:
-        ``... x channels x bins`` expected counts in [0, 4], same dtype and device as ``probs``.
-    """
-    if probs.shape[-1] != N_CLASSES:
-        raise HearloopInputError(f"probs must have a last dimension of {N_CLASSES}; got shape {tuple(probs.shape)}")
-    values = torch.arange(N_CLASSES, dtype=probs.dtype, device=probs.device)
-    return probs @ values
 
 
 def sample_counts(
