@@ -23,6 +23,7 @@ from listeners import (
 from listeners.listener import AUDIOGRAM_FREQS_HZ
 from simulator import build_model
 from simulator.errors import HearloopInputError, SpecError
+from simulator.model.conditioning import MU_MAX
 
 FAST = ToneProtocol(lead_s=0.03, tone_s=0.06, ramp_ms=5.0, tail_s=0.01, iterations=10)
 
@@ -30,8 +31,10 @@ FAST = ToneProtocol(lead_s=0.03, tone_s=0.06, ramp_ms=5.0, tail_s=0.01, iteratio
 @pytest.fixture(scope="module")
 def model():
     m = build_model("tiny", n_params=6, n_animals=4, seed=3).eval()
-    with torch.no_grad():
-        m.conditioning.means.copy_(torch.linspace(-2.0, 2.0, 24).reshape(4, 6))
+    means = torch.linspace(-2.0, 2.0, 24).reshape(4, 6)
+    with torch.no_grad():  # `means` is computed from raw_mu on every read (MU_MAX tanh(raw_mu)): set raw_mu
+        m.conditioning.raw_mu.copy_(torch.atanh(means / MU_MAX))
+    torch.testing.assert_close(m.conditioning.means.detach(), means)
     status = ["NH", "NH", "HI", "HI"]
     m.metadata = {"animals": [{"id": f"A{k}", "status": s} for k, s in enumerate(status)]}
     return m
@@ -225,9 +228,10 @@ def test_nh_needs_every_threshold_within_10_db_of_the_reference(model):
     with pytest.raises(HearloopInputError, match="audiogram"):
         severity_stratum(12.0, [0.0, float("nan")])
 
-    ref = VirtualListener("ref", np.full(6, 0.5), model)
+    # listeners at the NH reference's nu: their response is NH (u = 0), so the audiogram alone decides
+    ref = VirtualListener("ref", nh_reference_nu(model), model)
     ref._spl_cache.update({float(f): 30.0 for f in AUDIOGRAM_FREQS_HZ})
-    lis = VirtualListener("x", np.full(6, 0.5), model, reference=ref)
+    lis = VirtualListener("x", nh_reference_nu(model), model, reference=ref)
     lis._spl_cache.update({float(f): 30.0 + (25.0 if f == 6000 else 3.0) for f in AUDIOGRAM_FREQS_HZ})
     assert lis.pta() == pytest.approx(3.0) and listener_stratum(lis) == "slight"
     lis._spl_cache[6000.0] = 38.0
