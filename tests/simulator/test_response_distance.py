@@ -53,6 +53,9 @@ def test_expected_counts_known_values():
     assert e.dtype == torch.float64 and e.shape == (3,)
     torch.testing.assert_close(e, torch.tensor([0.2 + 0.6 + 0.6 + 0.8, 4.0, 2.0], dtype=torch.float64))
     assert expected_counts(probs.float()).dtype == torch.float32
+    # on the probabilities' device (a `meta` tensor stands in for a GPU: a CPU count vector would not multiply it)
+    meta = expected_counts(torch.zeros(2, 3, 5, device="meta"))
+    assert meta.device.type == "meta" and meta.shape == (2, 3)
 
 
 @pytest.mark.parametrize("distance", RESPONSE_DISTANCES)
@@ -96,6 +99,16 @@ def test_one_reference_broadcasts_over_a_batch_of_responses():
     per_channel = response_distance_per_channel(batch, REFERENCE, "l2")  # and the other way round
     assert per_channel.shape == (3, 2)
     torch.testing.assert_close(per_channel[0], torch.tensor([2.5, 0.03125], dtype=torch.float64))
+
+
+def test_responses_without_or_with_more_leading_axes():
+    d = response_distance(REFERENCE[0], RESPONSE[0], WEIGHTS, "l1")  # channels x bins x 5: one value, shape ()
+    assert d.shape == () and float(d) == pytest.approx(0.46875, rel=1e-12)
+    batch = torch.stack([torch.cat([RESPONSE, SILENCE, REFERENCE])] * 2)  # 2 x 3 x channels x bins x 5
+    d = response_distance(REFERENCE, batch, WEIGHTS, "l1")
+    expected = torch.tensor([[0.46875, 2.1875, 0.0]] * 2, dtype=torch.float64)
+    torch.testing.assert_close(d, expected, rtol=1e-12, atol=0.0)
+    assert response_distance_per_channel(REFERENCE[0], batch).shape == (2, 3, 2)
 
 
 def test_float32_inputs_give_float32_distances():
