@@ -37,7 +37,10 @@ RUN="$WORK/train"
 # 1. Synthetic virtual-IC cohort: 3 NH + 6 HI animals (HI losses 10-70 dB HL, flat from 50 so that severe animals are
 #    flat rather than saturated notches), 32 channels, 180 s of training sound each at 45-105 dB SPL (loud enough for a
 #    severe animal to hear), tone pips at log-uniform frequencies (smooth neurometric audiograms), 2 two-trial test
-#    sounds per class (written once; delete the directory to regenerate), on $PERIPHERY (see above).
+#    sounds per class (written once; delete the directory to regenerate), on $PERIPHERY (see above). The cohort
+#    resumes: finished sounds are kept in $COHORT.partial as they finish, so rerunning this script after an
+#    interruption (e.g. the BEZ2018 cohort's ~3.5 CPU-hours across several sessions) simulates only the missing ones
+#    and gives the same cohort as one uninterrupted run; the folder goes once cohort.json is written and verified.
 if [ ! -f "$COHORT/cohort.json" ]; then
   "$HL" synth --out "$COHORT" --n-nh 3 --n-hi 6 --seed 0 --channels 32 --train-seconds "$TRAIN_SECONDS" \
     --sound-seconds "$SOUND_SECONDS" --test-per-class 2 --test-seconds "$TEST_SECONDS" --session-hours 10 \

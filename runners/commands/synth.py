@@ -49,7 +49,10 @@ simulator.data.recordings.write_cohort, and print a per-animal summary."""
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "synth", run, COMMAND)
     parser.add_argument(
-        "--out", required=True, help="output directory for the cohort (cohort.json + one HDF5 file each)"
+        "--out",
+        required=True,
+        help="output directory for the cohort (cohort.json + one HDF5 file each); finished sounds wait in "
+        "OUT.partial until the cohort is written, so rerunning an interrupted command resumes it",
     )
     parser.add_argument(
         "--n-nh",
@@ -106,6 +109,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep channels in tonotopic template order (default: shuffled, as recorded)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars (default: bars)")
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard the finished sounds of an interrupted run in OUT.partial and start over (default: a rerun with "
+        "the same options resumes from them; other options are refused while the folder exists)",
+    )
 
 
 def _add_sound_options(parser: argparse.ArgumentParser) -> None:
@@ -207,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.constants import SAMPLE_RATE
     from simulator.frequencies import ABR_FREQS_HZ
     from simulator.virtual_ic.cohort import cohort_metadata, generate_cohort
+    from simulator.virtual_ic.partial_cohort import discard_partial, partial_dir, verify_written
 
     config = {
         "n_nh": args.n_nh,
@@ -233,10 +243,15 @@ def run(args: argparse.Namespace) -> int:
     options = {"species": args.bez_species, "sample_rate_hz": args.bez_sample_rate}
     if any(v is not None for v in options.values()):
         config["periphery_options"] = {k: v for k, v in options.items() if v is not None}
+    partial = partial_dir(args.out)
+    if args.restart and discard_partial(partial):
+        print(f"discarded the partial run in {partial}")
     t0 = time.perf_counter()
-    animals = generate_cohort(**config, progress=not args.quiet, workers=args.workers)
+    animals = generate_cohort(**config, progress=not args.quiet, workers=args.workers, checkpoint_dir=partial)
     elapsed = time.perf_counter() - t0
     path = _write(args.out, animals, cohort_metadata(animals, **config))
+    verify_written(args.out, animals)  # only a cohort read back equal to the simulated one retires the partial run
+    discard_partial(partial)
 
     head = f"{'animal':8s} {'status':6s} {'shape':8s} {'severity':>9s}  " + " ".join(f"{f:>6d}" for f in ABR_FREQS_HZ)
     print(head + "   (ABR thresholds, dB SPL)")

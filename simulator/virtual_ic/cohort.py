@@ -25,6 +25,7 @@ References
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from simulator.virtual_ic.hearing_profile import (
     nh_profile,
 )
 from simulator.virtual_ic.midbrain import MidbrainChannels, sample_channel_template
+from simulator.virtual_ic.partial_cohort import SoundCheckpoint, expected_shapes, inputs_digest, manifest_config
 from simulator.virtual_ic.peripheries import DEFAULT_PERIPHERY, check_periphery_name, make_periphery, ohc_cap_db
 from simulator.virtual_ic.periphery import CF_GRID_HZ
 from simulator.virtual_ic.session import check_workers, simulate_sessions
@@ -194,6 +196,8 @@ def generate_cohort(
     ihc_dominant: int = 0,
     workers: int = 1,
     periphery_options: dict[str, Any] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_seconds: float = 60.0,
 ) -> list[AnimalRecording]:
     """Generate a virtual-IC cohort with exactly known hearing loss.
 
@@ -221,6 +225,12 @@ def generate_cohort(
             script that asks for more than one must guard its entry point with ``if __name__ == "__main__":``.
         periphery_options: BEZ2018 settings (:class:`~simulator.virtual_ic.bez2018.BezConfig` fields: ``species``,
             ``sample_rate_hz``, ``power_law``); None: the defaults (cat, 100 kHz, approximated).
+        checkpoint_dir: a scratch folder (:func:`~simulator.virtual_ic.partial_cohort.partial_dir` of the output)
+            where finished sounds are kept as they finish; a rerun with the same arguments continues from it and gives
+            the same cohort as an uninterrupted run (:mod:`.partial_cohort`). The caller removes it once the cohort is
+            written (:func:`~simulator.virtual_ic.partial_cohort.discard_partial`). None (default): in memory only.
+        checkpoint_seconds: with ``checkpoint_dir``, finished sounds are written at least this often (s; 0: after
+            every sound), and always when the run ends or stops on an exception.
 
     Returns:
         ``n_nh + n_hi`` :class:`AnimalRecording` (NH first, ids ``NH01..``, ``HI01..``), each with ``ground_truth``.
@@ -228,7 +238,11 @@ def generate_cohort(
     Raises:
         PeripheryError: an unknown periphery, or an animal whose loss the periphery cannot express (before any
             simulation).
+        PartialCohortMismatchError: ``checkpoint_dir`` holds part of a cohort with other arguments (before any
+            simulation; :class:`~simulator.virtual_ic.partial_cohort.PartialCohortError` if it is not such a folder).
     """
+    unkeyed = ("progress", "workers", "checkpoint_dir", "checkpoint_seconds")  # the cohort does not depend on these
+    config = {k: v for k, v in locals().items() if k not in unkeyed}
     if n_nh < 0 or n_hi < 0 or n_nh + n_hi < 1 or n_channels < 1:
         raise HearloopInputError(f"need at least one animal and channel, got {n_nh=}, {n_hi=}, {n_channels=}")
     check_periphery_name(periphery)
@@ -247,10 +261,32 @@ def generate_cohort(
     ]
     ids = range(len(specs))
     hours = [presentation_hours(np.random.default_rng([seed, 4, a]), len(sounds), session_hours) for a in ids]
+    keys = [(seed, 5, a) for a in ids]
+    checkpoint = None
+    if checkpoint_dir is not None:
+        checkpoint = open_checkpoint(checkpoint_dir, config, sounds, splits, params, hours, keys, checkpoint_seconds)
     return simulate_sessions(
-        params, sounds, splits, hours, [(seed, 5, a) for a in ids], [np.random.default_rng([seed, 6, a]) for a in ids],
-        workers, progress, "sounds",
+        params, sounds, splits, hours, keys, [np.random.default_rng([seed, 6, a]) for a in ids], workers, progress,
+        "sounds", checkpoint,
     )  # fmt: skip
+
+
+def open_checkpoint(
+    directory: str | Path,
+    config: dict[str, Any],
+    sounds: list[Sound],
+    splits: list[str],
+    params: list[AnimalParams],
+    hours: list[np.ndarray],
+    count_keys: list[tuple[int, int, int]],
+    flush_seconds: float,
+) -> SoundCheckpoint:
+    """The scratch folder of a cohort keyed by its config (``generate_cohort``'s arguments) and simulation inputs."""
+    if not np.isfinite(flush_seconds) or flush_seconds < 0:
+        raise HearloopInputError(f"checkpoint_seconds must be finite and >= 0, got {flush_seconds}")
+    digest = inputs_digest(sounds, splits, [p.to_dict() for p in params], hours, count_keys)
+    shapes = expected_shapes(sounds, splits, [p.channels.n_channels for p in params])
+    return SoundCheckpoint(directory, manifest_config(config, GENERATOR_VERSION), digest, shapes, flush_seconds)
 
 
 def cohort_metadata(animals: list[AnimalRecording], **config: Any) -> dict[str, Any]:
