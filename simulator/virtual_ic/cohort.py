@@ -58,6 +58,9 @@ TRAIN_CLASS_WEIGHTS: dict[str, float] = {
 }
 """Share of the training audio per sound class."""
 
+UNKEYED_ARGUMENTS = ("progress", "workers", "checkpoint_dir", "checkpoint_seconds")
+"""Arguments of :func:`generate_cohort` the cohort does not depend on (left out of a scratch folder's key)."""
+
 GENERATOR_VERSION = "2"
 """2: the periphery is recorded per animal and BEZ2018 is the default (1: gammatone only)."""
 
@@ -225,24 +228,18 @@ def generate_cohort(
             script that asks for more than one must guard its entry point with ``if __name__ == "__main__":``.
         periphery_options: BEZ2018 settings (:class:`~simulator.virtual_ic.bez2018.BezConfig` fields: ``species``,
             ``sample_rate_hz``, ``power_law``); None: the defaults (cat, 100 kHz, approximated).
-        checkpoint_dir: a scratch folder (:func:`~simulator.virtual_ic.partial_cohort.partial_dir` of the output)
-            where finished sounds are kept as they finish; a rerun with the same arguments continues from it and gives
-            the same cohort as an uninterrupted run (:mod:`.partial_cohort`). The caller removes it once the cohort is
-            written (:func:`~simulator.virtual_ic.partial_cohort.discard_partial`). None (default): in memory only.
-        checkpoint_seconds: with ``checkpoint_dir``, finished sounds are written at least this often (s; 0: after
-            every sound), and always when the run ends or stops on an exception.
+        checkpoint_dir, checkpoint_seconds: a scratch folder where finished sounds are written as they finish (at
+            least every ``checkpoint_seconds`` s, 0: every sound, and on any exception); a rerun with the same
+            arguments resumes from it bit-identically (:mod:`.partial_cohort`); the caller removes it once written.
 
     Returns:
         ``n_nh + n_hi`` :class:`AnimalRecording` (NH first, ids ``NH01..``, ``HI01..``), each with ``ground_truth``.
 
     Raises:
-        PeripheryError: an unknown periphery, or an animal whose loss the periphery cannot express (before any
-            simulation).
-        PartialCohortMismatchError: ``checkpoint_dir`` holds part of a cohort with other arguments (before any
-            simulation; :class:`~simulator.virtual_ic.partial_cohort.PartialCohortError` if it is not such a folder).
+        PeripheryError: an unknown periphery, or an animal whose loss the periphery cannot express (before any work).
+        PartialCohortMismatchError: ``checkpoint_dir`` holds part of a cohort with other arguments (before any work).
     """
-    unkeyed = ("progress", "workers", "checkpoint_dir", "checkpoint_seconds")  # the cohort does not depend on these
-    config = {k: v for k, v in locals().items() if k not in unkeyed}
+    config = {k: v for k, v in locals().items() if k not in UNKEYED_ARGUMENTS}
     if n_nh < 0 or n_hi < 0 or n_nh + n_hi < 1 or n_channels < 1:
         raise HearloopInputError(f"need at least one animal and channel, got {n_nh=}, {n_hi=}, {n_channels=}")
     check_periphery_name(periphery)
@@ -259,15 +256,30 @@ def generate_cohort(
         make_animal(seed, a, animal_id, target, template, shuffle_channels, periphery, a - n_nh in dominant, bez)
         for a, (animal_id, target) in enumerate(specs)
     ]
-    ids = range(len(specs))
+    checkpoint = None if checkpoint_dir is None else (checkpoint_dir, config, checkpoint_seconds)
+    return _simulate(seed, params, sounds, splits, session_hours, workers, progress, checkpoint)
+
+
+def _simulate(
+    seed: int,
+    params: list[AnimalParams],
+    sounds: list[Sound],
+    splits: list[str],
+    session_hours: float,
+    workers: int,
+    progress: bool,
+    checkpoint: tuple[str | Path, dict[str, Any], float] | None,
+) -> list[AnimalRecording]:
+    """Every animal's session (seeded presentation order and count noise), kept in ``checkpoint`` = (scratch folder,
+    config, flush interval in s) if given (:func:`open_checkpoint`)."""
+    ids = range(len(params))
     hours = [presentation_hours(np.random.default_rng([seed, 4, a]), len(sounds), session_hours) for a in ids]
     keys = [(seed, 5, a) for a in ids]
-    checkpoint = None
-    if checkpoint_dir is not None:
-        checkpoint = open_checkpoint(checkpoint_dir, config, sounds, splits, params, hours, keys, checkpoint_seconds)
+    store = None if checkpoint is None else open_checkpoint(checkpoint[0], checkpoint[1], sounds, splits, params,
+                                                            hours, keys, checkpoint[2])  # fmt: skip
     return simulate_sessions(
         params, sounds, splits, hours, keys, [np.random.default_rng([seed, 6, a]) for a in ids], workers, progress,
-        "sounds", checkpoint,
+        "sounds", store,
     )  # fmt: skip
 
 
