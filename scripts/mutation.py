@@ -155,7 +155,8 @@ def summarise(name: str, entry: dict, statuses: dict[str, str], work: Path, seco
     equivalent = entry["equivalent"]
     stale = {k: "killed" for k in equivalent if statuses.get(k, "survived") in DETECTED}
     stale |= {k: "no such mutant" for k in equivalent if k not in statuses}
-    counted = {k: s for k, s in statuses.items() if k not in equivalent}
+    valid = {k for k in equivalent if k not in stale}  # a killed stale entry counts as detected, not excluded
+    counted = {k: s for k, s in statuses.items() if k not in valid}
     detected = sorted(k for k, s in counted.items() if s in DETECTED)
     survivors = sorted(k for k, s in counted.items() if s not in DETECTED)
     denominator = len(counted)
