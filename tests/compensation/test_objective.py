@@ -306,3 +306,20 @@ def test_more_whole_input_messages(model, clean):
     )
     with pytest.raises(HearloopInputError, match=message):
         obj(clean, clean[0], HI_NU)
+
+
+@pytest.mark.parametrize("distance", ["l1", "l2", "kl"])
+def test_a_given_target_is_what_the_distances_compare_with(model, clean, distance):
+    # the listener's own response as the target: every distance is 0, where the NH response to clean is far from it
+    obj = NeuralFidelityObjective(model, REF_NU, distance=distance)
+    aided = clean * 1.2
+    own = obj.response(aided, HI_NU)
+    zeros = torch.zeros(2, model.n_channels)
+    torch.testing.assert_close(obj.per_channel(clean, aided, HI_NU, target=own), zeros, rtol=0.0, atol=1e-7)
+    torch.testing.assert_close(obj(clean, aided, HI_NU, target=own), torch.zeros(2), rtol=0.0, atol=1e-7)
+    assert bool((obj.per_channel(clean, aided, HI_NU) > 1e-4).any()) and bool((obj(clean, aided, HI_NU) > 1e-4).all())
+    # a target of another sound: the distances are those to that sound's NH response, the clean sound is not used
+    other = clean * 0.5
+    torch.testing.assert_close(
+        obj.per_channel(clean, aided, HI_NU, target=obj.target(other)), obj.per_channel(other, aided, HI_NU)
+    )
