@@ -40,7 +40,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from simulator.atomic_io import atomic_write, atomic_write_text
+from simulator.atomic_io import atomic_write, atomic_write_text, read_tagged_json
 from simulator.constants import DOWNSAMPLE
 from simulator.data.recording_types import AnimalRecording
 from simulator.errors import CheckpointError
@@ -131,13 +131,8 @@ def _read_manifest(directory: Path) -> dict[str, Any] | None:
                 f"{directory} exists but is not a hearloop partial cohort (no {MANIFEST}); move it away"
             )
         return None
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise PartialCohortError(f"{path}: unreadable ({e}); delete {directory} (or run with --restart)") from e
-    if not isinstance(manifest, dict) or manifest.get("format") != PARTIAL_FORMAT:
-        raise PartialCohortError(f"{path}: not a hearloop partial cohort manifest (format != {PARTIAL_FORMAT!r})")
-    return manifest
+    what, advice = "hearloop partial cohort manifest", f"; delete {directory} (or run with --restart)"
+    return read_tagged_json(path, PARTIAL_FORMAT, PartialCohortError, what, advice)
 
 
 def _check_same(directory: Path, manifest: dict[str, Any], wanted: dict[str, Any]) -> None:
