@@ -332,3 +332,24 @@ def test_band_levels_refuse_band_signals_that_are_not_floating_point(dtype):
     message = rf"^band signals must be floating-point pressures \(Pa\), got {dtype}$"
     with pytest.raises(HearloopInputError, match=message):
         wdrc.band_levels_db(torch.ones(1, 2, 100, dtype=dtype), fields)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_bands_read_their_levels_in_float32_and_return_them_in_their_dtype(dtype):
+    # float16 used to overflow p / p0^2 (levels +inf) and give log(0) for silence (-inf); quiet powers underflowed
+    wdrc = WDRC(n_bands=4, numtaps=65)
+    n = 6000
+    tones = [_tone(1000.0, np.full(n, level)) for level in (15.0, 60.0, 100.0)]
+    bands = torch.tensor(np.stack([*tones, np.zeros(n)]), dtype=dtype)[None]
+    fields = {"attack_ms": torch.full((1, 4), 5.0), "release_ms": torch.full((1, 4), 50.0)}
+    levels = wdrc.band_levels_db(bands, fields)[0]
+    assert levels.dtype == dtype and levels.shape == (4, n)
+    assert levels[3].tolist() == [-20.0] * n  # silence reads the floor
+    a_att, a_rel = np.exp(-1 / (5e-3 * FS)), np.exp(-1 / (50e-3 * FS))
+    power = bands[0].double().numpy() ** 2  # the half-precision samples' own values
+    envelope = np.maximum(*(scipy.signal.lfilter([1 - a], [1, -a], power) for a in (a_att, a_rel)))
+    expected = 10 * np.log10(np.maximum(envelope, 4e-12) / REF_PRESSURE_PA**2)
+    eps = torch.finfo(dtype).eps  # one ulp: float32 detector, then one rounding to the bands' dtype
+    np.testing.assert_allclose(levels.double().numpy(), expected, rtol=eps, atol=1e-3)
+    steady = levels[:3, -1].double().numpy()  # a steady tone of L dB SPL reads L dB SPL (within the ripple)
+    np.testing.assert_allclose(steady, [15.0, 60.0, 100.0], atol=0.05 + 100 * eps)
