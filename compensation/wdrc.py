@@ -81,7 +81,11 @@ def one_pole_smooth(power: torch.Tensor, tau_s: torch.Tensor, sample_rate: float
         sample_rate: Hz.
 
     Returns:
-        ``... x N`` smoothed signal (leading axes broadcast), dtype of ``power``.
+        ``... x N`` smoothed signal (leading axes broadcast), dtype of ``power``; an empty signal (N = 0) gives an empty
+        result, as any filter does (``scipy.signal.lfilter`` too).
+
+    Raises:
+        HearloopInputError: a time constant is not positive and finite (also for an empty signal).
     """
     n, lead = power.shape[-1], torch.broadcast_shapes(power.shape[:-1], tau_s.shape)
     dtype = power.dtype if power.dtype in (torch.float32, torch.float64) else torch.float32
@@ -89,7 +93,9 @@ def one_pole_smooth(power: torch.Tensor, tau_s: torch.Tensor, sample_rate: float
     power = torch.broadcast_to(power, (*lead, n))
     if not bool(torch.isfinite(beta.detach()).all()) or bool((beta.detach() <= 0).any()):
         raise HearloopInputError("one-pole time constants must be positive and finite")
-    block = int(min(max(16.0 / float(beta.detach().max()), 8), 2048, max(n, 1)))
+    if n == 0:
+        return power.clone()
+    block = int(min(max(16.0 / float(beta.detach().max()), 8), 2048, n))
     n_blocks = -(-n // block)
     x = power.to(dtype)
     if n_blocks * block != n:

@@ -353,3 +353,16 @@ def test_half_precision_bands_read_their_levels_in_float32_and_return_them_in_th
     np.testing.assert_allclose(levels.double().numpy(), expected, rtol=eps, atol=1e-3)
     steady = levels[:3, -1].double().numpy()  # a steady tone of L dB SPL reads L dB SPL (within the ripple)
     np.testing.assert_allclose(steady, [15.0, 60.0, 100.0], atol=0.05 + 100 * eps)
+
+
+def test_one_pole_of_an_empty_signal_is_empty_and_still_checks_its_time_constants():
+    out = one_pole_smooth(torch.zeros(1, 0, dtype=torch.float64), torch.tensor([0.01, 0.02, 0.03]), FS)
+    assert out.shape == (3, 0) and out.dtype == torch.float64
+    env = attack_release_envelope(torch.zeros(2, 3, 0), torch.tensor(0.005), torch.tensor(0.05), FS)
+    assert env.shape == (2, 3, 0) and env.dtype == torch.float32
+    with pytest.raises(HearloopInputError, match=r"^one-pole time constants must be positive and finite$"):
+        one_pole_smooth(torch.zeros(2, 0), torch.tensor([0.01, 0.0]))
+    wdrc = WDRC(n_bands=2, numtaps=65)
+    fields = {"attack_ms": torch.full((1, 2), 5.0), "release_ms": torch.full((1, 2), 50.0)}
+    levels = wdrc.band_levels_db(torch.zeros(1, 2, 0, dtype=torch.float16), fields)
+    assert levels.shape == (1, 2, 0) and levels.dtype == torch.float16
