@@ -23,8 +23,8 @@ ms: a constant offset of 2.1 dB (reference higher), at most 2.8 dB difference at
 white noise the offset is 4.3 dB and the difference at most 4.8 dB. The time course (attack/release) agrees: the
 offset-removed difference stays within 2.2 dB on tones. The approximation degrades for loud segments shorter than ~3
 tau_R (the slow smoother has not charged to the peak, so gain recovers sooner: up to 7.6 dB lower level for tau_R = 500
-ms after a 200 ms burst). The detector runs in the audio's float32: powers are non-negative, so the scan loses no
-precision to cancellation.
+ms after a 200 ms burst). The detector runs in the audio's float32 (float64 bands: float64; half-precision bands:
+float32, levels returned in their dtype): powers are non-negative, so the scan loses no precision to cancellation.
 
 Static curve (eq. (4) of [Giannoulis2012]_, quadratic soft knee of width W dB), per band with threshold T (dB SPL),
 compression ratio CR and gain G (dB, the gain below threshold):
@@ -81,7 +81,11 @@ def one_pole_smooth(power: torch.Tensor, tau_s: torch.Tensor, sample_rate: float
         sample_rate: Hz.
 
     Returns:
-        ``... x N`` smoothed signal (leading axes broadcast), dtype of ``power``.
+        ``... x N`` smoothed signal (leading axes broadcast), dtype of ``power``; an empty signal (N = 0) gives an empty
+        result, as any filter does (``scipy.signal.lfilter`` too).
+
+    Raises:
+        HearloopInputError: a time constant is not positive and finite (also for an empty signal).
     """
     n, lead = power.shape[-1], torch.broadcast_shapes(power.shape[:-1], tau_s.shape)
     dtype = power.dtype if power.dtype in (torch.float32, torch.float64) else torch.float32
@@ -89,7 +93,9 @@ def one_pole_smooth(power: torch.Tensor, tau_s: torch.Tensor, sample_rate: float
     power = torch.broadcast_to(power, (*lead, n))
     if not bool(torch.isfinite(beta.detach()).all()) or bool((beta.detach() <= 0).any()):
         raise HearloopInputError("one-pole time constants must be positive and finite")
-    block = int(min(max(16.0 / float(beta.detach().max()), 8), 2048, max(n, 1)))
+    if n == 0:
+        return power.clone()
+    block = int(min(max(16.0 / float(beta.detach().max()), 8), 2048, n))
     n_blocks = -(-n // block)
     x = power.to(dtype)
     if n_blocks * block != n:
@@ -216,12 +222,17 @@ class WDRC(Strategy):
     def band_levels_db(self, bands: torch.Tensor, fields: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Detected level (dB SPL) ``batch x bands x samples`` of band signals ``batch x bands x samples`` (Pa).
 
+        The detector runs in float32 for half-precision bands (float16, bfloat16) and returns levels in the bands'
+        dtype: in float16 the power of bands below about 22 dB SPL underflows and p / p0^2 overflows (1 / p0^2 =
+        2.5e9 > 65504), which made every ordinary level +inf and silence -inf.
+
         Raises:
             HearloopInputError: the band signals are not floating-point (integer pressures would give integer levels).
         """
         if not bands.is_floating_point():
             raise HearloopInputError(f"band signals must be floating-point pressures (Pa), got {bands.dtype}")
-        power = bands**2
+        wide = bands if bands.dtype in (torch.float32, torch.float64) else bands.to(torch.float32)
+        power = wide**2
         env = attack_release_envelope(
             power, fields["attack_ms"] / 1000.0, fields["release_ms"] / 1000.0, self.sample_rate
         )

@@ -87,6 +87,9 @@ AUDIO_SECONDS = Interval(float, 0.0, 86400.0, closed="right")
 CHUNK_SECONDS = Interval(float, 0.0, 600.0, closed="right")
 """Length of the chunks a long sound streams through the model in, s."""
 
+CHECKPOINT_SECONDS = Interval(float, 0.0, 86400.0)
+"""Seconds between writes of finished work to disk: 0 (after every item) to a day."""
+
 HOURS = Interval(float, 0.0, 1000.0, closed="right")
 """Recording-session hours."""
 

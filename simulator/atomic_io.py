@@ -5,12 +5,15 @@ one file system), flushes it to disk (``fsync``), gives it the permissions a pla
 umask; ``mkstemp`` creates ``0o600``) and moves it over the destination with ``os.replace``. If anything fails the
 temporary file is removed and an earlier file at the destination is left untouched, so an interrupted run never
 leaves a half-written file and never damages a finished one. :func:`sha256_file` is how writers record what they
-wrote (checkpoints, cohort indexes, run manifests). A leaf module: it imports nothing of hearloop.
+wrote (checkpoints, cohort indexes, run manifests). :func:`read_tagged_json` is the one reader of the JSON files
+hearloop tags with a ``"format"`` string (cohort indexes, scratch-folder manifests): a corrupt or foreign file is the
+caller's named error, with a whole message. A leaf module: it imports nothing of hearloop.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -24,6 +27,7 @@ __all__ = [
     "atomic_write_table",
     "atomic_write_text",
     "publish",
+    "read_tagged_json",
     "sha256_file",
 ]
 
@@ -105,3 +109,42 @@ def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
         for chunk in iter(lambda: fh.read(block), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+_JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
+def _holds(doc: Any) -> str:
+    """What a parsed JSON document holds instead of the expected tag, in words."""
+    if not isinstance(doc, dict):
+        return f"a JSON {_JSON_NAMES.get(type(doc), type(doc).__name__)}, not an object"
+    return f"format {doc['format']!r}" if "format" in doc else "an object without a 'format' key"
+
+
+def read_tagged_json(
+    path: str | os.PathLike, fmt: str, error: type[Exception], what: str, advice: str = ""
+) -> dict[str, Any]:
+    """Read a JSON object whose ``"format"`` is ``fmt``; returns it parsed.
+
+    Args:
+        path: the file (UTF-8 JSON).
+        fmt: the ``"format"`` string the file must carry.
+        error: the exception class raised (the caller's named ``HearloopError`` subclass).
+        what: the file's kind in words, e.g. ``"hearloop cohort index"``.
+        advice: appended to the message of an unreadable or corrupt file (what the user can do, e.g.
+            ``"; delete it"``); not to that of a foreign file, which is not hearloop's to delete.
+
+    Raises:
+        error: the file cannot be read, is not UTF-8 JSON, is not an object, or its ``"format"`` is not ``fmt``; the
+            message names the file, the problem and (for a foreign file) what it holds instead.
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:  # json.JSONDecodeError and UnicodeDecodeError
+        raise error(f"{path}: not valid JSON: {e}; the {what} is unreadable{advice}") from e
+    except OSError as e:
+        raise error(f"{path}: cannot be read ({e}); the {what} is unreadable{advice}") from e
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise error(f"{path}: not a {what} (format != {fmt!r}); it holds {_holds(doc)}")
+    return doc

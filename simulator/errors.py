@@ -19,7 +19,8 @@ Each also derives from the built-in exception callers caught before the base exi
     ├── AudiometryStateError, SessionAborted (RuntimeError)    (audiometry.errors)
     └── CheckpointError (RuntimeError)         a checkpoint is missing, corrupt or does not match its config
         └── PartialCohortError                 a cohort's scratch folder (OUT.partial) is foreign or unreadable
-            └── PartialCohortMismatchError     it holds part of a cohort with another config
+            ├── PartialCohortMismatchError     it holds part of a cohort with another config
+            └── PartialCohortBusyError         another run is generating the same output
                                                (simulator.virtual_ic.partial_cohort)
 
 The families stay apart as they were (a ``RecordingFormatError`` is not a ``HearloopInputError``), so no ``except``

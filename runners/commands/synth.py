@@ -110,6 +110,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars (default: bars)")
     parser.add_argument(
+        "--checkpoint-seconds",
+        type=ranged(float, ranges.CHECKPOINT_SECONDS),
+        default=60.0,
+        metavar="S",
+        help="write the finished sounds to OUT.partial at least every S seconds, 0-86400 (0: after every sound; "
+        "they are also written when the run ends or stops on an error), so an interruption loses at most the sounds "
+        "in flight and the last S seconds (default: %(default)s)",
+    )
+    parser.add_argument(
         "--restart",
         action="store_true",
         help="discard the finished sounds of an interrupted run in OUT.partial and start over (default: a rerun with "
@@ -211,13 +220,8 @@ def _write(out: str, animals: list, metadata: dict):
     return write_cohort(out, animals, metadata)
 
 
-def run(args: argparse.Namespace) -> int:
-    _check(args)
-    from simulator.constants import SAMPLE_RATE
-    from simulator.frequencies import ABR_FREQS_HZ
-    from simulator.virtual_ic.cohort import cohort_metadata, generate_cohort
-    from simulator.virtual_ic.partial_cohort import discard_partial, partial_dir, verify_written
-
+def _config(args: argparse.Namespace) -> dict:
+    """The :func:`~simulator.virtual_ic.cohort.generate_cohort` arguments that change numbers, from the options."""
     config = {
         "n_nh": args.n_nh,
         "n_hi": args.n_hi,
@@ -243,15 +247,27 @@ def run(args: argparse.Namespace) -> int:
     options = {"species": args.bez_species, "sample_rate_hz": args.bez_sample_rate}
     if any(v is not None for v in options.values()):
         config["periphery_options"] = {k: v for k, v in options.items() if v is not None}
-    partial = partial_dir(args.out)
-    if args.restart and discard_partial(partial):
-        print(f"discarded the partial run in {partial}")
-    t0 = time.perf_counter()
-    animals = generate_cohort(**config, progress=not args.quiet, workers=args.workers, checkpoint_dir=partial)
-    elapsed = time.perf_counter() - t0
-    path = _write(args.out, animals, cohort_metadata(animals, **config))
-    verify_written(args.out, animals)  # only a cohort read back equal to the simulated one retires the partial run
-    discard_partial(partial)
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    _check(args)
+    from simulator.constants import SAMPLE_RATE
+    from simulator.frequencies import ABR_FREQS_HZ
+    from simulator.virtual_ic.cohort import cohort_metadata, generate_cohort
+    from simulator.virtual_ic.partial_cohort import discard_partial, output_lock, partial_dir, verify_written
+
+    config, partial = _config(args), partial_dir(args.out)
+    with output_lock(args.out):  # one run per output: a second one fails here, before any work
+        if args.restart and discard_partial(partial):
+            print(f"discarded the partial run in {partial}")
+        t0 = time.perf_counter()
+        animals = generate_cohort(**config, progress=not args.quiet, workers=args.workers, checkpoint_dir=partial,
+                                  checkpoint_seconds=args.checkpoint_seconds)  # fmt: skip
+        elapsed = time.perf_counter() - t0
+        path = _write(args.out, animals, cohort_metadata(animals, **config))
+        verify_written(args.out, animals)  # only a cohort read back equal to the simulated one retires the partial run
+        discard_partial(partial)
 
     head = f"{'animal':8s} {'status':6s} {'shape':8s} {'severity':>9s}  " + " ".join(f"{f:>6d}" for f in ABR_FREQS_HZ)
     print(head + "   (ABR thresholds, dB SPL)")

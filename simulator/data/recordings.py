@@ -32,7 +32,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from simulator.atomic_io import atomic_write, sha256_file
+from simulator.atomic_io import atomic_write, read_tagged_json, sha256_file
 from simulator.constants import BIN_RATE, DOWNSAMPLE, MAX_COUNT, SAMPLE_RATE
 from simulator.data.recording_types import HEARING_STATUSES, SOUND_CLASSES, AnimalRecording, SoundRecording
 from simulator.errors import HearloopInputError, RecordingFormatError, UnknownNameError
@@ -374,12 +374,7 @@ def read_cohort(directory: str | os.PathLike, verify: bool = False) -> CohortInd
     root = path.parent
     if not path.is_file():
         raise RecordingNotFoundError(f"cohort index not found: {path}")
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise RecordingFormatError(f"{path}: not valid JSON: {e}") from e
-    if not isinstance(d, dict) or d.get("format") != COHORT_FORMAT:
-        raise RecordingFormatError(f"{path}: not a hearloop cohort index (format != {COHORT_FORMAT!r})")
+    d = read_tagged_json(path, COHORT_FORMAT, RecordingFormatError, "hearloop cohort index")
     if d.get("schema_version") not in READABLE_VERSIONS:
         raise RecordingFormatError(
             f"{path}: schema version {d.get('schema_version')!r} is not one of {READABLE_VERSIONS}"

@@ -332,3 +332,37 @@ def test_band_levels_refuse_band_signals_that_are_not_floating_point(dtype):
     message = rf"^band signals must be floating-point pressures \(Pa\), got {dtype}$"
     with pytest.raises(HearloopInputError, match=message):
         wdrc.band_levels_db(torch.ones(1, 2, 100, dtype=dtype), fields)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_bands_read_their_levels_in_float32_and_return_them_in_their_dtype(dtype):
+    # float16 used to overflow p / p0^2 (levels +inf) and give log(0) for silence (-inf); quiet powers underflowed
+    wdrc = WDRC(n_bands=4, numtaps=65)
+    n = 6000
+    tones = [_tone(1000.0, np.full(n, level)) for level in (15.0, 60.0, 100.0)]
+    bands = torch.tensor(np.stack([*tones, np.zeros(n)]), dtype=dtype)[None]
+    fields = {"attack_ms": torch.full((1, 4), 5.0), "release_ms": torch.full((1, 4), 50.0)}
+    levels = wdrc.band_levels_db(bands, fields)[0]
+    assert levels.dtype == dtype and levels.shape == (4, n)
+    assert levels[3].tolist() == [-20.0] * n  # silence reads the floor
+    a_att, a_rel = np.exp(-1 / (5e-3 * FS)), np.exp(-1 / (50e-3 * FS))
+    power = bands[0].double().numpy() ** 2  # the half-precision samples' own values
+    envelope = np.maximum(*(scipy.signal.lfilter([1 - a], [1, -a], power) for a in (a_att, a_rel)))
+    expected = 10 * np.log10(np.maximum(envelope, 4e-12) / REF_PRESSURE_PA**2)
+    eps = torch.finfo(dtype).eps  # one ulp: float32 detector, then one rounding to the bands' dtype
+    np.testing.assert_allclose(levels.double().numpy(), expected, rtol=eps, atol=1e-3)
+    steady = levels[:3, -1].double().numpy()  # a steady tone of L dB SPL reads L dB SPL (within the ripple)
+    np.testing.assert_allclose(steady, [15.0, 60.0, 100.0], atol=0.05 + 100 * eps)
+
+
+def test_one_pole_of_an_empty_signal_is_empty_and_still_checks_its_time_constants():
+    out = one_pole_smooth(torch.zeros(1, 0, dtype=torch.float64), torch.tensor([0.01, 0.02, 0.03]), FS)
+    assert out.shape == (3, 0) and out.dtype == torch.float64
+    env = attack_release_envelope(torch.zeros(2, 3, 0), torch.tensor(0.005), torch.tensor(0.05), FS)
+    assert env.shape == (2, 3, 0) and env.dtype == torch.float32
+    with pytest.raises(HearloopInputError, match=r"^one-pole time constants must be positive and finite$"):
+        one_pole_smooth(torch.zeros(2, 0), torch.tensor([0.01, 0.0]))
+    wdrc = WDRC(n_bands=2, numtaps=65)
+    fields = {"attack_ms": torch.full((1, 2), 5.0), "release_ms": torch.full((1, 2), 50.0)}
+    levels = wdrc.band_levels_db(torch.zeros(1, 2, 0, dtype=torch.float16), fields)
+    assert levels.shape == (1, 2, 0) and levels.dtype == torch.float16

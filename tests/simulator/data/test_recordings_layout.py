@@ -167,8 +167,12 @@ def test_read_cohort_finds_the_index_in_a_dotted_folder_and_fills_optional_keys(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"[1, 2]", "not a hearloop cohort index (format != 'hearloop-cohort')"),
-        (b'"hearloop-cohort"', "not a hearloop cohort index (format != 'hearloop-cohort')"),
+        (b"[1, 2]", "not a hearloop cohort index (format != 'hearloop-cohort'); it holds a JSON array, not an object"),
+        (b'"hearloop-cohort"', "not a hearloop cohort index (format != 'hearloop-cohort'); it holds a JSON string"),
+        (
+            b'{"format": "hearloop-recording"}',
+            "not a hearloop cohort index (format != 'hearloop-cohort'); it holds format 'hearloop-recording'",
+        ),
         (b"\xff\xfe{", "not valid JSON: "),
         (b'{"format": "hearloop-cohort"}', "schema version None is not one of (1, 2)"),
         (b'{"format": "hearloop-cohort", "schema_version": 2}', "sample rate None Hz != SAMPLE_RATE=24414.0625"),

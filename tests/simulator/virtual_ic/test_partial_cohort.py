@@ -297,3 +297,28 @@ def test_checkpoint_seconds_is_validated(tmp_path):
         with pytest.raises(HearloopInputError, match="checkpoint_seconds"):
             generate_cohort(**TINY, checkpoint_dir=tmp_path / "p", checkpoint_seconds=bad)
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize(
+    ("manifest", "says"),
+    [
+        ("[]", "not a hearloop partial cohort manifest (format != 'hearloop-partial-cohort'); it holds a JSON array, "
+         "not an object"),
+        ('{"format": "hearloop-cohort"}', "(format != 'hearloop-partial-cohort'); it holds format 'hearloop-cohort'"),
+        ("{", "not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1); the "
+         "hearloop partial cohort manifest is unreadable; delete {folder} (or run with --restart)"),
+    ],
+)  # fmt: skip
+def test_a_foreign_or_corrupt_manifest_says_what_it_holds_and_what_to_do(tmp_path, manifest, says):
+    from simulator.virtual_ic.partial_cohort import SoundCheckpoint
+
+    folder = tmp_path / "cohort.partial"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(manifest)
+    with pytest.raises(PartialCohortError) as err:
+        SoundCheckpoint(folder, {"seed": 1}, "0" * 64, [])
+    assert str(err.value).startswith(f"{folder / 'manifest.json'}: ")
+    assert str(err.value).endswith(says.format(folder=folder))
+    assert (folder / "manifest.json").read_text() == manifest and [p.name for p in folder.iterdir()] == [
+        "manifest.json"
+    ]
