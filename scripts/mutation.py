@@ -212,11 +212,15 @@ def resume(name: str, entry: dict, project: dict, max_children: int) -> Path:
     function whose source changed since the stopped run (fresh mutants, results reset) and runs every mutant without a
     result, keeping the others. The scratch ``pyproject.toml`` is written again from the project's (a changed test
     selection makes mutmut re-run everything). Re-checks already made are kept, except those of mutants whose function
-    changed (the same name may now be another mutant)."""
+    changed (the same name may now be another mutant). A file added to the module's files is mutated too: the plain
+    copy of it that a re-check left in the copy is removed first (mutmut never mutates a file whose copy is newer)."""
     work = WORK / name
     if not (work / "mutants").is_dir():
         raise SystemExit(f"--resume needs a started run of {name} in {work}")
     write_scratch_config(work, entry, project)
+    for file in entry["files"]:  # a file added to the module: drop the plain copy a re-check left (mutmut keeps it)
+        if not (work / "mutants" / f"{file}.meta").is_file():
+            (work / "mutants" / file).unlink(missing_ok=True)
     before = function_hashes(work, entry)
     statuses = parse_results(mutmut(work, "results", "--all", "true"))
     unchecked = [k for k, status in statuses.items() if status == "not checked"]

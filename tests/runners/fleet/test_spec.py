@@ -267,3 +267,56 @@ def test_a_stored_spec_keeps_its_cohort_keys_and_needs_no_cohort_file(tmp_path):
     with pytest.raises(SpecError) as err:
         parse_spec(stored, base_dir=tmp_path)
     assert str(err.value) == "spec.cohort.n: cannot be combined with spec.cohort.file"
+
+
+def _spec_error(toml: str, tmp_path) -> str:
+    with pytest.raises(SpecError) as err:
+        spec_from_toml(toml, base_dir=tmp_path)
+    return str(err.value)
+
+
+def test_audiogram_frequencies_are_distinct_and_bracket_nalr_s_average_when_prescribed(tmp_path):
+    freqs = "[audiometry]\nfreqs_hz = {}\n"
+    assert _spec_error(freqs.format("[500.0, 1000.0, 500.0]"), tmp_path) == (
+        "spec.audiometry.freqs_hz: duplicate frequencies in [500.0, 1000.0, 500.0]"
+    )
+    assert _spec_error(freqs.format("[500.0, 1999.0]"), tmp_path) == (
+        "spec.audiometry.freqs_hz: [500.0, 1999.0] leave [2000] Hz outside the measured range; the prescriptions "
+        "need [500, 1000, 2000] Hz measured or bracketed (NAL-R's three-frequency average)"
+    )
+    assert _spec_error(freqs.format("[1000.0, 4000.0]"), tmp_path).startswith(
+        "spec.audiometry.freqs_hz: [1000.0, 4000.0] leave [500] Hz outside"
+    )
+    # measured at both ends, or bracketed by lower and higher frequencies
+    assert spec_from_toml(freqs.format("[500.0, 2000.0]"), base_dir=tmp_path).audiometry.freqs_hz == [500.0, 2000.0]
+    assert spec_from_toml(freqs.format("[250.0, 4000.0]"), base_dir=tmp_path).audiometry.freqs_hz == [250.0, 4000.0]
+    # no prescription step, or no strategy prescribed from the audiogram: any frequencies
+    only_high = freqs.format("[4000.0]")
+    assert spec_from_toml(STEPS.format("['audiometry']") + only_high, base_dir=tmp_path).audiometry.freqs_hz == [4000.0]
+    dnn_only = "[strategies]\nnames = ['dnn']\n" + only_high
+    no_hitl = STEPS.format("['audiometry', 'prescription', 'evaluation']") + dnn_only
+    assert spec_from_toml(no_hitl, base_dir=tmp_path).strategies.names == ["dnn"]
+    # ... but a HITL strategy prescribed from the audiogram counts (the default HITL strategy is WDRC)
+    assert _spec_error(dnn_only, tmp_path).startswith("spec.audiometry.freqs_hz: [4000.0] leave [500, 1000, 2000] Hz")
+
+
+def test_a_relative_cohort_file_without_a_base_folder_is_resolved_from_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "c.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    expected = str((tmp_path / "c.toml").resolve())
+    assert parse_spec({"cohort": {"file": "sub/../c.toml"}}).cohort.file == expected
+    assert parse_spec({"cohort": {"file": "sub/../c.toml"}}, base_dir=tmp_path).cohort.file == expected
+    with pytest.raises(SpecError) as err:
+        parse_spec({"cohort": {"file": "gone.toml"}})
+    assert str(err.value) == "spec.cohort.file: cohort file 'gone.toml' does not exist"
+
+
+def test_the_cohort_size_is_checked_against_the_available_memory(tmp_path, monkeypatch):
+    import simulator.validation
+
+    monkeypatch.setattr(simulator.validation, "available_memory_bytes", lambda: 5 * 8192)  # five listeners' worth
+    assert spec_from_toml("[cohort]\nn = 5\n", base_dir=tmp_path).cohort.n == 5
+    message = "spec.cohort.n = 6 needs about 4.58e-05 GiB of memory (8192 bytes each) but 3.81e-05 GiB are available"
+    assert _spec_error("[cohort]\nn = 6\n", tmp_path) == message
+    assert _spec_error("[cohort]\nstrata = { mild = 6 }\n", tmp_path) == message  # the size the strata set
