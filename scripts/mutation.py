@@ -15,8 +15,10 @@ project's with the module's files and tests), runs ``mutmut run`` there, and wri
 ``report.md`` (the score, every surviving mutant's diff, and every equivalent mutant with its reason).
 
 Score = detected / (mutants - equivalent), detected = killed + timeout + caught by a crash. Every mutant mutmut reports
-as timed out or surviving is run again alone (``recheck``: the module's test files with the mutant active, under a
-CPU-time limit and no wall clock), and that run decides its status.
+as timed out, surviving or "no tests" is run again alone (``recheck``: the module's test files with the mutant active,
+under a CPU-time limit and no wall clock), and that run decides its status. ("no tests": mutmut maps tests to functions
+only when it collects its stats, so a function that is new or changed in a resumed copy has no tests mapped and its
+mutants are never run by mutmut; they are neither detected nor survivors until re-checked.)
 A mutant listed as equivalent that is killed, or that no longer exists (its function changed), is reported as stale:
 the list must be re-checked by hand, it is never trusted blindly. Needs ``pip install -e ".[mutation]"``.
 """
@@ -44,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "runs" / "mutation"
 PACKAGES = ("simulator", "listeners", "compensation", "audiometry", "runners")
 DETECTED = {"killed", "timeout", "segfault", "caught by type check"}
+RECHECKED = ("timeout", "survived", "no tests")  # mutmut statuses that the re-check alone decides
 VERIFY_CPU_S = 60  # CPU-time limit of a timed-out mutant's check; the targeted tests take 0.5-4 CPU s (+3 s imports)
 
 
@@ -114,12 +117,13 @@ def parse_results(text: str) -> dict[str, str]:
 
 
 def recheck(work: Path, entry: dict, statuses: dict[str, str]) -> dict[str, str]:
-    """Run every "timeout" and "survived" mutant again, outside mutmut: its wall-clock timer fires when the shared
-    machine pauses the run, and its fork-server workers have reported mutants as surviving that fail the module's tests
-    when run on their own. Each runs the module's current test files alone with the mutant active, under a CPU-time
-    limit of ``VERIFY_CPU_S`` and no wall clock: the limit stopping it makes it a timeout, a failing test makes it
-    killed, passing tests make it survived. Results are kept in ``rechecked.json`` (``--rescore`` applies them
-    again)."""
+    """Run every "timeout", "survived" and "no tests" mutant again, outside mutmut: its wall-clock timer fires when the
+    shared machine pauses the run, its fork-server workers have reported mutants as surviving that fail the module's
+    tests when run on their own, and it runs no test at all for a function its stats do not map (new or changed since
+    the stats were collected, as in a resumed copy). Each runs the module's current test files alone with the mutant
+    active, under a CPU-time limit of ``VERIFY_CPU_S`` and no wall clock: the limit stopping it makes it a timeout, a
+    failing test makes it killed, passing tests make it survived, anything else suspicious (a survivor). Results are
+    kept in ``rechecked.json`` (``--rescore`` applies them again)."""
     path = work / "rechecked.json"
     checked = json.loads(path.read_text()) if path.is_file() else {}
     shutil.copytree(ROOT / "tests", work / "mutants" / "tests", dirs_exist_ok=True)  # the current tests
@@ -134,7 +138,7 @@ def recheck(work: Path, entry: dict, statuses: dict[str, str]) -> dict[str, str]
     def limit_cpu() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (VERIFY_CPU_S, VERIFY_CPU_S + 1))
 
-    suspect = sorted(k for k, status in statuses.items() if status in ("timeout", "survived") and k not in checked)
+    suspect = sorted(k for k, status in statuses.items() if status in RECHECKED and k not in checked)
     for key in suspect:
         cmd = [sys.executable, "-m", "pytest", "--rootdir=.", "-x", "-q", "-p", "no:cacheprovider", *entry["tests"]]
         proc = subprocess.run(cmd, cwd=work / "mutants", env={**env, "MUTANT_UNDER_TEST": key}, preexec_fn=limit_cpu,
@@ -144,7 +148,7 @@ def recheck(work: Path, entry: dict, statuses: dict[str, str]) -> dict[str, str]
             checked[key] = "timeout"
         print(f"[{work.name}] {statuses[key]} {key} re-checked alone: {checked[key]}", flush=True)
         path.write_text(json.dumps(checked, indent=2) + "\n")
-    return {k: v for k, v in checked.items() if statuses.get(k) in ("timeout", "survived")}
+    return {k: v for k, v in checked.items() if statuses.get(k) in RECHECKED}
 
 
 def summarise(name: str, entry: dict, statuses: dict[str, str], work: Path, seconds: float) -> dict:
