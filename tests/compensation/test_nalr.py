@@ -226,6 +226,18 @@ def test_gain_curve_is_the_prescription_interpolated_on_log_frequency():
     )
 
 
+@pytest.mark.parametrize("as_freqs", [lambda f: f.astype(np.float32), lambda f: torch.tensor(f, dtype=torch.float32)])
+def test_float32_frequencies_are_interpolated_in_float64(as_freqs):
+    # Whole-Hz frequencies are exact in float32, so a float32 array (or tensor, e.g. a filterbank's centre
+    # frequencies) must give the float64 result exactly; a log taken in float32 moves each value by about 1e-6 dB.
+    audiogram = _bisgaard()["S2"]
+    freqs = np.array([300.0, 700.0, 1200.0, 2500.0, 5000.0])
+    for curve in (lambda f: interpolate_audiogram(audiogram, f), lambda f: nalr_gain_curve(audiogram, f)):
+        reference, result = curve(freqs), curve(as_freqs(freqs))
+        assert result.dtype == np.float64
+        np.testing.assert_array_equal(result, reference)
+
+
 @pytest.mark.parametrize(
     ("audiogram", "match"),
     [
