@@ -2,6 +2,7 @@
 
 import csv
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -255,6 +256,18 @@ def test_float32_frequencies_are_interpolated_in_float64(as_freqs):
 def test_bad_audiograms_are_named(audiogram, match):
     with pytest.raises(HearloopInputError, match=match):
         nalr_gains(audiogram)
+
+
+def test_audiogram_errors_name_the_audiogram_and_repeated_frequencies():
+    with pytest.raises(
+        HearloopInputError, match=r"^audiogram frequency 0 \(Hz\) must be a number in \[20, 20000\], got 0$"
+    ):
+        nalr_gains({0: 30, 500: 30, 1000: 40, 2000: 50})
+    # 500 and a fraction a hair above it are two dict keys but one frequency once read as float Hz
+    with pytest.raises(
+        HearloopInputError, match=r"^audiogram has duplicate frequencies: \[500\.0, 500\.0, 1000\.0, 2000\.0\]$"
+    ):
+        nalr_gains({500: 30, Fraction(500 * 10**20 + 1, 10**20): 35, 1000: 40, 2000: 50})
 
 
 def test_audiogram_limits_and_the_smallest_frequency_are_accepted():
