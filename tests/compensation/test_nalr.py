@@ -2,6 +2,7 @@
 
 import csv
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +227,18 @@ def test_gain_curve_is_the_prescription_interpolated_on_log_frequency():
     )
 
 
+@pytest.mark.parametrize("as_freqs", [lambda f: f.astype(np.float32), lambda f: torch.tensor(f, dtype=torch.float32)])
+def test_float32_frequencies_are_interpolated_in_float64(as_freqs):
+    # Whole-Hz frequencies are exact in float32, so a float32 array (or tensor, e.g. a filterbank's centre
+    # frequencies) must give the float64 result exactly; a log taken in float32 moves each value by about 1e-6 dB.
+    audiogram = _bisgaard()["S2"]
+    freqs = np.array([300.0, 700.0, 1200.0, 2500.0, 5000.0])
+    for curve in (lambda f: interpolate_audiogram(audiogram, f), lambda f: nalr_gain_curve(audiogram, f)):
+        reference, result = curve(freqs), curve(as_freqs(freqs))
+        assert result.dtype == np.float64
+        np.testing.assert_array_equal(result, reference)
+
+
 @pytest.mark.parametrize(
     ("audiogram", "match"),
     [
@@ -243,6 +256,18 @@ def test_gain_curve_is_the_prescription_interpolated_on_log_frequency():
 def test_bad_audiograms_are_named(audiogram, match):
     with pytest.raises(HearloopInputError, match=match):
         nalr_gains(audiogram)
+
+
+def test_audiogram_errors_name_the_audiogram_and_repeated_frequencies():
+    with pytest.raises(
+        HearloopInputError, match=r"^audiogram frequency 0 \(Hz\) must be a number in \[20, 20000\], got 0$"
+    ):
+        nalr_gains({0: 30, 500: 30, 1000: 40, 2000: 50})
+    # 500 and a fraction a hair above it are two dict keys but one frequency once read as float Hz
+    with pytest.raises(
+        HearloopInputError, match=r"^audiogram has duplicate frequencies: \[500\.0, 500\.0, 1000\.0, 2000\.0\]$"
+    ):
+        nalr_gains({500: 30, Fraction(500 * 10**20 + 1, 10**20): 35, 1000: 40, 2000: 50})
 
 
 def test_audiogram_limits_and_the_smallest_frequency_are_accepted():
