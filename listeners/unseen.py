@@ -38,6 +38,7 @@ References
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ from simulator.virtual_ic.cohort import (
     hi_targets,
     ihc_dominant_indices,
     make_animal,
+    open_checkpoint,
     presentation_hours,
 )
 from simulator.virtual_ic.session import simulate_sessions
@@ -151,11 +153,13 @@ def _fresh_animals(
     same_template: bool,
     session_h: float,
     progress: bool = False,
+    scratch: Path | None = None,
 ):
     """``generate_cohort``'s seeded streams with every animal/session stream from ``seed`` (ids ``U-NH01``, ...),
     on the training cohort's periphery; also the (sounds, splits) heard.
 
-    The channel template is the training cohort's (``same_template``) or a fresh one drawn from ``seed``.
+    The channel template is the training cohort's (``same_template``) or a fresh one drawn from ``seed``. ``scratch``:
+    a folder keeping finished sounds (:func:`_checkpoint`).
     """
     sounds, splits = cohort_corpus(seed, *(kwargs[k] for k in _CORPUS_KEYS))
     template_seed = int(kwargs["seed"]) if same_template else seed
@@ -175,10 +179,21 @@ def _fresh_animals(
     ids = range(len(specs))
     hours = [presentation_hours(np.random.default_rng([seed, 4, a]), len(sounds), session_h) for a in ids]
     keys, abr = [(seed, 5, a) for a in ids], [np.random.default_rng([seed, 6, a]) for a in ids]
+    store = _checkpoint(scratch, "fresh", kwargs, sounds, splits, params, hours, keys)
     animals = simulate_sessions(
-        params, sounds, splits, hours, keys, abr, progress=progress, desc="fresh animals: sounds"
+        params, sounds, splits, hours, keys, abr, progress=progress, desc="fresh animals: sounds", checkpoint=store
     )
     return animals, sounds, splits
+
+
+def _checkpoint(scratch: Path | None, part: str, kwargs: dict[str, Any], sounds, splits, params, hours, keys):
+    """A resumable store of finished sounds in ``scratch/part`` (:func:`simulator.virtual_ic.cohort.open_checkpoint`,
+    keyed by the training cohort's kwargs and every simulation input, so it never mixes two requests), or None."""
+    if scratch is None:
+        return None
+    config = {"generator": "listeners.unseen.generate_unseen_animals", "part": part, "cohort": kwargs,
+              "periphery": kwargs["periphery"]}  # fmt: skip
+    return open_checkpoint(Path(scratch) / part, config, sounds, splits, params, hours, keys, 60.0)
 
 
 def generate_unseen_animals(
@@ -190,6 +205,7 @@ def generate_unseen_animals(
     align_max_hours: float | None = None,
     session_hours: float | None = FIT_WINDOW_HOURS,
     progress: bool = False,
+    scratch_dir: str | Path | None = None,
 ) -> list[AnimalRecording]:
     """Fresh virtual-IC animals for ``model``'s training population, aligned to its reference animal's channel order.
 
@@ -204,10 +220,16 @@ def generate_unseen_animals(
             is presented once: by default the fitting window (module docstring); None: the training cohort's session.
         progress: tqdm bars while the fresh animals and the reference animal hear the sounds and while the fresh
             animals are aligned.
+        scratch_dir: a folder where the fresh animals' and the reference animal's finished sounds are kept (written
+            at least every minute and on an error or Ctrl-C); a rerun of the same request reads them back instead of
+            simulating them again, with bit-identical results. None: in memory only.
 
     Returns:
         ``n_nh + n_hi`` aligned :class:`AnimalRecording` (ids ``U-NH01..``, ``U-HI01..``) with ``ground_truth`` (whose
         ``"alignment"`` entry holds the permutation found).
+
+    Raises:
+        PartialCohortMismatchError: ``scratch_dir`` holds the sounds of another request (before any simulation).
     """
     kwargs = cohort_kwargs(model)
     if int(seed) == int(kwargs["seed"]):
@@ -218,17 +240,20 @@ def generate_unseen_animals(
     if not (np.isfinite(session_h) and session_h > 0):
         raise HearloopInputError(f"session_hours must be a positive number of hours or None; got {session_hours}")
     ref_params = reference_animal_params(kwargs, _reference_id(model))
-    animals, sounds, splits = _fresh_animals(kwargs, n_nh, n_hi, int(seed), same_template, session_h, progress)
+    scratch = None if scratch_dir is None else Path(scratch_dir)
+    animals, sounds, splits = _fresh_animals(kwargs, n_nh, n_hi, int(seed), same_template, session_h, progress, scratch)
     hours = np.linspace(0.0, 0.1, len(sounds))  # the reference heard them early in a session, before degradation
+    keys = [(int(seed), 7, 0)]
     reference = simulate_sessions(
         [ref_params],
         sounds,
         splits,
         [hours],
-        [(int(seed), 7, 0)],
+        keys,
         [np.random.default_rng([int(seed), 8])],
         progress=progress,
         desc="reference animal: sounds",
+        checkpoint=_checkpoint(scratch, "reference", kwargs, sounds, splits, [ref_params], [hours], keys),
     )[0]
     signature = model_signature(getattr(model, "metadata", None))
     out = []

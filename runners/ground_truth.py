@@ -15,6 +15,7 @@ Both get their true audiogram (the generator's loss re the nominal NH cochlea at
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,8 +31,13 @@ from simulator.frequencies import AUDIOGRAM_FREQS_HZ
 
 __all__ = [
     "TOKEN_CORPUS",
+    "FreshFit",
+    "check_fit_evals",
+    "fit_fresh_animals",
+    "fresh_fits",
     "fresh_loop_animals",
     "load_hitl_settings",
+    "loop_listener",
     "training_ground_truths",
     "training_listeners",
     "training_loop_animals",
@@ -42,7 +48,8 @@ TOKEN_CORPUS: dict[str, float] = {"train_seconds": 0.1, "sound_duration_s": 0.1,
 """Corpus overrides of a regenerated training cohort whose ground truth alone is needed (the animals do not change)."""
 
 
-def _listener(animal_id: str, nu: np.ndarray, recording) -> ListenerSpec:
+def loop_listener(animal_id: str, nu: np.ndarray, recording) -> ListenerSpec:
+    """The listener of a loop animal: ``nu`` clipped to [0, 1] and the recording's true audiogram (dB HL)."""
     from listeners.unseen import true_loss_db_hl
 
     loss = true_loss_db_hl(recording, np.asarray(AUDIOGRAM_FREQS_HZ, dtype=float))
@@ -108,30 +115,84 @@ def training_loop_animals(
     out = []
     for k, rec in enumerate(cohort):
         if rec.animal_id in wanted:
-            spec = _listener(rec.animal_id, nus[k], rec)
+            spec = loop_listener(rec.animal_id, nus[k], rec)
             out.append(LoopAnimal("training", spec, rec.ground_truth, rec.hearing_status))
     return out
 
 
 def fresh_loop_animals(
-    model: nn.Module, n_nh: int = 0, n_hi: int = 3, seed: int = 1000, fit_evals: int = 24, progress: bool = True
+    model: nn.Module,
+    n_nh: int = 0,
+    n_hi: int = 3,
+    seed: int = 1000,
+    fit_evals: int = 24,
+    progress: bool = True,
+    scratch_dir: str | Path | None = None,
 ) -> list[LoopAnimal]:
     """Fresh animals (:func:`listeners.unseen.generate_unseen_animals`) with BO-fitted nu (``fit_evals`` loss
-    evaluations, 8 Sobol starts) and their true audiogram; ``progress``: tqdm bars while the animals and the reference
-    animal hear their sounds (the long part on the BEZ2018 periphery), are aligned and are fitted."""
-    from tqdm import tqdm
+    evaluations, 8 Sobol starts; :func:`fit_fresh_animals`) and their true audiogram; ``progress``:
+    tqdm bars while the animals and the reference animal hear their sounds (the long part on the BEZ2018 periphery),
+    are aligned and are fitted; ``scratch_dir``: where their finished sounds are kept for a rerun
+    (:func:`listeners.unseen.generate_unseen_animals`)."""
+    return [fit.animal for fit in fresh_fits(model, n_nh, n_hi, seed, fit_evals, progress, scratch_dir)]
 
-    from listeners.fit_objective import NuFitObjective, recording_subset
-    from listeners.nu_fitting import bo_fit
+
+def fresh_fits(
+    model: nn.Module,
+    n_nh: int = 0,
+    n_hi: int = 3,
+    seed: int = 1000,
+    fit_evals: int = 24,
+    progress: bool = True,
+    scratch_dir: str | Path | None = None,
+) -> list[FreshFit]:
+    """:func:`fresh_loop_animals` with each animal's held-out FEVE at its fitted nu (:class:`FreshFit`).
+
+    Raises:
+        HearloopInputError: ``fit_evals`` < 8 (before any animal is generated), or a bad fresh-animal request.
+    """
     from listeners.unseen import generate_unseen_animals
 
+    check_fit_evals(fit_evals)
+    animals = generate_unseen_animals(model, n_nh=n_nh, n_hi=n_hi, seed=seed, progress=progress,
+                                      scratch_dir=scratch_dir)  # fmt: skip
+    return fit_fresh_animals(model, animals, seed, fit_evals, progress)
+
+
+@dataclasses.dataclass
+class FreshFit:
+    """A fresh animal of the loop and its held-out FEVE (median over its test sounds) at the fitted nu."""
+
+    animal: LoopAnimal
+    heldout_feve: float
+
+
+def check_fit_evals(fit_evals: int) -> None:
+    """Raises HearloopInputError unless ``fit_evals`` covers the 8 Sobol starts of a fit."""
     if fit_evals < 8:
         raise HearloopInputError(f"fit_evals must be >= 8 (the Sobol start); got {fit_evals}")
-    animals = generate_unseen_animals(model, n_nh=n_nh, n_hi=n_hi, seed=seed, progress=progress)
+
+
+def fit_fresh_animals(
+    model: nn.Module, recordings: Sequence, seed: int = 1000, fit_evals: int = 24, progress: bool = True
+) -> list[FreshFit]:
+    """BO-fit nu of each aligned fresh recording (``fit_evals`` evaluations, 8 Sobol starts, BO seed ``seed``) on its
+    fitting window, with its true audiogram and the held-out FEVE at the fitted nu.
+
+    Raises:
+        HearloopInputError: ``fit_evals`` < 8.
+    """
+    from tqdm import tqdm
+
+    from listeners.fit_objective import NuFitObjective, heldout_feve, recording_subset
+    from listeners.nu_fitting import bo_fit
+
+    check_fit_evals(fit_evals)
     out = []
-    for rec in tqdm(animals, desc="fit fresh animals", disable=not progress):
+    for rec in tqdm(recordings, desc="fit fresh animals", disable=not progress):
         fit = bo_fit(NuFitObjective(model, recording_subset(rec).sounds), n_init=8, max_evals=fit_evals, seed=seed)
-        out.append(LoopAnimal("fresh", _listener(rec.animal_id, fit.nu, rec), rec.ground_truth, rec.hearing_status))
+        animal = LoopAnimal("fresh", loop_listener(rec.animal_id, fit.nu, rec), rec.ground_truth, rec.hearing_status)
+        out.append(FreshFit(animal, heldout_feve(model, rec, animal.listener.nu)[0]))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from runners import cli_ranges as ranges
 from runners.cli_support import add_command, ranged, ranged_pair
@@ -22,7 +23,11 @@ For the model's training animals (regenerated from its metadata) and fresh anima
 flat gains -10..+50 dB re NAL-R's level, NAL-R, multiband, WDRC, the DNN (and a HITL setting per animal when given)
 with the neural-fidelity objective through the model and with the same objective on the virtual-IC generator.
 Writes results.parquet, per_condition.parquet, agreement.json (Pearson r, per-animal rank Spearman, best-strategy
-agreement per cohort and status), summary.md and ground_truth.png."""
+agreement per cohort and status), summary.md and ground_truth.png; with fresh animals, first fresh_animals.json and
+fresh_animals.md (each fresh animal's fitted nu, true generator parameters, PTA, held-out FEVE at the fitted nu and
+its nu distance to the nearest training animal and to their centre). --fit-only stops there. The fresh animals'
+simulated sounds are kept in OUT/fresh-sounds: a rerun with the same --out and fresh-animal options (after an
+interruption, or the full loop after --fit-only) reads them back instead of simulating them again."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,6 +65,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=ranged(int, ranges.EVALUATIONS),
         default=24,
         help="BO evaluations of a fresh animal's nu fit, 1-1000 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--fit-only",
+        action="store_true",
+        help="fit the fresh animals and write fresh_animals.json only, without scoring the grid (default: score it)",
     )
     parser.add_argument(
         "--hitl", default=None, help="JSON {'strategy': NAME, 'theta': {animal_id: [...]}} (default: no HITL condition)"
@@ -110,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     from compensation.ground_truth_agreement import agreement, summary_markdown, write_loop_results
     from compensation.registry import get_strategy
     from runners.cli_support import warn_if_stale
-    from runners.ground_truth import fresh_loop_animals, load_hitl_settings, training_loop_animals
+    from runners.fresh_nu import nu_report, nu_report_markdown, write_nu_report
+    from runners.ground_truth import fresh_fits, load_hitl_settings, training_loop_animals
     from simulator import load_model
     from simulator.errors import HearloopInputError
     from simulator.model.animals import nh_reference_nu
@@ -121,21 +132,30 @@ def run(args: argparse.Namespace) -> int:
     strategies = {n: (get_strategy(n, pretrained=args.dnn) if n == "dnn" else get_strategy(n)) for n in names}
     hitl = load_hitl_settings(args.hitl, strategies) if args.hitl else {}
     statuses, ids = _training_selection(args.training)
+    if not (statuses or ids or args.fresh_nh or args.fresh_hi):
+        raise HearloopInputError("no animals: give --training and/or --fresh-nh/--fresh-hi")
+    if args.fit_only and not (args.fresh_nh or args.fresh_hi):
+        raise HearloopInputError("--fit-only fits fresh animals: give --fresh-nh and/or --fresh-hi")
     model = load_model(args.model)
     if "dnn" in strategies:
         warn_if_stale(strategies["dnn"], args.model, model)
-    animals = training_loop_animals(model, statuses, ids) if (statuses or ids) else []
+    config = {k: v for k, v in vars(args).items() if k != "handler"}
+    animals = [] if args.fit_only or not (statuses or ids) else training_loop_animals(model, statuses, ids)
     if args.fresh_nh or args.fresh_hi:
-        animals += fresh_loop_animals(model, args.fresh_nh, args.fresh_hi, args.fresh_seed, args.fit_evals,
-                                      progress=not args.quiet)  # fmt: skip
-    if not animals:
-        raise HearloopInputError("no animals: give --training and/or --fresh-nh/--fresh-hi")
+        fits = fresh_fits(model, args.fresh_nh, args.fresh_hi, args.fresh_seed, args.fit_evals, not args.quiet,
+                          Path(args.out) / "fresh-sounds")  # fmt: skip
+        report = nu_report(fits, training_loop_animals(model, ("NH", "HI")))
+        path = write_nu_report({"config": config, **report}, args.out)
+        print(nu_report_markdown(report))
+        if args.fit_only:
+            print(f"wrote {path} in {time.time() - t0:.0f} s")
+            return 0
+        animals += [fit.animal for fit in fits]
     for animal in animals:
         animal.hitl = hitl.get(animal.listener.id)
     audio, sound_names, classes = corpus_audio(args.sound_seed, args.per_class, args.duration, (lo, hi))
     table = ground_truth_loop(model, animals, audio, sound_names, classes, strategies, nh_reference_nu(model),
                               distance=args.distance, progress=not args.quiet)  # fmt: skip
-    config = {k: v for k, v in vars(args).items() if k != "handler"}
     out = write_loop_results(table, args.out, plots=not args.no_plots, config=config)
     print(summary_markdown(table, agreement(table)))
     print(f"wrote {out}/results.parquet ({table.num_rows} rows), agreement.json in {time.time() - t0:.0f} s")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -39,10 +40,12 @@ from simulator.model.icnet import ICNet
 from simulator.model.spikes import expected_counts
 
 __all__ = [
+    "NuDistances",
     "SoundScore",
     "aggregate",
     "evaluate_model",
     "nu_distance_from_nh",
+    "nu_distances",
     "predict_sound",
     "severity_spearman",
 ]
@@ -145,6 +148,37 @@ def aggregate(scores: list[SoundScore], by: str) -> dict[tuple, dict[str, float]
     return out
 
 
+class NuDistances(NamedTuple):
+    """Distances of ``N`` nu values to a group of ``M`` (Euclidean, in the model's conditioning space [0, 1]^D)."""
+
+    nearest: np.ndarray
+    """``N`` distances to the nearest member of the group."""
+    nearest_index: np.ndarray
+    """``N`` int indices (into the group) of that member."""
+    centre: np.ndarray
+    """``N`` distances to the group's centre (the element-wise mean of its nu)."""
+
+
+def nu_distances(nu: np.ndarray, group: np.ndarray) -> NuDistances:
+    """Euclidean distances ||nu_i - g||_2 of each nu (``N x D``) to the nearest of ``group`` (``M x D``) and to its
+    centre (mean over the group), in the space the model is conditioned on (nu in [0, 1]^D, not logits).
+
+    Raises:
+        HearloopInputError: not two 2-D arrays with the same D, an empty group, or a non-finite value.
+    """
+    nu, group = np.asarray(nu, dtype=np.float64), np.asarray(group, dtype=np.float64)
+    if nu.ndim != 2 or group.ndim != 2 or nu.shape[1] != group.shape[1]:
+        raise HearloopInputError(f"nu and group must be N x D and M x D with the same D; got {nu.shape}, {group.shape}")
+    if group.shape[0] == 0:
+        raise HearloopInputError("the group of nu is empty: no nearest member and no centre")
+    if not (np.isfinite(nu).all() and np.isfinite(group).all()):
+        raise HearloopInputError("nu values must be finite")
+    pairwise = np.linalg.norm(nu[:, None, :] - group[None, :, :], axis=-1)
+    nearest = pairwise.argmin(axis=1)
+    centre = np.linalg.norm(nu - group.mean(axis=0), axis=1)
+    return NuDistances(pairwise[np.arange(len(nu)), nearest], nearest, centre)
+
+
 def nu_distance_from_nh(nu: np.ndarray, statuses: list[str]) -> np.ndarray:
     """Euclidean distance of each animal's nu (``animals x D``) from the centre (mean) of the NH animals' nu."""
     nu = np.asarray(nu, dtype=np.float64)
@@ -153,7 +187,7 @@ def nu_distance_from_nh(nu: np.ndarray, statuses: list[str]) -> np.ndarray:
         raise HearloopInputError(f"nu must have shape ({len(statuses)}, D); got {nu.shape}")
     if not nh.any():
         raise HearloopInputError("no NH animal: the NH centre is undefined")
-    return np.linalg.norm(nu - nu[nh].mean(axis=0), axis=1)
+    return nu_distances(nu, nu[nh]).centre
 
 
 def severity_spearman(distance: np.ndarray, severity: np.ndarray) -> float:

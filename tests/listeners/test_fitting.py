@@ -232,6 +232,29 @@ def test_unseen_animals_are_recorded_in_a_fitting_session_with_the_training_temp
         generate_unseen_animals(model, seed=77, session_hours=-1.0)
 
 
+def test_unseen_animals_kept_in_a_scratch_folder_are_read_back_not_simulated_again(tmp_path, monkeypatch):
+    """The same animals with and without ``scratch_dir``; a rerun simulates no sound; another request is refused."""
+    import simulator.virtual_ic.session as session
+    from listeners.unseen import generate_unseen_animals
+    from simulator.virtual_ic.partial_cohort import PartialCohortMismatchError
+
+    model = tiny_cohort_model()
+    plain = generate_unseen_animals(model, n_nh=0, n_hi=1, seed=77)
+    kept = generate_unseen_animals(model, n_nh=0, n_hi=1, seed=77, scratch_dir=tmp_path / "s")
+    assert {d.name for d in (tmp_path / "s").iterdir()} == {"fresh", "reference"}
+
+    def no_simulation(task):
+        raise AssertionError(f"sound {task[0]} simulated again")
+
+    monkeypatch.setattr(session, "_sound_task", no_simulation)
+    again = generate_unseen_animals(model, n_nh=0, n_hi=1, seed=77, scratch_dir=tmp_path / "s")
+    for run in (kept, again):
+        assert run[0].ground_truth == plain[0].ground_truth
+        assert all(np.array_equal(x.counts, y.counts) for x, y in zip(run[0].sounds, plain[0].sounds, strict=True))
+    with pytest.raises(PartialCohortMismatchError):
+        generate_unseen_animals(model, n_nh=0, n_hi=1, seed=78, scratch_dir=tmp_path / "s")
+
+
 def test_unseen_animals_follow_the_training_cohorts_shape_rule():
     """A cohort generated with ``flat_from_pta_db`` gives fresh animals of severe targets flat losses too."""
     from listeners.unseen import generate_unseen_animals

@@ -146,3 +146,33 @@ def test_bad_input_is_named(tmp_path, tiny_cohort_model):
     with pytest.raises(HearloopInputError, match="needs 'nalr'"):
         ground_truth_loop(tiny_cohort_model, training_loop_animals(tiny_cohort_model), *_speech(0.25),
                           {"unaided": get_strategy("unaided")}, np.full(6, 0.5), progress=False)  # fmt: skip
+
+
+def test_the_command_writes_the_fresh_animals_nu_and_fit_only_gives_the_same_nu(tiny_cohort_model, tmp_path, capsys):
+    """``fresh_animals.json`` (fitted nu, PTA, generator parameters, distances) from the full loop and from --fit-only
+    with the same seeds: the same nu; --fit-only scores no grid."""
+    from runners.cli import main
+    from simulator.evaluation.evaluate import nu_distances
+    from simulator.model.animals import animal_nus
+    from simulator.model.checkpoint import save_model
+
+    model_dir = save_model(tiny_cohort_model, tmp_path / "model", metadata=tiny_cohort_model.metadata)
+    common = ["--model", str(model_dir), "--fresh-hi", "1", "--fresh-seed", "1000", "--fit-evals", "8", "--quiet"]
+    full = ["ground-truth", "--out", str(tmp_path / "full"), *common, "--training", "none",
+            "--strategies", "unaided,nalr", "--per-class", "1", "--duration", "0.1", "--no-plots"]  # fmt: skip
+    assert main(full) == 0
+    assert "fitted nu against the training animals" in capsys.readouterr().out
+    assert main(["ground-truth", "--out", str(tmp_path / "fit"), *common, "--fit-only"]) == 0
+    assert not (tmp_path / "fit" / "results.parquet").exists() and (tmp_path / "full" / "results.parquet").exists()
+    reports = [json.loads((tmp_path / d / "fresh_animals.json").read_text()) for d in ("full", "fit")]
+    entries = [r["fresh"][0] for r in reports]
+    assert entries[0]["nu"] == entries[1]["nu"] and entries[0]["id"] == "U-HI01"
+    assert reports[1]["config"]["fit_only"] and reports[1]["config"]["fresh_seed"] == 1000
+    training_hi = animal_nus(tiny_cohort_model)[2:]  # HI01, HI02 at their learned nu
+    expected = nu_distances(np.asarray([entries[1]["nu"]]), training_hi)
+    assert entries[1]["distance_nearest"] == pytest.approx(float(expected.nearest[0]))
+    assert entries[1]["distance_centre"] == pytest.approx(float(expected.centre[0]))
+    assert entries[1]["generator"]["severity_db_hl"] > 5.0 and np.isfinite(entries[1]["heldout_feve"])
+    assert entries[0]["pta_db_hl"] == entries[1]["pta_db_hl"] > 5.0
+    assert main(["ground-truth", "--out", str(tmp_path / "none"), "--fit-only", "--fresh-hi", "0"]) == 2
+    assert not (tmp_path / "none").exists()

@@ -11,7 +11,14 @@ from scipy import stats
 from torch import nn
 
 from simulator.errors import HearloopInputError
-from simulator.evaluation.evaluate import SoundScore, aggregate, evaluate_model, nu_distance_from_nh, severity_spearman
+from simulator.evaluation.evaluate import (
+    SoundScore,
+    aggregate,
+    evaluate_model,
+    nu_distance_from_nh,
+    nu_distances,
+    severity_spearman,
+)
 from simulator.evaluation.report import evaluate_run, must_show
 from simulator.evaluation.table import TABLE1_MODELS
 from simulator.training.cohort import prepare_cohort
@@ -101,6 +108,19 @@ def test_spearman_and_nu_distance_on_known_data():
     np.testing.assert_allclose(d, [0.1, 0.1, 0.4, 0.4])
     with pytest.raises(HearloopInputError, match="no NH"):
         nu_distance_from_nh(nu, ["HI"] * 4)
+
+
+def test_nu_distances_to_a_group_on_known_values():
+    group = np.array([[0.2, 0.2, 0.2], [0.6, 0.2, 0.2], [0.4, 0.8, 0.2]])  # centre (0.4, 0.4, 0.2)
+    nu = np.array([[0.6, 0.2, 0.2], [0.23, 0.24, 0.2], [0.35, 0.4, 0.2], [0.4, 0.8, 0.5]])
+    d = nu_distances(nu, group)
+    np.testing.assert_allclose(d.nearest, [0.0, 0.05, 0.25, 0.3], atol=1e-12)  # a member; 3-4-5; ...
+    assert d.nearest_index.tolist() == [1, 0, 0, 2]
+    np.testing.assert_allclose(d.centre, [np.hypot(0.2, 0.2), np.hypot(0.17, 0.16), 0.05, np.hypot(0.4, 0.3)])
+    for bad, match in (((nu[:, :2], group), "same D"), ((nu, group[:0]), "empty"), ((nu[0], group), "N x D"),
+                       ((np.full((1, 3), np.nan), group), "finite")):  # fmt: skip
+        with pytest.raises(HearloopInputError, match=match):
+            nu_distances(*bad)
 
 
 def test_must_show_flags():
