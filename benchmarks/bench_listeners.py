@@ -56,6 +56,7 @@ from simulator.data.alignment import apply_alignment, model_signature
 from simulator.data.recordings import read_animal, read_cohort, write_cohort
 from simulator.errors import HearloopInputError
 from simulator.evaluation.evaluate import evaluate_model
+from simulator.model.checkpoint import BUNDLED_MODEL_DIR
 from simulator.virtual_ic import generate_cohort
 
 
@@ -166,10 +167,10 @@ class ListenerBench:
 
     def model_record(self) -> dict:
         args = self.args
-        model_dir = Path(args.model) if args.model else Path(simulator.__file__).parent / "assets" / "nuicnet-small"
+        model_dir = Path(args.model) if args.model else BUNDLED_MODEL_DIR
         cfg = model_dir / "config.json"
         return {
-            "path": "bundled nuicnet-small" if args.model is None else str(model_dir),
+            "path": f"bundled {model_dir.name}" if args.model is None else str(model_dir),
             "provisional": bool(self.meta.get("provisional", False)),
             "config_sha256": hashlib.sha256(cfg.read_bytes()).hexdigest()[:16],
             "config_mtime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cfg.stat().st_mtime)),

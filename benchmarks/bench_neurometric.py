@@ -1,14 +1,15 @@
 """Neurometric calibration: how well the model's tone thresholds track the true hearing loss, per d' criterion.
 
-For the bundled nu-ICNet ([Pellatt2025]_) the training cohort is regenerated from the model's metadata
-(``listeners.unseen.cohort_kwargs``; bitwise the cohort it was trained on), and each training animal becomes a listener
+For the bundled nu-ICNet ([Pellatt2025]_; or ``--model DIR``) the training animals are regenerated from the model's
+metadata with a token corpus (``runners.ground_truth.training_cohort``: the same animals as the cohort it was trained
+on, a fraction of a second of sound, so a BEZ2018 cohort costs seconds), and each training animal becomes a listener
 at its learned nu. Its neurometric thresholds (``listeners.neurometric``) in dB HL re the NH reference are compared with
 the generator's true cochlear threshold shift re the reference animal, at 6 frequencies, for several d' criteria:
 Pearson r, least-squares slope (1 = thresholds grow dB for dB with the loss), mean absolute error, and the largest
 |threshold| of the NH animals. The default criterion (``listeners.neurometric.DETECTION_D_PRIME``) is the one with the
 smallest error. Prints a Markdown table and writes ``results.json``.
 
-    .venv/bin/python benchmarks/bench_neurometric.py [--criteria 1 3 5 10 20] [--out runs/neurometric-bench]
+    .venv/bin/python benchmarks/bench_neurometric.py [--model DIR] [--criteria 1 3 5 10 20] [--out DIR]
 
 References
 
@@ -30,8 +31,8 @@ from scipy.stats import pearsonr
 import simulator
 from listeners.neurometric import DETECTION_D_PRIME, neurometric_thresholds_db_spl
 from listeners.reference import animal_nus, nh_reference_nu
-from listeners.unseen import cohort_kwargs, true_loss_db_hl
-from simulator.virtual_ic import generate_cohort
+from listeners.unseen import true_loss_db_hl
+from runners.ground_truth import training_cohort
 
 FREQS_HZ = np.array([250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0])
 
@@ -40,12 +41,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--criteria", type=float, nargs="+", default=[1.0, 3.0, 5.0, 10.0, 20.0])
     ap.add_argument("--hours", type=float, default=5.0, help="recording time of the true thresholds (mid-session)")
+    ap.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
     ap.add_argument("--out", default="runs/neurometric-bench")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model = simulator.load_model()
-    animals = generate_cohort(**cohort_kwargs(model), progress=False)
+    model = simulator.load_model(args.model)
+    animals = training_cohort(model)
     ids = [a["id"] for a in model.metadata["animals"]]
     by_id = {a.animal_id: a for a in animals}
     ref_id = model.metadata["reference_animal"]

@@ -38,6 +38,7 @@ __all__ = [
     "fresh_loop_animals",
     "load_hitl_settings",
     "loop_listener",
+    "training_cohort",
     "training_ground_truths",
     "training_listeners",
     "training_loop_animals",
@@ -56,7 +57,7 @@ def loop_listener(animal_id: str, nu: np.ndarray, recording) -> ListenerSpec:
     return ListenerSpec(animal_id, np.clip(nu, 0.0, 1.0), dict(zip(AUDIOGRAM_FREQS_HZ, loss.tolist(), strict=True)))
 
 
-def _training_cohort(model: nn.Module) -> list:
+def training_cohort(model: nn.Module) -> list:
     """The model's training cohort regenerated with the token corpus (its animals, in the metadata's order).
 
     Raises:
@@ -76,7 +77,7 @@ def _training_cohort(model: nn.Module) -> list:
 
 def training_ground_truths(model: nn.Module) -> dict[str, dict]:
     """``{animal_id: ground truth}`` of the model's training animals (regenerated; see the module docstring)."""
-    return {rec.animal_id: rec.ground_truth for rec in _training_cohort(model)}
+    return {rec.animal_id: rec.ground_truth for rec in training_cohort(model)}
 
 
 def training_listeners(model: nn.Module, statuses: Sequence[str] = ("HI",)) -> list:
@@ -90,7 +91,7 @@ def training_listeners(model: nn.Module, statuses: Sequence[str] = ("HI",)) -> l
     nus = animal_nus(model)
     return [VirtualListener(rec.animal_id, np.clip(nus[k], 0.0, 1.0), model, reference=reference,
                             ground_truth=rec.ground_truth)
-            for k, rec in enumerate(_training_cohort(model)) if rec.hearing_status in statuses]  # fmt: skip
+            for k, rec in enumerate(training_cohort(model)) if rec.hearing_status in statuses]  # fmt: skip
 
 
 def training_loop_animals(
@@ -105,7 +106,7 @@ def training_loop_animals(
     """
     from simulator.model.animals import animal_nus
 
-    cohort = _training_cohort(model)
+    cohort = training_cohort(model)
     trained = [(rec.animal_id, rec.hearing_status) for rec in cohort]
     wanted = list(animal_ids) if animal_ids is not None else [i for i, s in trained if s in statuses]
     unknown = set(wanted) - {i for i, _ in trained}
