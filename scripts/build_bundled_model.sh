@@ -7,17 +7,16 @@
 # gives a model with similar, not identical, numbers.
 #
 #   bash scripts/build_bundled_model.sh [WORK_DIR]     (default runs/bundle-build)
-#   PERIPHERY=bez2018 WORKERS=2 bash scripts/build_bundled_model.sh runs/bundle-bez
-#   PERIPHERY=bez2018 WORKERS=2 TRAIN_SECONDS=80 SOUND_SECONDS=2 TEST_SECONDS=2 \
-#     BUNDLE=simulator/assets/nuicnet-small-bez2018 bash scripts/build_bundled_model.sh runs/bundle-bez2018
+#   PERIPHERY=bez2018 WORKERS=2 BUNDLE=simulator/assets/nuicnet-small-bez2018 \
+#     bash scripts/build_bundled_model.sh runs/bundle-bez2018
 #     (the recipe of the second bundle, nuicnet-small-bez2018: MODEL_CARD.md "BEZ2018 bundle")
 #
 # PERIPHERY (default gammatone, the committed model's) picks the cohort's auditory periphery: bez2018 is the
-# physiological Bruce-Erfani-Zilany 2018 model, the default of `hearloop synth` (about 4.2 CPU-s per animal-second
-# of sound against 0.09 for gammatone: ~3.5 CPU-hours for this cohort's ~3000 animal-seconds); WORKERS (default 1)
-# is how many processes simulate the cohort (the cohort does not depend on it). TRAIN_SECONDS, SOUND_SECONDS and
-# TEST_SECONDS (default 180, 3, 3) size the cohort's sound; BUNDLE (default simulator/assets/nuicnet-small) is where the
-# trained nu-ICNet-6 is copied.
+# physiological Bruce-Erfani-Zilany 2018 model, the default of `hearloop synth` (this cohort, 9 animals x 210 s of
+# sound, took 2972 s wall with 2 workers on 2 idle cores, about 3.1 CPU-s per animal-second against 0.09 for
+# gammatone); WORKERS (default 1) is how many processes simulate the cohort (the cohort does not depend on it).
+# TRAIN_SECONDS, SOUND_SECONDS and TEST_SECONDS (default 180, 3, 3) size the cohort's sound; BUNDLE (default
+# simulator/assets/nuicnet-small) is where the trained nu-ICNet-6 is copied.
 #
 # Every step is seeded; training is resumable (re-running continues from the last finished epoch of each stage).
 set -euo pipefail
@@ -39,7 +38,7 @@ RUN="$WORK/train"
 #    severe animal to hear), tone pips at log-uniform frequencies (smooth neurometric audiograms), 2 two-trial test
 #    sounds per class (written once; delete the directory to regenerate), on $PERIPHERY (see above). The cohort
 #    resumes: finished sounds are kept in $COHORT.partial as they finish, so rerunning this script after an
-#    interruption (e.g. the BEZ2018 cohort's ~3.5 CPU-hours across several sessions) simulates only the missing ones
+#    interruption (e.g. the BEZ2018 cohort's ~1.6 CPU-hours across several sessions) simulates only the missing ones
 #    and gives the same cohort as one uninterrupted run; the folder goes once cohort.json is written and verified.
 if [ ! -f "$COHORT/cohort.json" ]; then
   "$HL" synth --out "$COHORT" --n-nh 3 --n-hi 6 --seed 0 --channels 32 --train-seconds "$TRAIN_SECONDS" \
