@@ -10,7 +10,8 @@ listener hears s at the comfort limit (:func:`compensation.loudness_scaling.loud
     g_VC = argmin_g  mean_s D(min(g, c_s) applied to clean_s),                                                  (1)
 
 searched on a coarse grid (:data:`COARSE_GAINS_DB`, 5 dB steps) and refined in 1 dB steps around its best point. D is
-any distance per sound (the neural-fidelity objective in hearloop).
+any distance per sound (the neural-fidelity objective in hearloop). Settings that apply the same gains to every sound
+(all at or above every comfort cap) are one setting, reported at the lowest of them.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ class VolumeControl:
 def _applied(gains: torch.Tensor, cap: torch.Tensor) -> torch.Tensor:
     """``G x S`` applied gains min(g, c_s)."""
     return torch.minimum(gains.unsqueeze(-1), cap.unsqueeze(0))
+
+
+def _lowest_equivalent(applied: torch.Tensor, best: int) -> int:
+    """The lowest setting that applies the same gains as setting ``best`` (``applied``: ``G x S``, ascending settings).
+
+    Every setting at or above a sound's comfort cap applies the cap to it, so settings above every cap are one setting;
+    their distances differ only by rounding, and the knob is reported at the lowest of them."""
+    same = (applied == applied[best]).all(-1).nonzero()
+    return int(same[0, 0])
 
 
 def _scores(distance: DistanceFn, clean: torch.Tensor, applied: torch.Tensor, chunk: int) -> torch.Tensor:
@@ -124,7 +134,7 @@ def volume_control(
             table = torch.cat([scores, _scores(distance, clean, _applied(fine, cap), max(int(chunk), 1))])
     order = torch.argsort(gains)
     gains, table = gains[order], table[order]
-    k = int(torch.argmin(table.mean(-1)))
+    k = _lowest_equivalent(_applied(gains, cap), int(torch.argmin(table.mean(-1))))
     applied = _applied(gains[k : k + 1], cap)[0]
     return VolumeControl(
         gain_db=float(gains[k]),

@@ -148,6 +148,20 @@ def test_volume_control_finds_the_best_gain_and_respects_the_comfort_limit():
         volume_control(distance, clean, ListenerLoudness.from_audiogram([{250: 0}, {250: 10}]))
 
 
+def test_volume_control_reports_the_lowest_of_the_settings_that_apply_the_same_gains():
+    clean = _sounds(2)
+    tight = ComfortRange(0.1, 30.0, 60.0)
+
+    def louder_is_better(aided: torch.Tensor) -> torch.Tensor:  # plus rounding-sized noise favouring later rows
+        return -_rms_db(aided) - 1e-9 * torch.arange(aided.shape[0], dtype=torch.float64)
+
+    vc = volume_control(louder_is_better, clean, ListenerLoudness.normal(), tight)
+    top_cap = float(vc.comfort_gain_db.max())
+    assert vc.gain_db == min(g for g in vc.gains_db if g >= top_cap)  # every higher setting applies the same caps
+    assert sum(g >= top_cap for g in vc.gains_db) > 1
+    torch.testing.assert_close(vc.applied_gain_db, vc.comfort_gain_db)
+
+
 def test_benefit_is_the_distance_change_over_the_sound_scale():
     np.testing.assert_allclose(benefit(np.array([0.5, 0.05]), np.array([0.3, 0.08]), np.array([1.0, 1.2])),
                                [0.2, -0.025])  # fmt: skip
