@@ -25,20 +25,35 @@ def selectivity(tiny_model):
     return SelectivityObjective(tiny_model, REF_NU, config)
 
 
-def test_a_broadband_gain_changes_nothing_at_matched_loudness(selectivity):
+def test_a_broadband_gain_changes_nothing_at_matched_loudness(selectivity, monkeypatch):
     listener = ListenerComfort.from_audiogram(AUDIOGRAM)
     processes = {"same": lambda t: t.clone(), "louder": lambda t: t * 2.0, "silence": lambda t: t * 1e-4}
+    decoded: list[tuple[str, torch.Tensor]] = []
+    decode = selectivity.decode
+
+    def recording_decode(task, audio, nu):
+        decoded.append((task, audio.clone()))
+        return decode(task, audio, nu)
+
+    monkeypatch.setattr(selectivity, "decode", recording_decode)
     got = compare_selectivity(selectivity, HI_NU, processes, listener, volume_gain_db=10.0)
     assert sorted(got) == sorted([*processes, VOLUME_CONTROL])
-    for task in selectivity.tasks:
+    # decode calls: per task, per strategy in order (same, louder, silence, volume control), as heard then matched
+    names = [*processes, VOLUME_CONTROL]
+    assert len(decoded) == 2 * len(names) * len(selectivity.tasks)
+    for t, task in enumerate(selectivity.tasks):
         same, louder, vc = got["same"][task], got["louder"][task], got[VOLUME_CONTROL][task]
         for scores in (same, louder, vc):
             assert set(scores) == {"accuracy", "soft_accuracy", "accuracy_matched", "soft_accuracy_matched"}
             assert all(0.0 <= v <= 1.0 for v in scores.values())
+        matched = {name: decoded[2 * (t * len(names) + k) + 1] for k, name in enumerate(names)}
+        assert all(task_of == task for task_of, _ in matched.values())
         # eq.: matched loudness scales every output to the NH loudness of the token; the knob's matched sound is the
-        # unprocessed token at that loudness, so all three coincide
-        assert louder["soft_accuracy_matched"] == pytest.approx(same["soft_accuracy_matched"], abs=1e-3)
-        assert vc["soft_accuracy_matched"] == pytest.approx(same["soft_accuracy_matched"], abs=1e-3)
+        # unprocessed token at that loudness, so all three decode the same sound (to the loudness search's
+        # resolution; the scores of this tiny model's decoder flip on ties at that resolution)
+        reference = matched["same"][1]
+        for name in ("louder", VOLUME_CONTROL):
+            torch.testing.assert_close(matched[name][1], reference, rtol=0, atol=1e-4 * float(reference.abs().max()))
         # as heard, level matters: 80 dB down is (near) silence for this listener
         assert got["silence"][task]["soft_accuracy"] != pytest.approx(same["soft_accuracy"], abs=1e-4)
     only = compare_selectivity(selectivity, HI_NU, {"same": processes["same"]}, listener, as_heard=False)
