@@ -9,7 +9,7 @@ Pearson r, least-squares slope (1 = thresholds grow dB for dB with the loss), me
 |threshold| of the NH animals. The default criterion (``listeners.neurometric.DETECTION_D_PRIME``) is the one with the
 smallest error. Prints a Markdown table and writes ``results.json``.
 
-    .venv/bin/python benchmarks/bench_neurometric.py [--model DIR] [--criteria 1 3 5 10 20] [--out DIR]
+    .venv/bin/python benchmarks/bench_neurometric.py [--model DIR] [--criteria 3 5 10 20 30 50] [--out DIR]
 
 References
 
@@ -39,7 +39,7 @@ FREQS_HZ = np.array([250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0])
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--criteria", type=float, nargs="+", default=[1.0, 3.0, 5.0, 10.0, 20.0])
+    ap.add_argument("--criteria", type=float, nargs="+", default=[3.0, 5.0, 10.0, 20.0, 30.0, 50.0])
     ap.add_argument("--hours", type=float, default=5.0, help="recording time of the true thresholds (mid-session)")
     ap.add_argument("--model", default=None, help="nu-ICNet checkpoint directory (default: the bundled model)")
     ap.add_argument("--out", default="runs/neurometric-bench")

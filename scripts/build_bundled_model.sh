@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # Rebuild the bundled small nu-ICNet-6 (simulator/assets/nuicnet-small) from nothing: the synthetic cohort, every
-# training stage of Table 1, and the evaluation report. This is the recipe of the committed model; see
-# MODEL_CARD.md for its numbers. The committed multibranch encoder and nu-ICNet-6 were trained on one GPU (H200, torch
-# 2.11+cu130; `--device auto` picks CUDA when there is one), about 5 min; the other stages on 2 CPU cores. On 2 CPU cores
-# the whole script takes about 1.5 h, and CPU arithmetic ends the early-stopped stages at other epochs, so a CPU rebuild
-# gives a model with similar, not identical, numbers.
+# training stage of Table 1, and the evaluation report. This is the recipe of the committed model; see MODEL_CARD.md
+# for its numbers. The committed model was built on 2 CPU cores (torch 2.13.0+cpu): the BEZ2018 cohort took 2972 s
+# wall with 2 workers, the multibranch encoder 128 s and the nu-ICNet-6 1337 s. CPU and GPU arithmetic end the
+# early-stopped stages at other epochs, so a rebuild elsewhere gives a model with similar, not identical, numbers.
 #
 #   bash scripts/build_bundled_model.sh [WORK_DIR]     (default runs/bundle-build)
-#   PERIPHERY=bez2018 WORKERS=2 BUNDLE=simulator/assets/nuicnet-small-bez2018 \
-#     bash scripts/build_bundled_model.sh runs/bundle-bez2018
-#     (the recipe of the second bundle, nuicnet-small-bez2018: MODEL_CARD.md "BEZ2018 bundle")
+#   PERIPHERY=gammatone BUNDLE=simulator/assets/nuicnet-small-gammatone \
+#     bash scripts/build_bundled_model.sh runs/bundle-gammatone
+#     (the recipe of the previous default, nuicnet-small-gammatone: MODEL_CARD.md "Gammatone bundle"; its committed
+#     encoder and nu-ICNet-6 were trained on one GPU, H200, torch 2.11+cu130)
 #
-# PERIPHERY (default gammatone, the committed model's) picks the cohort's auditory periphery: bez2018 is the
+# PERIPHERY (default bez2018, the committed model's) picks the cohort's auditory periphery: bez2018 is the
 # physiological Bruce-Erfani-Zilany 2018 model, the default of `hearloop synth` (this cohort, 9 animals x 210 s of
-# sound, took 2972 s wall with 2 workers on 2 idle cores, about 3.1 CPU-s per animal-second against 0.09 for
-# gammatone); WORKERS (default 1) is how many processes simulate the cohort (the cohort does not depend on it).
+# sound, about 3.1 CPU-s per animal-second, against 0.09 for gammatone, the fast attenuation-only option); WORKERS
+# (default 2) is how many processes simulate the cohort (the cohort does not depend on it).
 # TRAIN_SECONDS, SOUND_SECONDS and TEST_SECONDS (default 180, 3, 3) size the cohort's sound; BUNDLE (default
 # simulator/assets/nuicnet-small) is where the trained nu-ICNet-6 is copied.
 #
@@ -24,8 +24,8 @@ cd "$(dirname "$0")/.."
 WORK="${1:-runs/bundle-build}"
 HL=".venv/bin/hearloop"
 THREADS="${HEARLOOP_THREADS:-2}"
-PERIPHERY="${PERIPHERY:-gammatone}"
-WORKERS="${WORKERS:-1}"
+PERIPHERY="${PERIPHERY:-bez2018}"
+WORKERS="${WORKERS:-2}"
 TRAIN_SECONDS="${TRAIN_SECONDS:-180}"
 SOUND_SECONDS="${SOUND_SECONDS:-3}"
 TEST_SECONDS="${TEST_SECONDS:-3}"

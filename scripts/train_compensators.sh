@@ -9,9 +9,9 @@
 #
 #   bash scripts/train_compensators.sh [WORK_DIR]     (default runs/compensator-train)
 #
-# The nu-conditioned upper bound (compensation/assets/dnn-nu-oracle-small, strategy `dnn_nu_oracle`) is the earlier
-# version-1 compensator, trained at NAL-R's A-weighted level without the comfort term; its config.json records that
-# command. `hearloop compensate train --conditioning nu ...` trains one with the current loss.
+# The nu-conditioned upper bound (compensation/assets/dnn-nu-oracle-small, strategy `dnn_nu_oracle`) is trained second,
+# by the same recipe with the listener's nu in place of its audiogram: what the compensator could do if it knew the
+# listener's midbrain exactly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-runs/compensator-train}"
@@ -19,4 +19,8 @@ THREADS="${HEARLOOP_THREADS:-1}"
 
 .venv/bin/hearloop compensate train --run-dir "$WORK/dnn-audiogram" --bundle compensation/assets/dnn-small \
   --n-listeners 40 --cohort-seed 5001 --steps 800 --selectivity-weight 0.1 --selectivity-every 2 \
+  --threads "$THREADS"
+
+.venv/bin/hearloop compensate train --run-dir "$WORK/dnn-nu-oracle" --bundle compensation/assets/dnn-nu-oracle-small \
+  --conditioning nu --n-listeners 40 --cohort-seed 5001 --steps 800 --selectivity-weight 0.1 --selectivity-every 2 \
   --threads "$THREADS"

@@ -104,7 +104,7 @@ def _load(args: argparse.Namespace):
     if args.untrained or args.seed is not None:
         raise HearloopInputError("--untrained and --seed apply to an untrained --preset only")
     model = load_model(args.model, device=args.device)
-    return model, f"checkpoint {args.model or 'bundled nuicnet-small'}"
+    return model, f"checkpoint {args.model or 'bundled nuicnet-small (BEZ2018)'}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -39,6 +39,7 @@ __all__ = [
     "BUNDLED_MODEL_DIR",
     "CONFIG_FILE",
     "FORMAT_VERSION",
+    "GAMMATONE_MODEL_DIR",
     "WEIGHTS_FILE",
     "load_model",
     "read_config",
@@ -50,10 +51,13 @@ FORMAT_NAME = "hearloop-model"
 FORMAT_VERSION: int = 1
 MODEL_FORMAT = CheckpointFormat(FORMAT_NAME, FORMAT_VERSION, "checkpoint")
 BUNDLED_MODEL_DIR: Path = Path(__file__).resolve().parents[1] / "assets" / "nuicnet-small"
-"""Where the bundled pretrained ``small`` nu-ICNet lives (written by ``hearloop train``)."""
-BEZ2018_MODEL_DIR: Path = BUNDLED_MODEL_DIR.with_name("nuicnet-small-bez2018")
-"""A second ``small`` nu-ICNet-6, trained on a cohort of the physiological BEZ2018 periphery (MODEL_CARD.md, "BEZ2018
-bundle"); load it with ``load_model(BEZ2018_MODEL_DIR)`` or pass its directory as ``--model``. Not the default."""
+"""Where the bundled pretrained ``small`` nu-ICNet-6 lives, the default model: trained on a cohort of the physiological
+BEZ2018 auditory-nerve periphery (MODEL_CARD.md; written by ``scripts/build_bundled_model.sh``)."""
+BEZ2018_MODEL_DIR: Path = BUNDLED_MODEL_DIR
+"""The BEZ2018-trained bundle, which is the default (:data:`BUNDLED_MODEL_DIR`); kept as a name for older scripts."""
+GAMMATONE_MODEL_DIR: Path = BUNDLED_MODEL_DIR.with_name("nuicnet-small-gammatone")
+"""The previous default bundle, a ``small`` nu-ICNet-6 trained on a cohort of the fast gammatone periphery (hearing loss
+as attenuation only; MODEL_CARD.md, "Gammatone bundle"). Pass its directory as ``--model`` to compare."""
 
 
 def save_model(model: nn.Module, directory: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:

@@ -138,28 +138,30 @@ def test_a_stricter_detection_criterion_raises_thresholds_and_bad_criteria_are_r
 
     small, nu = simulator.load_model(), np.full(6, 0.4)  # the bundled model: a trained model that responds to tones
     loose = neurometric_thresholds_db_spl(small, nu, [1000.0], FAST, criterion=1.0)
-    strict = neurometric_thresholds_db_spl(small, nu, [1000.0], FAST)  # the protocol's default, d' = 10
-    assert FAST.criterion == 10.0 and loose[0] + 1.0 < strict[0] < 120.0
+    strict = neurometric_thresholds_db_spl(small, nu, [1000.0], FAST)  # the protocol's default, d' = 20
+    assert FAST.criterion == 20.0 and loose[0] + 1.0 < strict[0] < 120.0
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(HearloopInputError, match="criterion"):
             ToneProtocol(criterion=bad)
 
 
-def test_the_bundled_models_training_animals_span_normal_to_severe_listeners_in_order_of_their_true_loss():
-    """Trained on animals up to 65 dB HL, the bundle's listeners reach the severe stratum, ranked by true loss."""
+def test_the_bundled_models_training_animals_span_normal_to_moderate_listeners_in_order_of_their_true_loss():
+    """Trained on animals up to 64 dB HL, the bundle's listeners (default protocol) run from NH to moderate, ranked by
+    true loss. Its neurometric PTAs are compressed (the most impaired animal reads about 41 dB HL: MODEL_CARD.md,
+    "Neurometric calibration"), so its training animals give no severe listener."""
     from scipy.stats import spearmanr
 
     import simulator
 
     small = simulator.load_model()
     animals = small.metadata["animals"]
-    listeners = sample_cohort(len(animals), model=small, nus=animal_nus(small), protocol=FAST)
+    listeners = sample_cohort(len(animals), model=small, nus=animal_nus(small))
     ptas = np.array([x.pta() for x in listeners])
     strata = [listener_stratum(x) for x in listeners]
     true_loss = np.array([a["severity_db"] for a in animals])
-    assert {"NH", "mild", "moderate", "severe"} <= set(strata), list(zip(strata, ptas.round(1), strict=True))
-    assert all(s == "NH" for s, a in zip(strata, animals, strict=True) if a["status"] == "NH")
-    assert ptas[np.argmax(true_loss)] >= 50.0  # the most impaired animal is a severe listener
+    assert {"NH", "slight", "mild", "moderate"} <= set(strata), list(zip(strata, ptas.round(1), strict=True))
+    assert all((s == "NH") == (a["status"] == "NH") for s, a in zip(strata, animals, strict=True))
+    assert ptas[np.argmax(true_loss)] >= 40.0  # the most impaired animal is a moderate listener
     assert spearmanr(ptas, true_loss).statistic >= 0.9
 
 

@@ -116,7 +116,7 @@ def test_protocol_boundaries_settings_and_equality():
     assert [type(v) for v in p.level_range_db_spl] == [float, float]
     assert p.window == slice(0, p.n_samples // 32)
     default = ToneProtocol()
-    assert default.settings() == (0.08, 0.2, 10.0, 0.03, (-20.0, 130.0), 12, 10.0)
+    assert default.settings() == (0.08, 0.2, 10.0, 0.03, (-20.0, 130.0), 12, 20.0)
     # equal settings: equal protocols with equal hashes; any one setting changed: not equal
     assert ToneProtocol() == default and hash(ToneProtocol()) == hash(default)
     assert default != default.settings() and default != object()
