@@ -17,10 +17,11 @@ cd "$(dirname "$0")/.."
 WORK="${1:-runs/compensator-train}"
 THREADS="${HEARLOOP_THREADS:-1}"
 
-.venv/bin/hearloop compensate train --run-dir "$WORK/dnn-audiogram" --bundle compensation/assets/dnn-small \
-  --n-listeners 40 --cohort-seed 5001 --steps 800 --selectivity-weight 0.1 --selectivity-every 2 \
-  --threads "$THREADS"
+# The one recipe of both compensators (``hearloop compensate train`` flags).
+RECIPE=(--n-listeners 40 --cohort-seed 5001 --steps 800 --selectivity-weight 0.1 --selectivity-every 2
+  --threads "$THREADS")
+
+.venv/bin/hearloop compensate train --run-dir "$WORK/dnn-audiogram" --bundle compensation/assets/dnn-small "${RECIPE[@]}"
 
 .venv/bin/hearloop compensate train --run-dir "$WORK/dnn-nu-oracle" --bundle compensation/assets/dnn-nu-oracle-small \
-  --conditioning nu --n-listeners 40 --cohort-seed 5001 --steps 800 --selectivity-weight 0.1 --selectivity-every 2 \
-  --threads "$THREADS"
+  --conditioning nu "${RECIPE[@]}"
